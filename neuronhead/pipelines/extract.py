@@ -1,0 +1,324 @@
+"""Texts → pooled FFN features on disk: plan, then read → tokenize → model actors → Parquet shards.
+
+The driver validates the whole input first (so bad rows are reported before any compute is spent),
+fixes the shard plan, and writes ``manifest.json``. Shards already on disk are skipped, so an
+interrupted run resumes. ``engine="ray"`` streams shards through Ray Data (a local in-process Ray by
+default, a cluster with ``address``); ``engine="local"`` runs the very same steps in this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+import neuronhead
+from neuronhead.data import SourcePlan, plan_source, resolve_source, write_bad_rows
+from neuronhead.models.loading import DEFAULT_MODEL, load_config, resolve_model_path, weights_hash
+from neuronhead.models.registry import spec_for
+from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor, pick_device_dtype
+from neuronhead.pipelines.shards import Shard, auto_shard_rows, plan_shards, read_shard, tokenize_shards
+from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, read_manifest, shard_name, write_json
+
+
+def parse_layers(spec: str | list[int] | None, n_layers: int) -> list[int]:
+    """``"0-5"``, ``"0,2,4-5"``, a list, or None (all layers) → sorted layer indices, checked."""
+    if spec is None or spec == "" or spec == "all":
+        return list(range(n_layers))
+    if isinstance(spec, str):
+        layers: set[int] = set()
+        for part in spec.split(","):
+            lo, _, hi = part.strip().partition("-")
+            try:
+                layers.update(range(int(lo), int(hi or lo) + 1))
+            except ValueError:
+                raise ValueError(f"--layers: cannot read {part!r} (use e.g. 0-5 or 0,2,4-5)") from None
+    else:
+        layers = {int(x) for x in spec}
+    bad = sorted(x for x in layers if not 0 <= x < n_layers)
+    if bad or not layers:
+        raise ValueError(f"layers {bad or spec} out of range: the model has layers 0..{n_layers - 1}")
+    return sorted(layers)
+
+
+def _file_fingerprint(paths: list[str]) -> list[list]:
+    out = []
+    for p in paths:
+        st = os.stat(p) if os.path.exists(p) else None
+        out.append([os.path.abspath(p), st.st_size if st else None, st.st_mtime_ns if st else None])
+    return out
+
+
+class _ShardSource:
+    """A Ray Data datasource with one read task per pending shard."""
+
+    def __new__(cls, plan: SourcePlan, shards: list[Shard]):
+        from ray.data.block import BlockMetadata
+        from ray.data.datasource import Datasource, ReadTask
+
+        class ShardDatasource(Datasource):
+            def estimate_inmemory_data_size(self):
+                return sum(s.count for s in shards) * 200
+
+            def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
+                tasks = []
+                for shard in shards:
+                    meta = BlockMetadata(
+                        num_rows=1,
+                        size_bytes=shard.count * 200,
+                        exec_stats=None,
+                        input_files=(plan.files[shard.file_index].path,),
+                    )
+                    tasks.append(ReadTask(lambda s=shard: [read_shard(plan, s)], meta))
+                return tasks
+
+        return ShardDatasource()
+
+
+def _run_ray(plan, shards, settings: ExtractorSettings, address, num_actors) -> Iterator[dict]:
+    import ray
+
+    from neuronhead.cluster import ensure_ray, pool_sizing
+
+    ensure_ray(address)
+    sizing = pool_sizing(num_actors)
+    settings = ExtractorSettings(
+        **{**asdict(settings), "torch_threads": settings.torch_threads or sizing.torch_threads}
+    )
+    ds = ray.data.read_datasource(_ShardSource(plan, shards), override_num_blocks=len(shards))
+    ds = ds.map_batches(
+        tokenize_shards,
+        batch_size=1,
+        batch_format="pyarrow",
+        fn_kwargs={
+            "model_path": settings.model_path,
+            "max_length": settings.max_length,
+            "trust_remote_code": settings.trust_remote_code,
+        },
+        num_cpus=0.5,
+    )
+    ds = ds.map_batches(
+        ShardExtractor,
+        fn_constructor_kwargs={"settings": settings},
+        batch_size=1,
+        batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(size=sizing.size),
+        num_cpus=sizing.num_cpus,
+        num_gpus=sizing.num_gpus or None,
+    )
+    for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+        yield from batch.to_pylist()
+
+
+def _run_local(plan, shards, settings: ExtractorSettings) -> Iterator[dict]:
+    worker = ShardExtractor(settings)
+    kwargs = {
+        "model_path": settings.model_path,
+        "max_length": settings.max_length,
+        "trust_remote_code": settings.trust_remote_code,
+    }
+    for shard in shards:
+        batch = tokenize_shards(read_shard(plan, shard), **kwargs)
+        yield from worker(batch).to_pylist()
+
+
+def extract(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    model: str | None = None,
+    split: str | None = None,
+    layers: str | list[int] | None = None,
+    max_length: int = 128,
+    batch_size: int = 64,
+    max_tokens: int | None = None,
+    dtype: str = "auto",
+    device: str = "auto",
+    pool_special_tokens: bool = False,
+    on_bad_row: str = "error",
+    shard_rows: int | None = None,
+    text_column: str = "text",
+    id_column: str = "id",
+    label_column: str = "label",
+    label_names: list[str] | None = None,
+    engine: str = "ray",
+    address: str | None = None,
+    num_actors: int | None = None,
+    trust_remote_code: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Extract pooled FFN features of ``data`` into the folder ``out``; return the manifest.
+
+    Re-running with the same arguments skips the shards already written; different arguments on a
+    non-empty folder are refused rather than mixed.
+    """
+    if engine not in ("ray", "local"):
+        raise ValueError(f"engine must be 'ray' or 'local', not {engine!r}")
+    t_start = time.perf_counter()
+    out = Path(out)
+    model_path = resolve_model_path(model)
+    config = load_config(model_path, trust_remote_code=trust_remote_code)
+    spec = spec_for(config)
+    n_total = spec.n_layers(config)
+    layers = parse_layers(layers, n_total)
+    width = spec.ffn_width(config)
+    shard_rows = shard_rows or auto_shard_rows(len(layers) * 2 * width * 2)
+    source = resolve_source(
+        data,
+        split=split,
+        text_column=text_column,
+        id_column=id_column,
+        label_column=label_column,
+        label_names=label_names,
+    )
+    settings_key = {
+        "format_version": FORMAT_VERSION,
+        "model_sha256": weights_hash(model_path),
+        "layers": layers,
+        "max_length": max_length,
+        "pool_special_tokens": pool_special_tokens,
+        "dtype": dtype,
+        "shard_rows": shard_rows,
+        "on_bad_row": on_bad_row,
+        "source": {
+            "kind": source.kind,
+            "files": _file_fingerprint(source.files),
+            "split": source.split,
+            "columns": [text_column, id_column, label_column],
+            "label_names": label_names,
+        },
+    }
+    fingerprint = hashlib.sha256(json.dumps(settings_key, sort_keys=True).encode()).hexdigest()[:16]
+    (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    if (out / MANIFEST).exists():
+        old = read_manifest(out)
+        if old.get("fingerprint") != fingerprint:
+            raise FileExistsError(
+                f"{out} holds an extraction made with other settings or data (fingerprint "
+                f"{old.get('fingerprint')} vs {fingerprint}); choose another --out or delete it"
+            )
+        if old.get("status") == "complete" and all((out / s["file"]).exists() for s in old["shards"]):
+            if progress:
+                print(f"{out}: already complete ({old['rows']} rows), nothing to do")
+            return old
+
+    t0 = time.perf_counter()
+    plan = plan_source(source, on_bad_row=on_bad_row)
+    t_plan = time.perf_counter() - t0
+    if plan.bad_rows:
+        write_bad_rows(plan.bad_rows, out / "bad_rows.jsonl")
+        print(
+            f"warning: {len(plan.bad_rows)} bad rows skipped and listed in {out / 'bad_rows.jsonl'}; "
+            f"first: {plan.bad_rows[0]}"
+        )
+    shards = plan_shards(plan, shard_rows)
+    device_used, dtype_used = pick_device_dtype(device, dtype) if engine == "local" else (device, dtype)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "neuronhead_version": neuronhead.__version__,
+        "fingerprint": fingerprint,
+        "status": "running",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": {
+            "name": DEFAULT_MODEL if model is None else str(model),
+            "path": str(model_path),
+            "weights_sha256": settings_key["model_sha256"],
+            "model_type": config.model_type,
+            "architecture": spec.name,
+            "n_layers": n_total,
+            "ffn_width": width,
+        },
+        "layers": layers,
+        "depth": max(layers) + 1,
+        "pooling": ["mean", "max"],
+        "pool_special_tokens": pool_special_tokens,
+        "max_length": max_length,
+        "compute_dtype": dtype_used,
+        "storage_dtype": "float16",
+        "source": {
+            "kind": source.kind,
+            "split": source.split,
+            "files": [os.path.abspath(f) if os.path.exists(f) else f for f in source.files],
+            "text_column": text_column,
+            "id_column": id_column,
+            "label_column": label_column,
+        },
+        "label_kind": plan.label_kind,
+        "label_names": plan.label_names,
+        "rows_in": plan.n_rows + len(plan.bad_rows),
+        "bad_rows": len(plan.bad_rows),
+        "rows": plan.n_rows,
+        "shards": [
+            {"file": shard_name(s.shard_id), "rows": s.count, "first_row": s.first_row} for s in shards
+        ],
+    }
+    write_json(manifest, out / MANIFEST)
+
+    pending = [s for s in shards if not (out / shard_name(s.shard_id)).exists()]
+    settings = ExtractorSettings(
+        model_path=str(model_path),
+        layers=layers,
+        out=str(out.resolve()),
+        label_kind=plan.label_kind,
+        max_length=max_length,
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+        dtype=dtype,
+        device=device,
+        pool_special_tokens=pool_special_tokens,
+        trust_remote_code=trust_remote_code,
+    )
+    t0 = time.perf_counter()
+    bar = tqdm(
+        total=sum(s.count for s in pending),
+        unit="text",
+        desc="extract",
+        disable=not progress,
+        initial=0,
+        dynamic_ncols=True,
+    )
+    stats = _load_stats(out)
+    runner = (
+        _run_ray(plan, pending, settings, address, num_actors)
+        if engine == "ray"
+        else _run_local(plan, pending, settings)
+    )
+    for summary in runner:
+        stats[str(summary["shard"])] = summary
+        write_json(stats, out / "shard_stats.json")
+        bar.update(summary["rows"])
+    bar.close()
+    t_run = time.perf_counter() - t0
+
+    missing = [s.shard_id for s in shards if not (out / shard_name(s.shard_id)).exists()]
+    if missing:
+        raise RuntimeError(f"{len(missing)} shards were not written (first: {missing[0]}); rerun to resume")
+    done = [stats[str(s.shard_id)] for s in shards if str(s.shard_id) in stats]
+    manifest.update(
+        status="complete",
+        errors=sum(d["errors"] for d in done),
+        truncated=sum(d["truncated"] for d in done),
+        fp16_clipped=sum(d.get("fp16_clipped", 0) for d in done),
+        tokens=sum(d["tokens"] for d in done),
+        engine=engine,
+        seconds={
+            "plan": round(t_plan, 3),
+            "extract": round(t_run, 3),
+            "total": round(time.perf_counter() - t_start, 3),
+        },
+        texts_per_second=round(sum(s.count for s in pending) / t_run, 1) if pending and t_run > 0 else None,
+    )
+    write_json(manifest, out / MANIFEST)
+    return manifest
+
+
+def _load_stats(out: Path) -> dict:
+    path = out / "shard_stats.json"
+    return json.loads(path.read_text()) if path.exists() else {}

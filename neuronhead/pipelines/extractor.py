@@ -1,0 +1,128 @@
+"""The model actor of the extraction pipeline: packed shard in, one Parquet shard written, summary out.
+
+Features are written where they are computed, so they never cross Ray's object store; only a few
+numbers per shard travel back to the driver.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from neuronhead.models.hooked import HookedModel
+from neuronhead.models.loading import load_model
+from neuronhead.models.tokens import Tokenized
+from neuronhead.pipelines.shards import unpack
+from neuronhead.store import FP16_MAX, feature_schema, fixed_size_float16, shard_name, write_table
+
+
+@dataclass(frozen=True)
+class ExtractorSettings:
+    model_path: str
+    layers: list[int]
+    out: str
+    label_kind: str | None
+    max_length: int = 128
+    batch_size: int = 64
+    max_tokens: int | None = None
+    dtype: str = "auto"
+    device: str = "auto"
+    pool_special_tokens: bool = False
+    trust_remote_code: bool = False
+    torch_threads: int | None = None
+
+
+def pick_device_dtype(device: str, dtype: str) -> tuple[str, str]:
+    """CUDA when there is one; half precision there (bf16 where supported), fp32 on CPU."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        else:
+            dtype = "float32"
+    return device, dtype
+
+
+class ShardExtractor:
+    """Loads the model once (only the blocks needed), then turns shards into feature files."""
+
+    def __init__(self, settings: ExtractorSettings) -> None:
+        self.settings = settings
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
+        device, dtype = pick_device_dtype(settings.device, settings.dtype)
+        loaded = load_model(
+            settings.model_path,
+            depth=max(settings.layers) + 1,
+            dtype=dtype,
+            device=device,
+            trust_remote_code=settings.trust_remote_code,
+        )
+        self.hooked = HookedModel(loaded, settings.layers, pool_special_tokens=settings.pool_special_tokens)
+        self.schema = feature_schema(self.hooked.widths(), settings.label_kind)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return pa.Table.from_pylist([self.process(shard) for shard in unpack(batch)])
+
+    def process(self, shard: dict) -> dict:
+        t0 = time.perf_counter()
+        s = self.settings
+        n = len(shard["row"])
+        special = shard["special"]
+        if not s.pool_special_tokens:
+            pooled_tokens = [len(sp) - sum(sp) for sp in special]
+        else:
+            pooled_tokens = [len(sp) for sp in special]
+        errors: list[str | None] = [None] * n
+        for i in range(n):
+            if not shard["text"][i]:
+                errors[i] = "empty text"
+            elif pooled_tokens[i] == 0:
+                errors[i] = "no tokens to pool (the text tokenizes to special tokens only)"
+        ok = [i for i in range(n) if errors[i] is None]
+        tokens = Tokenized(
+            ids=[shard["input_ids"][i] for i in ok],
+            special=[special[i] for i in ok],
+            truncated=[shard["truncated"][i] for i in ok],
+        )
+        feats = self.hooked.features(tokens, batch_size=s.batch_size, max_tokens=s.max_tokens) if ok else {}
+        valid = np.zeros(n, dtype=bool)
+        valid[ok] = True
+        columns: dict[str, pa.Array] = {
+            "row": pa.array(shard["row"], pa.int64()),
+            "id": pa.array(shard["id"], pa.string()),
+            "text": pa.array(shard["text"], pa.string()),
+        }
+        if s.label_kind:
+            columns["label"] = pa.array(shard["label"], self.schema.field("label").type)
+        clipped = 0
+        for layer, width in self.hooked.widths().items():
+            for p, pool in enumerate(("mean", "max")):
+                full = np.zeros((n, width), dtype=np.float32)
+                if ok:
+                    full[ok] = feats[layer][:, p, :]
+                over = np.abs(full) > FP16_MAX
+                if over.any():
+                    clipped += int(over.sum())
+                    np.clip(full, -FP16_MAX, FP16_MAX, out=full)
+                columns[f"layer_{layer}_{pool}"] = fixed_size_float16(full, valid)
+        columns["n_tokens"] = pa.array([len(x) for x in shard["input_ids"]], pa.int32())
+        columns["truncated"] = pa.array(shard["truncated"], pa.bool_())
+        columns["error"] = pa.array(errors, pa.string())
+        table = pa.Table.from_pydict(columns, schema=self.schema)
+        write_table(table, Path(s.out) / shard_name(shard["shard"]))
+        return {
+            "shard": shard["shard"],
+            "rows": n,
+            "errors": n - len(ok),
+            "truncated": int(sum(shard["truncated"])),
+            "tokens": int(sum(len(x) for x in shard["input_ids"])),
+            "fp16_clipped": clipped,
+            "seconds": time.perf_counter() - t0,
+        }

@@ -1,0 +1,97 @@
+"""Shards: the unit of work, of resume and of output files.
+
+A shard is a fixed run of good rows of one input file. It travels through Ray as a single row whose
+columns are lists (ids, texts, token ids...), so an actor always receives whole shards — even on GPU
+stages, where Ray insists on an integer ``batch_size`` — and can write each one as one atomic file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import pyarrow as pa
+
+from neuronhead.data import SourcePlan, label_ids, read_rows
+from neuronhead.models.loading import load_tokenizer
+from neuronhead.models.tokens import tokenize
+
+
+@dataclass(frozen=True)
+class Shard:
+    shard_id: int
+    file_index: int
+    start: int  # first good row within the file
+    count: int
+    first_row: int  # global row number of the shard's first row
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan_shards(plan: SourcePlan, shard_rows: int) -> list[Shard]:
+    shards: list[Shard] = []
+    row = 0
+    for index, fplan in enumerate(plan.files):
+        for start in range(0, fplan.n_rows, shard_rows):
+            count = min(shard_rows, fplan.n_rows - start)
+            shards.append(Shard(len(shards), index, start, count, row))
+            row += count
+    return shards
+
+
+def auto_shard_rows(bytes_per_row: int, target_bytes: int = 64 << 20) -> int:
+    """Rows per shard so a shard's features stay near ``target_bytes`` (64..4096 rows)."""
+    rows = max(64, min(4096, target_bytes // max(1, bytes_per_row)))
+    return int(rows // 64 * 64)
+
+
+def pack(columns: dict[str, list]) -> pa.Table:
+    """One shard as a one-row table of list columns."""
+    return pa.table({name: [values] for name, values in columns.items()})
+
+
+def unpack(table: pa.Table) -> list[dict[str, list]]:
+    return table.to_pylist()
+
+
+def read_shard(plan: SourcePlan, shard: Shard) -> pa.Table:
+    """The shard's rows: ``row``, ``id`` (given, else the row number), stripped ``text``, ``label``."""
+    rows = read_rows(plan, shard.file_index, shard.start, shard.count)
+    numbers = list(range(shard.first_row, shard.first_row + shard.count))
+    return pack(
+        {
+            "shard": shard.shard_id,
+            "row": numbers,
+            "id": [r.id if r.id is not None else str(n) for r, n in zip(rows, numbers, strict=True)],
+            "text": [r.text for r in rows],
+            "label": label_ids(plan, rows),
+        }
+    ).replace_schema_metadata(None)
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(path: str, trust_remote_code: bool):
+    from pathlib import Path
+
+    return load_tokenizer(Path(path), trust_remote_code=trust_remote_code)
+
+
+def tokenize_shards(
+    batch: pa.Table, *, model_path: str, max_length: int, trust_remote_code: bool = False
+) -> pa.Table:
+    """Add ``input_ids``, ``special`` and ``truncated`` to packed shards (empty texts get no tokens)."""
+    tokenizer = _tokenizer(model_path, trust_remote_code)
+    out = []
+    for shard in unpack(batch):
+        texts = shard["text"]
+        keep = [i for i, t in enumerate(texts) if t]
+        tok = tokenize(tokenizer, [texts[i] for i in keep], max_length) if keep else None
+        ids: list[list[int]] = [[] for _ in texts]
+        special: list[list[int]] = [[] for _ in texts]
+        truncated = [False] * len(texts)
+        for j, i in enumerate(keep):
+            ids[i], special[i], truncated[i] = tok.ids[j], tok.special[j], tok.truncated[j]
+        shard.update(input_ids=ids, special=special, truncated=truncated)
+        out.append(pack(shard))
+    return pa.concat_tables(out, promote_options="permissive")

@@ -1,0 +1,135 @@
+"""The feature store: Parquet shards with an explicit Arrow schema, plus ``manifest.json``.
+
+Each layer's pooled features are two columns, ``layer_{i}_mean`` and ``layer_{i}_max``, as
+``FixedSizeList<float16>`` (max |activation| of MiniLM is about 25, far inside float16's range), so
+plain ``pyarrow.parquet.read_table`` reads them without Ray's tensor extension type. Every file
+appears atomically (written under a hidden temporary name, then renamed), so a shard that exists is
+complete, and that is all resume needs to know.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+MANIFEST = "manifest.json"
+SHARDS = "shards"  # shards live apart from the JSON files, so pq.read_table("OUT/shards") just works
+FORMAT_VERSION = 1
+_SHARD = re.compile(r"^shard-\d{5,}\.parquet$")
+FP16_MAX = float(np.finfo(np.float16).max)
+
+
+def shard_name(shard_id: int) -> str:
+    """A shard's path relative to the feature folder."""
+    return f"{SHARDS}/shard-{shard_id:05d}.parquet"
+
+
+def feature_columns(layers: list[int]) -> list[str]:
+    return [f"layer_{layer}_{pool}" for layer in layers for pool in ("mean", "max")]
+
+
+def feature_schema(widths: dict[int, int], label_kind: str | None) -> pa.Schema:
+    """``row, id, text, label?, layer_{i}_{mean,max}..., n_tokens, truncated, error``."""
+    fields = [
+        pa.field("row", pa.int64(), nullable=False),
+        pa.field("id", pa.string()),
+        pa.field("text", pa.string()),
+    ]
+    if label_kind == "class":
+        fields.append(pa.field("label", pa.int64()))
+    elif label_kind == "value":
+        fields.append(pa.field("label", pa.float64()))
+    for layer, width in widths.items():
+        for pool in ("mean", "max"):
+            fields.append(pa.field(f"layer_{layer}_{pool}", pa.list_(pa.float16(), width)))
+    fields += [
+        pa.field("n_tokens", pa.int32()),
+        pa.field("truncated", pa.bool_()),
+        pa.field("error", pa.string()),
+    ]
+    return pa.schema(fields)
+
+
+def fixed_size_float16(values: np.ndarray, valid: np.ndarray) -> pa.FixedSizeListArray:
+    """(n, width) floats → FixedSizeList<float16>; rows where ``valid`` is false are null."""
+    n, width = values.shape
+    flat = pa.array(np.ascontiguousarray(values, dtype=np.float16).reshape(-1), type=pa.float16())
+    return pa.FixedSizeListArray.from_arrays(flat, width, mask=pa.array(~valid))
+
+
+def write_atomic(path: Path, write) -> None:
+    """Call ``write(tmp_path)``, fsync, then rename onto ``path``: readers never see half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def write_json(obj: Any, path: Path) -> None:
+    write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n"))
+
+
+def read_manifest(folder: str | os.PathLike) -> dict:
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(f"{folder}: no {MANIFEST}; is this a neuronhead feature folder?")
+    return json.loads(path.read_text())
+
+
+def shard_files(folder: str | os.PathLike) -> list[Path]:
+    """The finished shards, in order. Only plain ``shard-NNNNN.parquet`` names inside ``folder`` count."""
+    folder = Path(folder) / SHARDS
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _SHARD.match(p.name) and p.is_file())
+
+
+def load_features(folder: str | os.PathLike, layers: list[int] | None = None) -> dict[str, Any]:
+    """Read the featured rows of a folder: ``X`` (n, layers, 2, width) float32, ``label``, ``id``, ``row``.
+
+    Rows with an ``error`` (e.g. empty text) have no features and are left out. For small and medium
+    sets (heads, tests); large sets stream shard by shard.
+    """
+    manifest = read_manifest(folder)
+    layers = manifest["layers"] if layers is None else layers
+    columns = (
+        ["row", "id", "error"] + (["label"] if manifest.get("label_kind") else []) + feature_columns(layers)
+    )
+    table = pq.read_table(shard_files(folder), columns=columns).sort_by("row")
+    table = table.filter(pc.is_null(table["error"]))
+    n = table.num_rows
+    blocks = []
+    for layer in layers:
+        pools = []
+        for pool in ("mean", "max"):
+            col = table[f"layer_{layer}_{pool}"].combine_chunks()
+            pools.append(col.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(n, -1))
+        blocks.append(np.stack(pools, axis=1))
+    out: dict[str, Any] = {
+        "X": np.stack(blocks, axis=1) if blocks else np.empty((n, 0, 2, 0), np.float32),
+        "row": table["row"].to_numpy(),
+        "id": table["id"].to_pylist(),
+        "manifest": manifest,
+    }
+    if "label" in table.column_names:
+        out["label"] = table["label"].to_numpy(zero_copy_only=False)
+    return out

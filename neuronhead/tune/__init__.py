@@ -1,0 +1,1 @@
+"""Ray Tune + Optuna search over cached features (issue: tuning)."""

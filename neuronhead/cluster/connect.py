@@ -34,6 +34,9 @@ def ensure_ray(
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_DISABLE_DOCKER_CPU_WARNING", "1")
+    # Ray renices its workers to 15; the model actors *are* the work here, and at nice 15 they lose
+    # the CPU to the driver, raylet and GCS polling (measured: 0.76 → see docs/benchmarks.md).
+    os.environ.setdefault("RAY_worker_niceness", "0")
     common = {"logging_level": logging.WARNING, "log_to_driver": True}
     if address:
         ray.init(address=address, **common)

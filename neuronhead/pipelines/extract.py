@@ -20,11 +20,11 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 import neuronhead
-from neuronhead.data import SourcePlan, plan_source, resolve_source, write_bad_rows
+from neuronhead.data import plan_source, resolve_source, write_bad_rows
 from neuronhead.models.loading import DEFAULT_MODEL, load_config, resolve_model_path, weights_hash
 from neuronhead.models.registry import spec_for
-from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor, pick_device_dtype
-from neuronhead.pipelines.shards import Shard, auto_shard_rows, plan_shards, read_shard, tokenize_shards
+from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor
+from neuronhead.pipelines.shards import auto_shard_rows, plan_shards, read_shard, tokenize_shards
 from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, read_manifest, shard_name, write_json
 
 
@@ -56,43 +56,18 @@ def _file_fingerprint(paths: list[str]) -> list[list]:
     return out
 
 
-class _ShardSource:
-    """A Ray Data datasource with one read task per pending shard."""
-
-    def __new__(cls, plan: SourcePlan, shards: list[Shard]):
-        from ray.data.block import BlockMetadata
-        from ray.data.datasource import Datasource, ReadTask
-
-        class ShardDatasource(Datasource):
-            def estimate_inmemory_data_size(self):
-                return sum(s.count for s in shards) * 200
-
-            def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
-                tasks = []
-                for shard in shards:
-                    meta = BlockMetadata(
-                        num_rows=1,
-                        size_bytes=shard.count * 200,
-                        exec_stats=None,
-                        input_files=(plan.files[shard.file_index].path,),
-                    )
-                    tasks.append(ReadTask(lambda s=shard: [read_shard(plan, s)], meta))
-                return tasks
-
-        return ShardDatasource()
-
-
 def _run_ray(plan, shards, settings: ExtractorSettings, address, num_actors) -> Iterator[dict]:
     import ray
 
     from neuronhead.cluster import ensure_ray, pool_sizing
+    from neuronhead.pipelines.datasource import ShardDatasource
 
     ensure_ray(address)
     sizing = pool_sizing(num_actors)
     settings = ExtractorSettings(
         **{**asdict(settings), "torch_threads": settings.torch_threads or sizing.torch_threads}
     )
-    ds = ray.data.read_datasource(_ShardSource(plan, shards), override_num_blocks=len(shards))
+    ds = ray.data.read_datasource(ShardDatasource(plan, shards), override_num_blocks=len(shards))
     ds = ds.map_batches(
         tokenize_shards,
         batch_size=1,
@@ -102,7 +77,6 @@ def _run_ray(plan, shards, settings: ExtractorSettings, address, num_actors) -> 
             "max_length": settings.max_length,
             "trust_remote_code": settings.trust_remote_code,
         },
-        num_cpus=0.5,
     )
     ds = ds.map_batches(
         ShardExtractor,
@@ -219,7 +193,6 @@ def extract(
             f"first: {plan.bad_rows[0]}"
         )
     shards = plan_shards(plan, shard_rows)
-    device_used, dtype_used = pick_device_dtype(device, dtype) if engine == "local" else (device, dtype)
     manifest = {
         "format_version": FORMAT_VERSION,
         "neuronhead_version": neuronhead.__version__,
@@ -240,7 +213,8 @@ def extract(
         "pooling": ["mean", "max"],
         "pool_special_tokens": pool_special_tokens,
         "max_length": max_length,
-        "compute_dtype": dtype_used,
+        "compute_dtype": dtype,
+        "device": device,
         "storage_dtype": "float16",
         "source": {
             "kind": source.kind,
@@ -301,6 +275,8 @@ def extract(
     if missing:
         raise RuntimeError(f"{len(missing)} shards were not written (first: {missing[0]}); rerun to resume")
     done = [stats[str(s.shard_id)] for s in shards if str(s.shard_id) in stats]
+    if done:  # what the workers resolved "auto" to
+        manifest.update(device=done[-1].get("device", device), compute_dtype=done[-1].get("dtype", dtype))
     manifest.update(
         status="complete",
         errors=sum(d["errors"] for d in done),

@@ -57,6 +57,7 @@ class ShardExtractor:
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
         device, dtype = pick_device_dtype(settings.device, settings.dtype)
+        self.device, self.dtype = device, dtype
         loaded = load_model(
             settings.model_path,
             depth=max(settings.layers) + 1,
@@ -125,4 +126,6 @@ class ShardExtractor:
             "tokens": int(sum(len(x) for x in shard["input_ids"])),
             "fp16_clipped": clipped,
             "seconds": time.perf_counter() - t0,
+            "device": self.device,
+            "dtype": self.dtype,
         }

@@ -421,9 +421,8 @@ def plan_source(src: Source, *, on_bad_row: str = "error", label_kind: str = "au
             names = names or inferred
         else:
             kind = label_kind
-            if kind == "class" and not names:
-                names = _infer_labels(raw_labels)[1] if _infer_labels(raw_labels)[0] == "class" else None
-                names = names or sorted({str(x).strip() for x in raw_labels})
+            if kind == "class" and not names:  # forced classes: numbers that look like values too
+                names = _infer_labels(raw_labels)[1] or sorted({str(x).strip() for x in raw_labels})
         for plan, labelled in zip(files, rows_by_line, strict=True):  # every label must encode
             for line, raw in labelled:
                 code = encode_label(raw, kind, names)

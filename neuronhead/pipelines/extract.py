@@ -56,6 +56,14 @@ def _file_fingerprint(paths: list[str]) -> list[list]:
     return out
 
 
+def _tokenize_kwargs(settings: ExtractorSettings) -> dict:
+    return {
+        "model_path": settings.model_path,
+        "max_length": settings.max_length,
+        "trust_remote_code": settings.trust_remote_code,
+    }
+
+
 def _run_ray(plan, shards, settings: ExtractorSettings, address, num_actors) -> Iterator[dict]:
     import ray
 
@@ -72,11 +80,7 @@ def _run_ray(plan, shards, settings: ExtractorSettings, address, num_actors) -> 
         tokenize_shards,
         batch_size=1,
         batch_format="pyarrow",
-        fn_kwargs={
-            "model_path": settings.model_path,
-            "max_length": settings.max_length,
-            "trust_remote_code": settings.trust_remote_code,
-        },
+        fn_kwargs=_tokenize_kwargs(settings),
     )
     ds = ds.map_batches(
         ShardExtractor,
@@ -93,11 +97,7 @@ def _run_ray(plan, shards, settings: ExtractorSettings, address, num_actors) -> 
 
 def _run_local(plan, shards, settings: ExtractorSettings) -> Iterator[dict]:
     worker = ShardExtractor(settings)
-    kwargs = {
-        "model_path": settings.model_path,
-        "max_length": settings.max_length,
-        "trust_remote_code": settings.trust_remote_code,
-    }
+    kwargs = _tokenize_kwargs(settings)
     for shard in shards:
         batch = tokenize_shards(read_shard(plan, shard), **kwargs)
         yield from worker(batch).to_pylist()

@@ -60,6 +60,17 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--num-actors", type=int, default=None, help="model actors (default: sized to the cluster)"
     )
+    p.add_argument(
+        "--label-kind",
+        default="auto",
+        choices=["auto", "class", "value"],
+        help="labels are classes or numeric values (auto: integers 0..K-1 are classes)",
+    )
+    p.add_argument(
+        "--embeddings",
+        action="store_true",
+        help="also store the final hidden state (mean-pooled and first/last token), for baselines",
+    )
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
     p.set_defaults(func=_extract)
 
@@ -83,6 +94,8 @@ def _extract(args: argparse.Namespace) -> int:
         text_column=args.text_column,
         id_column=args.id_column,
         label_column=args.label_column,
+        label_kind=args.label_kind,
+        embeddings=args.embeddings,
         engine=args.engine,
         address=args.address,
         num_actors=args.num_actors,
@@ -95,11 +108,139 @@ def _extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_fit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit",
+        help="train the two-phase neuron head (extracting features first, with a cache)",
+        description="Phase 1 probes per layer → salient neurons → Phase 2 dense head. Writes a head folder "
+        "(head.safetensors + head.json), report.json, ranking.csv and plots/.",
+    )
+    p.add_argument("--model", default=None, help="model folder or hub id (default: the bundled MiniLM)")
+    p.add_argument("--train", default=None, help="training data (any input `extract` reads)")
+    p.add_argument("--val", default=None, help="validation data (default: --val-fraction of --train)")
+    p.add_argument("--train-split", default="train", help="split of a TweetEval folder or dataset")
+    p.add_argument("--val-split", default="val", help="split of a TweetEval folder or dataset")
+    p.add_argument("--features", default=None, help="reuse this extraction of the training data")
+    p.add_argument("--val-features", default=None, help="reuse this extraction of the validation data")
+    p.add_argument("--cache", default=".neuronhead-cache", help="where extractions are kept and reused")
+    p.add_argument("--out", required=True, help="head folder to write")
+    p.add_argument("--task", default=None, choices=["classification", "regression"])
+    p.add_argument("--metric", default=None, help="headline metric (default: TweetEval task metric)")
+    p.add_argument("--salient-fraction", type=float, default=None, help="top fraction of neurons per layer")
+    p.add_argument("--salient-share", type=float, default=None, help="or: cumulative share of squared weight")
+    p.add_argument("--width", type=int, default=None, help="Phase-2 hidden width (0: linear)")
+    p.add_argument("--variant", default=None, choices=["logits", "logits+values"], help="Phase-2 inputs")
+    p.add_argument("--max-layer", type=int, default=None, help="use only layers 0..K (scoring stops there)")
+    p.add_argument("--folds", type=int, default=None, help="Phase-1 folds for out-of-fold stacking")
+    p.add_argument("--class-weight", default=None, choices=["balanced"], help="reweight classes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=0.1, help="held out of --train when --val is absent")
+    p.add_argument("--baselines", action="store_true", help="also fit the baselines (side by side)")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--label-kind", default="auto", choices=["auto", "class", "value"])
+    p.add_argument("--embeddings", action="store_true", help="extract final hidden states (for baselines)")
+    p.add_argument("--engine", default="ray", choices=["ray", "local"], help="extraction engine")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    p.set_defaults(func=_fit)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from neuronhead.heads.train import fit_from_data
+
+    params = {
+        k: v
+        for k, v in {
+            "salient_fraction": args.salient_fraction,
+            "salient_share": args.salient_share,
+            "width": args.width,
+            "variant": args.variant,
+            "max_layer": args.max_layer,
+            "class_weight": args.class_weight,
+            "seed": args.seed,
+        }.items()
+        if v is not None
+    }
+    if args.salient_share is not None:
+        params["salient_fraction"] = None
+    if args.folds is not None:
+        params["probe_params"] = {"folds": args.folds}
+    report = fit_from_data(
+        args.out,
+        model=args.model,
+        train=args.train,
+        val=args.val,
+        train_split=args.train_split,
+        val_split=args.val_split,
+        features=args.features,
+        val_features=args.val_features,
+        cache=args.cache,
+        task=args.task,
+        metric=args.metric,
+        params=params,
+        val_fraction=args.val_fraction,
+        baselines=args.baselines,
+        plots=not args.no_plots,
+        extract_options={
+            "text_column": args.text_column,
+            "label_column": args.label_column,
+            "label_kind": args.label_kind,
+            "embeddings": args.embeddings,
+            "engine": args.engine,
+            "address": args.address,
+        },
+    )
+    summary = {"head": args.out, "metric": report["metric"], "val": report.get("val"), **report["head"]}
+    print(json.dumps(summary))
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="metrics of a saved head on labelled data (prints JSON)",
+        description="Score a head folder on labelled data or on an extraction of it; prints JSON metrics.",
+    )
+    p.add_argument("--head", required=True, help="head folder written by `neuronhead fit`")
+    p.add_argument("--data", default=None, help="labelled data (any input `extract` reads)")
+    p.add_argument("--split", default="val", help="split of a TweetEval folder or dataset")
+    p.add_argument("--features", default=None, help="or: an extraction of the data with the head's model")
+    p.add_argument("--cache", default=".neuronhead-cache", help="where extractions are kept and reused")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--engine", default="ray", choices=["ray", "local"], help="extraction engine")
+    p.add_argument("--address", default=None)
+    p.set_defaults(func=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from neuronhead.heads.train import evaluate_from_data
+
+    result = evaluate_from_data(
+        args.head,
+        data=args.data,
+        split=args.split,
+        features=args.features,
+        cache=args.cache,
+        extract_options={
+            "text_column": args.text_column,
+            "label_column": args.label_column,
+            "engine": args.engine,
+            "address": args.address,
+        },
+    )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuronhead", description=__doc__)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     _add_extract(sub)
+    _add_fit(sub)
+    _add_evaluate(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,11 @@ def feature_columns(layers: list[int]) -> list[str]:
     return [f"layer_{layer}_{pool}" for layer in layers for pool in ("mean", "max")]
 
 
-def feature_schema(widths: dict[int, int], label_kind: str | None) -> pa.Schema:
-    """``row, id, text, label?, layer_{i}_{mean,max}..., n_tokens, truncated, error``."""
+EMBED_COLUMNS = ("embed_mean", "embed_token")
+
+
+def feature_schema(widths: dict[int, int], label_kind: str | None, embed_dim: int | None = None) -> pa.Schema:
+    """``row, id, text, label?, layer_{i}_{mean,max}..., embed_{mean,token}?, n_tokens, truncated, error``."""
     fields = [
         pa.field("row", pa.int64(), nullable=False),
         pa.field("id", pa.string()),
@@ -51,6 +55,9 @@ def feature_schema(widths: dict[int, int], label_kind: str | None) -> pa.Schema:
     for layer, width in widths.items():
         for pool in ("mean", "max"):
             fields.append(pa.field(f"layer_{layer}_{pool}", pa.list_(pa.float16(), width)))
+    if embed_dim:
+        for name in EMBED_COLUMNS:
+            fields.append(pa.field(name, pa.list_(pa.float16(), embed_dim)))
     fields += [
         pa.field("n_tokens", pa.int32()),
         pa.field("truncated", pa.bool_()),
@@ -103,8 +110,10 @@ def shard_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.iterdir() if _SHARD.match(p.name) and p.is_file())
 
 
-def load_features(folder: str | os.PathLike, layers: list[int] | None = None) -> dict[str, Any]:
-    """Read the featured rows of a folder: ``X`` (n, layers, 2, width) float32, ``label``, ``id``, ``row``.
+def load_features(
+    folder: str | os.PathLike, layers: list[int] | None = None, dtype: Any = np.float32
+) -> dict[str, Any]:
+    """Read the featured rows of a folder: ``X`` (n, layers, 2, width) ``dtype``, ``label``, ``id``, ``row``.
 
     Rows with an ``error`` (e.g. empty text) have no features and are left out. For small and medium
     sets (heads, tests); large sets stream shard by shard.
@@ -114,6 +123,8 @@ def load_features(folder: str | os.PathLike, layers: list[int] | None = None) ->
     columns = (
         ["row", "id", "error"] + (["label"] if manifest.get("label_kind") else []) + feature_columns(layers)
     )
+    embeds = [c for c in EMBED_COLUMNS if manifest.get("embeddings")]
+    columns += embeds
     table = pq.read_table(shard_files(folder), columns=columns).sort_by("row")
     table = table.filter(pc.is_null(table["error"]))
     n = table.num_rows
@@ -122,14 +133,47 @@ def load_features(folder: str | os.PathLike, layers: list[int] | None = None) ->
         pools = []
         for pool in ("mean", "max"):
             col = table[f"layer_{layer}_{pool}"].combine_chunks()
-            pools.append(col.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(n, -1))
+            pools.append(col.flatten().to_numpy(zero_copy_only=False).astype(dtype).reshape(n, -1))
         blocks.append(np.stack(pools, axis=1))
     out: dict[str, Any] = {
-        "X": np.stack(blocks, axis=1) if blocks else np.empty((n, 0, 2, 0), np.float32),
+        "X": np.stack(blocks, axis=1) if blocks else np.empty((n, 0, 2, 0), dtype),
         "row": table["row"].to_numpy(),
         "id": table["id"].to_pylist(),
         "manifest": manifest,
     }
+    for name in embeds:
+        col = table[name].combine_chunks()
+        out[name] = col.flatten().to_numpy(zero_copy_only=False).astype(dtype).reshape(n, -1)
     if "label" in table.column_names:
         out["label"] = table["label"].to_numpy(zero_copy_only=False)
     return out
+
+
+def table_features(table: pa.Table, layers: list[int], dtype: Any = np.float16) -> np.ndarray:
+    """``layer_{i}_{mean,max}`` columns of an Arrow table → ``(rows, layers, 2, width)``."""
+    n = table.num_rows
+    out = None
+    for pos, layer in enumerate(layers):
+        for p, pool in enumerate(("mean", "max")):
+            col = table[f"layer_{layer}_{pool}"].combine_chunks()
+            values = col.flatten().to_numpy(zero_copy_only=False).reshape(n, -1)
+            if out is None:
+                out = np.empty((n, len(layers), 2, values.shape[1]), dtype=dtype)
+            out[:, pos, p] = values
+    return out if out is not None else np.empty((n, 0, 2, 0), dtype)
+
+
+def iter_feature_shards(
+    folder: str | os.PathLike, layers: list[int] | None = None, dtype: Any = np.float16
+) -> Iterator[dict[str, Any]]:
+    """Shard by shard: ``X``, ``row`` and ``label`` of featured rows, so large sets never load at once."""
+    manifest = read_manifest(folder)
+    layers = manifest["layers"] if layers is None else layers
+    columns = ["row", "error"] + (["label"] if manifest.get("label_kind") else []) + feature_columns(layers)
+    for path in shard_files(folder):
+        table = pq.read_table(path, columns=columns)
+        table = table.filter(pc.is_null(table["error"]))
+        chunk = {"X": table_features(table, layers, dtype), "row": table["row"].to_numpy()}
+        if "label" in table.column_names:
+            chunk["label"] = table["label"].to_numpy(zero_copy_only=False)
+        yield chunk

@@ -46,18 +46,27 @@ class HookedModel:
         *,
         neurons: Mapping[int, Sequence[int]] | None = None,
         pool_special_tokens: bool = False,
+        embeddings: bool = False,
     ) -> None:
         self.loaded = loaded
         self.layers = sorted(set(range(loaded.n_loaded) if layers is None else layers))
         if not self.layers or self.layers[0] < 0 or self.layers[-1] >= loaded.n_loaded:
             raise ValueError(f"layers must lie in 0..{loaded.n_loaded - 1} (loaded blocks), got {layers}")
         self.pool_special_tokens = pool_special_tokens
+        if embeddings and loaded.n_loaded != loaded.n_layers_total:
+            raise ValueError("embeddings (the final hidden state) need the whole model loaded")
+        self.embeddings = embeddings
+        self.embed_dim = int(loaded.model.get_input_embeddings().embedding_dim)
         self.device = next(loaded.model.parameters()).device
         self.neurons = {
             layer: torch.as_tensor(list(idx), dtype=torch.long, device=self.device)
             for layer, idx in (neurons or {}).items()
         }
         self.pad_id = int(loaded.tokenizer.pad_token_id)
+
+    def embedding_token(self) -> str:
+        """Which token stands for the text: the first (encoders) or the last real one (decoders)."""
+        return "last" if self.loaded.spec.pad_with_eos else "first"
 
     def widths(self) -> dict[int, int]:
         return {
@@ -69,7 +78,12 @@ class HookedModel:
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, pool_mask: torch.Tensor
     ) -> dict[int, torch.Tensor]:
-        """``{layer: (batch, 2, width) float32}`` for one padded batch."""
+        """``{layer: (batch, 2, width) float32}`` for one padded batch.
+
+        With ``embeddings``, also ``"embed_mean"`` (final hidden state averaged over every real token,
+        special ones included, as sentence-transformers does) and ``"embed_token"`` (first token, or
+        the last real one for decoders), each ``(batch, hidden) float32``.
+        """
         pooled: dict[int, torch.Tensor] = {}
         pool_mask = pool_mask.to(self.device)
         deepest = self.layers[-1]
@@ -81,7 +95,7 @@ class HookedModel:
                 if layer in self.neurons:
                     acts = acts.index_select(-1, self.neurons[layer])
                 pooled[layer] = masked_mean_max(acts, pool_mask)
-                if layer == deepest:
+                if layer == deepest and not self.embeddings:
                     raise _StopForward
 
             return hook
@@ -91,9 +105,18 @@ class HookedModel:
             for layer in self.layers
         ]
         try:
-            self.loaded.model(
+            out = self.loaded.model(
                 input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
             )
+            if self.embeddings:
+                hidden = out.last_hidden_state.float()
+                att = attention_mask.to(self.device).to(hidden.dtype)
+                pooled["embed_mean"] = (hidden * att.unsqueeze(-1)).sum(1) / att.sum(1, keepdim=True)
+                if self.embedding_token() == "last":
+                    last = attention_mask.to(self.device).sum(1) - 1
+                    pooled["embed_token"] = hidden[torch.arange(len(hidden), device=self.device), last]
+                else:
+                    pooled["embed_token"] = hidden[:, 0]
         except _StopForward:
             pass
         finally:
@@ -108,10 +131,12 @@ class HookedModel:
         batch_size: int = 64,
         max_tokens: int | None = None,
         sort: bool = True,
-    ) -> dict[int, np.ndarray]:
-        """``{layer: (n_texts, 2, width) float32}`` in input order, computed in length-sorted batches."""
+    ) -> dict[int | str, np.ndarray]:
+        """``{layer: (n_texts, 2, width) float32}`` (+ embeddings) in input order, length-sorted batches."""
         n = len(tokens)
-        out = {layer: np.empty((n, 2, w), dtype=np.float32) for layer, w in self.widths().items()}
+        out: dict = {layer: np.empty((n, 2, w), dtype=np.float32) for layer, w in self.widths().items()}
+        if self.embeddings:
+            out.update({k: np.empty((n, self.embed_dim), np.float32) for k in ("embed_mean", "embed_token")})
         lengths = [len(x) for x in tokens.ids]
         for batch in length_sorted_batches(lengths, batch_size, max_tokens, sort=sort):
             ids, att, pool = pad_batch(

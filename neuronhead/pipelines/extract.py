@@ -122,6 +122,8 @@ def extract(
     id_column: str = "id",
     label_column: str = "label",
     label_names: list[str] | None = None,
+    label_kind: str = "auto",
+    embeddings: bool = False,
     engine: str = "ray",
     address: str | None = None,
     num_actors: int | None = None,
@@ -169,6 +171,10 @@ def extract(
             "label_names": label_names,
         },
     }
+    if label_kind != "auto":  # only when set, so extractions made before the option keep their key
+        settings_key["label_kind"] = label_kind
+    if embeddings:
+        settings_key["embeddings"] = True
     fingerprint = hashlib.sha256(json.dumps(settings_key, sort_keys=True).encode()).hexdigest()[:16]
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
     if (out / MANIFEST).exists():
@@ -184,7 +190,7 @@ def extract(
             return old
 
     t0 = time.perf_counter()
-    plan = plan_source(source, on_bad_row=on_bad_row)
+    plan = plan_source(source, on_bad_row=on_bad_row, label_kind=label_kind)
     t_plan = time.perf_counter() - t0
     if plan.bad_rows:
         write_bad_rows(plan.bad_rows, out / "bad_rows.jsonl")
@@ -209,7 +215,15 @@ def extract(
             "ffn_width": width,
         },
         "layers": layers,
-        "depth": max(layers) + 1,
+        "depth": n_total if embeddings else max(layers) + 1,
+        "embeddings": {
+            "embed_mean": "final hidden state, mean over all real tokens (special tokens included)",
+            "embed_token": "final hidden state of the "
+            + ("last real" if spec.pad_with_eos else "first")
+            + " token",
+        }
+        if embeddings
+        else None,
         "pooling": ["mean", "max"],
         "pool_special_tokens": pool_special_tokens,
         "max_length": max_length,
@@ -248,6 +262,7 @@ def extract(
         device=device,
         pool_special_tokens=pool_special_tokens,
         trust_remote_code=trust_remote_code,
+        embeddings=embeddings,
     )
     t0 = time.perf_counter()
     bar = tqdm(

@@ -18,7 +18,14 @@ from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import load_model
 from neuronhead.models.tokens import Tokenized
 from neuronhead.pipelines.shards import unpack
-from neuronhead.store import FP16_MAX, feature_schema, fixed_size_float16, shard_name, write_table
+from neuronhead.store import (
+    EMBED_COLUMNS,
+    FP16_MAX,
+    feature_schema,
+    fixed_size_float16,
+    shard_name,
+    write_table,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class ExtractorSettings:
     pool_special_tokens: bool = False
     trust_remote_code: bool = False
     torch_threads: int | None = None
+    embeddings: bool = False
 
 
 def pick_device_dtype(device: str, dtype: str) -> tuple[str, str]:
@@ -60,19 +68,25 @@ class ShardExtractor:
         self.device, self.dtype = device, dtype
         loaded = load_model(
             settings.model_path,
-            depth=max(settings.layers) + 1,
+            depth=None if settings.embeddings else max(settings.layers) + 1,
             dtype=dtype,
             device=device,
             trust_remote_code=settings.trust_remote_code,
         )
-        self.hooked = HookedModel(loaded, settings.layers, pool_special_tokens=settings.pool_special_tokens)
-        self.schema = feature_schema(self.hooked.widths(), settings.label_kind)
+        self.hooked = HookedModel(
+            loaded,
+            settings.layers,
+            pool_special_tokens=settings.pool_special_tokens,
+            embeddings=settings.embeddings,
+        )
+        embed_dim = self.hooked.embed_dim if settings.embeddings else None
+        self.schema = feature_schema(self.hooked.widths(), settings.label_kind, embed_dim)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         return pa.Table.from_pylist([self.process(shard) for shard in unpack(batch)])
 
     def process(self, shard: dict) -> dict:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         s = self.settings
         n = len(shard["row"])
         special = shard["special"]
@@ -113,6 +127,11 @@ class ShardExtractor:
                     clipped += int(over.sum())
                     np.clip(full, -FP16_MAX, FP16_MAX, out=full)
                 columns[f"layer_{layer}_{pool}"] = fixed_size_float16(full, valid)
+        for name in EMBED_COLUMNS if s.embeddings else ():
+            full = np.zeros((n, self.hooked.embed_dim), dtype=np.float32)
+            if ok:
+                full[ok] = feats[name]
+            columns[name] = fixed_size_float16(np.clip(full, -FP16_MAX, FP16_MAX), valid)
         columns["n_tokens"] = pa.array([len(x) for x in shard["input_ids"]], pa.int32())
         columns["truncated"] = pa.array(shard["truncated"], pa.bool_())
         columns["error"] = pa.array(errors, pa.string())
@@ -126,6 +145,7 @@ class ShardExtractor:
             "tokens": int(sum(len(x) for x in shard["input_ids"])),
             "fp16_clipped": clipped,
             "seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - c0,
             "device": self.device,
             "dtype": self.dtype,
         }

@@ -131,3 +131,18 @@ def test_gathered_neurons_equal_slices_of_full(arch_model):
     part = HookedModel(loaded, layers=[0, 2], neurons=picks).features(tokens)
     for layer, idx in picks.items():
         np.testing.assert_allclose(part[layer], full[layer][:, :, idx], atol=1e-6)
+
+
+def test_embeddings_equal_the_plain_final_hidden_state(arch_model):
+    arch, loaded = arch_model
+    texts = SENTENCES[:4]
+    got = HookedModel(loaded, layers=[0], embeddings=True).features(tokenize(loaded.tokenizer, texts, 32))
+    for i, text in enumerate(texts):
+        ids = tokenize(loaded.tokenizer, [text], 32).ids[0]
+        with torch.no_grad():
+            hidden = loaded.model(input_ids=torch.tensor([ids])).last_hidden_state[0].double().numpy()
+        np.testing.assert_allclose(got["embed_mean"][i], hidden.mean(0), atol=1e-5, rtol=1e-5)
+        token = hidden[-1] if arch == "gpt2" else hidden[0]
+        np.testing.assert_allclose(got["embed_token"][i], token, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="whole model"):
+        HookedModel(load_model(loaded.path, depth=1), embeddings=True)

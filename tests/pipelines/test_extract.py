@@ -72,6 +72,21 @@ def test_output_schema_counts_and_values(tiny_models, texts_file, tmp_path):
         np.testing.assert_allclose(got["X"][:, layer], want[layer], rtol=2e-3, atol=2e-3)  # float16 storage
 
 
+def test_embeddings_columns_for_baselines(tiny_models, texts_file, tmp_path):
+    m = extract(
+        texts_file, tmp_path / "e", model=str(tiny_models["gpt2"]), layers="1", embeddings=True,
+        max_length=32, engine="local", progress=False,
+    )
+    assert m["depth"] == 4 and "last real" in m["embeddings"]["embed_token"]
+    got = load_features(tmp_path / "e")
+    loaded = load_model(tiny_models["gpt2"])
+    ok = [t.strip() for t in TEXTS if t.strip()]
+    want = HookedModel(loaded, layers=[1], embeddings=True).features(tokenize(loaded.tokenizer, ok, 32))
+    for name in ("embed_mean", "embed_token"):
+        assert got[name].shape == (9, 32)
+        np.testing.assert_allclose(got[name], want[name], rtol=2e-3, atol=2e-3)
+
+
 def test_rerun_skips_finished_shards_and_refuses_other_settings(tiny_models, texts_file, tmp_path):
     out = tmp_path / "feats"
     kw = {"model": str(tiny_models["bert"]), "shard_rows": 4, "engine": "local", "progress": False}

@@ -1,0 +1,222 @@
+"""The two-phase neuron head: Phase-1 probes → salient neurons → frozen extractors → dense head.
+
+After fitting, the head needs only its salient neurons' pooled values (``{layer: (rows, 2, k)}``),
+so scoring extracts just those, from layers up to :attr:`NeuronHead.deepest_layer_`.
+
+Stacking guard: the Phase-2 network is trained on *out-of-fold* Phase-1 outputs (each training row
+scored by the fold probe that never saw it), while scoring uses the fold-averaged probes. Without
+it, Phase 2 would learn to trust in-sample probe outputs that are more confident than on new data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuronhead.heads.dense import DenseSettings, fit_dense
+from neuronhead.heads.phase1 import LayerProbes, neuron_columns
+from neuronhead.heads.probes import class_weights
+from neuronhead.heads.salient import select_random, select_salient
+
+VARIANTS = ("logits", "logits+values")
+
+
+class NeuronHead:
+    """A classifier or regressor over a few salient FFN neurons of the first k layers.
+
+    ``variant="logits"`` feeds Phase 2 only the per-layer probe outputs; ``"logits+values"`` also
+    feeds the salient neurons' standardized pooled values. ``selection="random"`` is the control:
+    the same number of neurons per layer, drawn at random.
+    """
+
+    def __init__(
+        self,
+        task: str = "classification",
+        *,
+        salient_fraction: float | None = 0.1,
+        salient_share: float | None = None,
+        width: int = 64,
+        variant: str = "logits",
+        max_layer: int | None = None,
+        selection: str = "salient",
+        dropout: float = 0.1,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-2,
+        heldout: float = 0.1,
+        class_weight: str | None = None,
+        probe_params: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> None:
+        self.task = task
+        self.salient_fraction = salient_fraction
+        self.salient_share = salient_share
+        self.width = width
+        self.variant = variant
+        self.max_layer = max_layer
+        self.selection = selection
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.heldout = heldout
+        self.class_weight = class_weight
+        self.probe_params = dict(probe_params or {})
+        self.seed = seed
+        self.progress = progress
+
+    def get_params(self) -> dict[str, Any]:
+        keys = [
+            "task",
+            "salient_fraction",
+            "salient_share",
+            "width",
+            "variant",
+            "max_layer",
+            "selection",
+            "dropout",
+            "lr",
+            "weight_decay",
+            "heldout",
+            "class_weight",
+            "probe_params",
+            "seed",
+        ]
+        return {k: getattr(self, k) for k in keys}
+
+    def make_probes(self) -> LayerProbes:
+        params = {"class_weight": self.class_weight, "seed": self.seed, **self.probe_params}
+        return LayerProbes(self.task, progress=self.progress, **params)
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        rows: np.ndarray | None = None,
+        *,
+        layers: Sequence[int] | None = None,
+        label_names: Sequence[str] | None = None,
+        probes: LayerProbes | None = None,
+    ) -> NeuronHead:
+        """``X`` is ``(rows, len(layers), 2, width)``; ``probes`` reuses a fitted Phase 1 (tuning)."""
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
+        if self.selection not in ("salient", "random"):
+            raise ValueError(f"selection must be 'salient' or 'random', not {self.selection!r}")
+        layers = list(range(X.shape[1])) if layers is None else list(layers)
+        n_out = len(label_names) if label_names else None
+        probes = probes or self.make_probes().fit(X, y, rows, n_outputs=n_out)
+        positions = [p for p, layer in enumerate(layers) if self.max_layer is None or layer <= self.max_layer]
+        if not positions:
+            raise ValueError(f"no layer ≤ max_layer={self.max_layer} among {layers}")
+        keep = select_salient(
+            probes.importance_, fraction=self.salient_fraction, share=self.salient_share, layers=positions
+        )
+        if self.selection == "random":
+            keep = select_random({p: len(v) for p, v in keep.items()}, probes.width_, seed=self.seed)
+
+        # Phase-1 outputs the dense head trains on: out of fold, salient edges only.
+        z = self._assemble(
+            probes.decision(X, keep, out_of_fold=True),
+            probes.standardized(X, keep) if self.variant == "logits+values" else None,
+        )
+        usable = np.ones(len(X), bool) if probes.folds >= 2 else probes.split_ == 0
+        rng = np.random.default_rng(self.seed + 1)
+        heldout = (rng.random(len(X)) < self.heldout) & usable
+        train = usable & ~heldout
+        self.z_mean_ = z[train].mean(0)
+        self.z_scale_ = np.where(z[train].std(0) > 1e-6, z[train].std(0), 1.0).astype(np.float32)
+        if self.task == "regression":
+            self.y_mean_, self.y_scale_ = probes.y_mean_, probes.y_scale_
+            target = ((np.asarray(y, np.float64) - self.y_mean_) / self.y_scale_).astype(np.float32)
+            cw = None
+        else:
+            target = np.asarray(y, np.int64)
+            cw = class_weights(target[train], probes.n_outputs_, self.class_weight)
+        settings = DenseSettings(
+            task=self.task,
+            width=self.width,
+            dropout=self.dropout,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            seed=self.seed,
+        )
+        sel = usable
+        self.net_, self.phase2_ = fit_dense(
+            (z[sel] - self.z_mean_) / self.z_scale_,
+            target[sel],
+            heldout[sel],
+            probes.n_outputs_,
+            settings,
+            cw,
+        )
+        # The frozen Phase-1 extractors, reduced to the salient neurons.
+        self.layers_ = [layers[p] for p in positions]
+        self.neurons_ = {layers[p]: keep[p] for p in positions}
+        self.deepest_layer_ = max(self.layers_)
+        self.ffn_width_ = probes.width_
+        self.n_outputs_ = probes.n_outputs_
+        self.label_names_ = list(label_names) if label_names else None
+        self.mean_, self.scale_, self.probe_weight_, self.probe_bias_ = {}, {}, {}, {}
+        for p in positions:
+            layer, cols = layers[p], neuron_columns(keep[p], probes.width_)
+            self.mean_[layer] = probes.standardizer_.mean_[p].reshape(-1)[cols].reshape(2, -1)
+            self.scale_[layer] = probes.standardizer_.scale_[p].reshape(-1)[cols].reshape(2, -1)
+            self.probe_weight_[layer] = probes.weight_[p][:, cols]
+            self.probe_bias_[layer] = probes.bias_[p]
+        self.n_neurons_ = int(sum(len(v) for v in self.neurons_.values()))
+        self.neuron_fraction_ = self.n_neurons_ / (len(self.layers_) * probes.width_)
+        self.probes_ = probes
+        self.phase1_ = {
+            "c": [float(v) for v in probes.c_],
+            "epochs": probes.epochs_,
+            "folds": probes.folds,
+            "heldout_loss": [float(v) for v in probes.heldout_loss_],
+        }
+        return self
+
+    def _assemble(self, logits: np.ndarray, values: Mapping[int, np.ndarray] | None) -> np.ndarray:
+        parts = [logits.reshape(len(logits), -1)]
+        if values is not None:
+            parts += [values[k] for k in sorted(values)]
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    # -- scoring -----------------------------------------------------------------------------
+    def salient_values(self, X: np.ndarray, layers: Sequence[int]) -> dict[int, np.ndarray]:
+        """Slice ``{layer: (rows, 2, k)}`` out of a full ``(rows, len(layers), 2, width)`` array."""
+        pos = {layer: p for p, layer in enumerate(layers)}
+        missing = [layer for layer in self.layers_ if layer not in pos]
+        if missing:
+            raise ValueError(f"the head needs layers {missing}, which the features do not have")
+        return {layer: X[:, pos[layer]][:, :, idx] for layer, idx in self.neurons_.items()}
+
+    def decision_values(self, values: Mapping[int, np.ndarray]) -> np.ndarray:
+        """Raw outputs ``(rows, outputs)`` from the salient neurons' pooled values."""
+        logits, std = [], {}
+        for layer in self.layers_:
+            v = (np.asarray(values[layer], np.float32) - self.mean_[layer]) / self.scale_[layer]
+            std[layer] = v.reshape(len(v), -1)
+            logits.append(std[layer] @ self.probe_weight_[layer].T + self.probe_bias_[layer])
+        z = self._assemble(np.stack(logits, 1), std if self.variant == "logits+values" else None)
+        with torch.no_grad():
+            out = self.net_(torch.from_numpy((z - self.z_mean_) / self.z_scale_))
+        return out.numpy()
+
+    def decision(self, X: np.ndarray, layers: Sequence[int]) -> np.ndarray:
+        return self.decision_values(self.salient_values(X, layers))
+
+    def predict_from_decision(self, d: np.ndarray) -> np.ndarray:
+        if self.task == "regression":
+            return d[:, 0] * self.y_scale_ + self.y_mean_
+        return d.argmax(1)
+
+    def predict(self, X: np.ndarray, layers: Sequence[int]) -> np.ndarray:
+        return self.predict_from_decision(self.decision(X, layers))
+
+    def predict_proba(self, X: np.ndarray, layers: Sequence[int]) -> np.ndarray:
+        if self.task == "regression":
+            raise ValueError("predict_proba is for classification heads")
+        return torch.softmax(torch.from_numpy(self.decision(X, layers)), 1).numpy()

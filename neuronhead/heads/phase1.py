@@ -1,0 +1,226 @@
+"""Phase 1: a linear probe per layer on standardized pooled features, and neuron importance.
+
+Importance of a neuron = L2 norm of its probe weights across outputs and both poolings. Inputs are
+standardized first, so a weight measures how much the probe relies on the neuron, not the neuron's
+scale. Probes are bagged over folds (a linear model, so the mean of the fold weights is the mean of
+the fold outputs), and each row's out-of-fold output is kept available for Phase 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from neuronhead.heads.probes import (
+    DEFAULT_C_GRID,
+    ProbeResult,
+    ProbeSettings,
+    ProbeTrainer,
+    batches,
+    class_weights,
+    split_of,
+)
+from neuronhead.heads.standardize import Standardizer
+
+
+def neuron_columns(idx: np.ndarray, width: int) -> np.ndarray:
+    """Flat feature columns (mean block, then max block) of the given neurons."""
+    idx = np.asarray(idx, dtype=np.int64)
+    return np.concatenate([idx, idx + width])
+
+
+class LayerProbes:
+    """All layers' probes, trained together. ``X`` is ``(rows, layers, 2, width)`` (any float dtype)."""
+
+    def __init__(
+        self,
+        task: str = "classification",
+        *,
+        folds: int = 5,
+        c_grid: Sequence[float] = DEFAULT_C_GRID,
+        l1: float = 0.0,
+        lr: float = 3e-3,
+        batch_size: int = 512,
+        max_epochs: int = 15,
+        patience: int = 3,
+        class_weight: str | None = None,
+        seed: int = 0,
+        max_memory_gb: float = 8.0,
+        progress: bool = False,
+    ) -> None:
+        self.task = task
+        self.folds = folds
+        self.c_grid = tuple(c_grid)
+        self.l1 = l1
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.class_weight = class_weight
+        self.seed = seed
+        self.max_memory_gb = max_memory_gb
+        self.progress = progress
+
+    def settings(self) -> ProbeSettings:
+        return ProbeSettings(
+            task=self.task,
+            folds=self.folds,
+            c_grid=self.c_grid,
+            l1=self.l1,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            class_weight=self.class_weight,
+            seed=self.seed,
+        )
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        rows: np.ndarray | None = None,
+        *,
+        n_outputs: int | None = None,
+        standardizer: Standardizer | None = None,
+    ) -> LayerProbes:
+        if X.ndim != 4 or X.shape[2] != 2:
+            raise ValueError(f"X must be (rows, layers, 2, width), got {X.shape}")
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+        s = self.settings()
+        n, L, _, W = X.shape
+        self.n_layers_, self.width_ = L, W
+        self.standardizer_ = standardizer or Standardizer().fit(X)
+        self._mean = torch.from_numpy(self.standardizer_.mean_.reshape(L, 2 * W))
+        self._scale = torch.from_numpy(self.standardizer_.scale_.reshape(L, 2 * W))
+        if self.task == "regression":
+            y = np.asarray(y, dtype=np.float64)
+            self.y_mean_, self.y_scale_ = float(y.mean()), float(y.std() or 1.0)
+            y_t = torch.from_numpy(((y - self.y_mean_) / self.y_scale_).astype(np.float32))
+            self.n_outputs_, cw = 1, None
+        else:
+            y = np.asarray(y, dtype=np.int64)
+            self.n_outputs_ = int(n_outputs or y.max() + 1)
+            cw = class_weights(y, self.n_outputs_, self.class_weight)
+            y_t = torch.from_numpy(y)
+        rows = np.arange(n) if rows is None else np.asarray(rows)
+        self.split_ = split_of(rows, s.n_splits)
+        split_t = torch.from_numpy(self.split_)
+        trainer = ProbeTrainer(s, L, 2 * W, self.n_outputs_, n, class_weight=cw)
+        held_rows = np.arange(n) if self.folds >= 2 else np.flatnonzero(self.split_ == 0)
+        # Standardize once into float32 when that fits the budget (batches are then plain gathers);
+        # otherwise convert batch by batch from the stored dtype.
+        fits = n * L * 2 * W * 4 <= self.max_memory_gb * 2**30
+        data = self._standardize_all(X) if fits else X
+        prep = (lambda xb: torch.from_numpy(xb)) if fits else self._prep
+        rng = np.random.default_rng(self.seed)
+        bar = tqdm(total=s.max_epochs, desc="phase 1 probes", unit="epoch", disable=not self.progress)
+        while True:
+            for idx in batches(n, s.batch_size, rng):
+                idx.sort()  # sorted gathers are faster; the batch's content is still random
+                trainer.train_batch(prep(data[idx]), y_t[idx], split_t[idx])
+            for idx in batches(len(held_rows), 4096, None):
+                r = held_rows[idx]
+                trainer.eval_batch(prep(data[r]), y_t[r], split_t[r])
+            go_on = trainer.end_epoch()
+            bar.update(1)
+            bar.set_postfix(heldout_loss=f"{trainer.history[-1]:.4f}")
+            if not go_on:
+                break
+        bar.close()
+        self.set_result(trainer.result(), self.split_)
+        return self
+
+    def set_result(self, res: ProbeResult, split: np.ndarray) -> LayerProbes:
+        """Adopt a finished fit (in-process or from a Ray Train checkpoint)."""
+        L, W = self.n_layers_, self.width_
+        self._mean = torch.from_numpy(self.standardizer_.mean_.reshape(L, 2 * W))
+        self._scale = torch.from_numpy(self.standardizer_.scale_.reshape(L, 2 * W))
+        self.split_ = split
+        self.fold_weight_, self.fold_bias_ = res.fold_weight, res.fold_bias
+        self.weight_ = res.fold_weight.mean(0)  # (L, C, 2W)
+        self.bias_ = res.fold_bias.mean(0)
+        self.c_, self.heldout_loss_, self.grid_loss_ = res.c, res.heldout_loss, res.grid_loss
+        self.epochs_, self.history_ = res.epochs, res.history
+        w = self.weight_.reshape(L, self.n_outputs_, 2, W)
+        self.importance_ = np.sqrt(np.square(w).sum(axis=(1, 2)))  # (L, W)
+        return self
+
+    def _standardize_all(self, X: np.ndarray, chunk_rows: int = 4096) -> np.ndarray:
+        out = np.empty((len(X), X.shape[1], 2 * X.shape[3]), dtype=np.float32)
+        for i in range(0, len(X), chunk_rows):
+            out[i : i + chunk_rows] = self._prep(X[i : i + chunk_rows]).numpy()
+        return out
+
+    def _prep(self, xb: np.ndarray, layers: Sequence[int] | None = None) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(xb)).float().flatten(2)
+        if layers is None:
+            return (x - self._mean) / self._scale
+        return (x - self._mean[layers]) / self._scale[layers]
+
+    # -- outputs -----------------------------------------------------------------------------
+    def ranking(self) -> list[tuple[int, int, float]]:
+        """``(layer position, neuron, importance)``, most important first within each layer."""
+        out = []
+        for layer, imp in enumerate(self.importance_):
+            for j in np.argsort(-imp, kind="stable"):
+                out.append((layer, int(j), float(imp[j])))
+        return out
+
+    def standardized(self, X: np.ndarray, neurons: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """Standardized pooled values of chosen neurons: ``{layer: (rows, 2·k)}``."""
+        out = {}
+        for layer, idx in neurons.items():
+            cols = neuron_columns(idx, self.width_)
+            mean = self._mean[layer].numpy()[cols]
+            scale = self._scale[layer].numpy()[cols]
+            flat = X[:, layer].reshape(len(X), -1)
+            out[layer] = ((flat[:, cols].astype(np.float32) - mean) / scale).astype(np.float32)
+        return out
+
+    def decision(
+        self,
+        X: np.ndarray,
+        neurons: Mapping[int, np.ndarray] | None = None,
+        *,
+        out_of_fold: bool = False,
+        rows: np.ndarray | None = None,
+        chunk_rows: int = 8192,
+    ) -> np.ndarray:
+        """Per-layer probe outputs ``(rows, layers used, outputs)``.
+
+        ``neurons`` keeps only those neurons' edges (the rest are dropped); ``out_of_fold`` gives
+        each training row the output of the fold probe that did not see it (``rows`` gives the row
+        numbers; default: the rows of ``fit``).
+        """
+        all_splits = self.split_ if rows is None else split_of(rows, self.settings().n_splits)
+        layers = sorted(neurons) if neurons is not None else list(range(self.n_layers_))
+        keep = {i: np.arange(self.width_) for i in layers} if neurons is None else dict(neurons)
+        out = np.empty((len(X), len(layers), self.n_outputs_), dtype=np.float32)
+        for c0 in range(0, len(X), chunk_rows):
+            c1 = min(c0 + chunk_rows, len(X))
+            values = self.standardized(X[c0:c1], keep)
+            for pos, layer in enumerate(layers):
+                cols = neuron_columns(keep[layer], self.width_)
+                if not out_of_fold:
+                    w = self.weight_[layer][:, cols]
+                    out[c0:c1, pos] = values[layer] @ w.T + self.bias_[layer]
+                    continue
+                split = all_splits[c0:c1]
+                for k in range(max(1, self.folds)):
+                    sel = split == k if self.folds >= 2 else slice(None)
+                    w = self.fold_weight_[k, layer][:, cols]
+                    out[c0:c1][sel, pos] = values[layer][sel] @ w.T + self.fold_bias_[k, layer]
+        return out
+
+    def predict_layer(self, X: np.ndarray) -> np.ndarray:
+        """Each layer's own prediction ``(rows, layers)``: a class id, or a value in target units."""
+        d = self.decision(X)
+        if self.task == "regression":
+            return d[..., 0] * self.y_scale_ + self.y_mean_
+        return d.argmax(-1)

@@ -1,0 +1,44 @@
+"""Per-neuron standardization statistics, accumulated in a streaming pass.
+
+Probe weights are only comparable across neurons (and so usable as importance) when every input has
+unit scale; the statistics are summed chunk by chunk in float64, so the training set never has to be
+in memory as float32 at once, and the same code serves in-memory arrays and shards read one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+
+class Standardizer:
+    """``(x - mean_) / scale_`` per feature; features with no spread keep scale 1."""
+
+    def __init__(self, eps: float = 1e-6) -> None:
+        self.eps = eps
+
+    def fit_chunks(self, chunks: Iterable[np.ndarray]) -> Standardizer:
+        """Accumulate over chunks shaped ``(rows, *feature_shape)``."""
+        total = sq = None
+        n = 0
+        for chunk in chunks:
+            c = np.asarray(chunk, dtype=np.float64)
+            s, q = c.sum(axis=0), np.square(c).sum(axis=0)
+            total, sq = (s, q) if total is None else (total + s, sq + q)
+            n += len(c)
+        if not n:
+            raise ValueError("cannot standardize: no rows")
+        mean = total / n
+        var = np.maximum(sq / n - mean**2, 0.0)
+        scale = np.sqrt(var)
+        self.mean_ = mean.astype(np.float32)
+        self.scale_ = np.where(scale > self.eps, scale, 1.0).astype(np.float32)
+        self.n_ = n
+        return self
+
+    def fit(self, X: np.ndarray, chunk_rows: int = 4096) -> Standardizer:
+        return self.fit_chunks(X[i : i + chunk_rows] for i in range(0, len(X), chunk_rows))
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, dtype=np.float32) - self.mean_) / self.scale_

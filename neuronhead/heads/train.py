@@ -1,0 +1,388 @@
+"""Fit a head on a feature folder, score it on validation features, write the head folder and report.
+
+The Python API behind ``neuronhead fit`` and ``neuronhead evaluate``. Phase 1 is fitted once and
+shared by the depth curve (heads on layers 0..k) and the random-neuron control, which only refit
+Phase 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuronhead.heads.artifact import load_head, save_head
+from neuronhead.heads.baselines import LinearBaseline
+from neuronhead.heads.head import NeuronHead
+from neuronhead.heads.metrics import (
+    classification_metrics,
+    confusion,
+    headline,
+    official_metric,
+    regression_metrics,
+)
+from neuronhead.store import load_features, read_manifest, write_atomic, write_json
+
+
+def task_of(manifest: dict, task: str | None = None) -> str:
+    kind = manifest.get("label_kind")
+    if not kind:
+        raise ValueError("the features have no labels; a head needs labelled training data")
+    inferred = "regression" if kind == "value" else "classification"
+    if task and task != inferred and not (task == "regression" and kind == "class"):
+        raise ValueError(f"--task {task} does not fit the labels, which are of kind {kind!r}")
+    return task or inferred
+
+
+def metric_of(manifest: dict, task: str, metric: str | None = None) -> str:
+    """The headline metric: given, else the TweetEval one for TweetEval folders, else macro-F1/Pearson."""
+    if metric:
+        return metric
+    if task == "regression":
+        return "pearson"
+    source = manifest.get("source", {})
+    if source.get("kind") == "tweeteval" and source.get("files"):
+        return official_metric(Path(source["files"][0]).parent.name)
+    return "macro_f1"
+
+
+def score(task: str, y: np.ndarray, pred: np.ndarray, label_names: list[str] | None) -> dict[str, float]:
+    if task == "regression":
+        return regression_metrics(y, pred)
+    return classification_metrics(
+        y, pred, label_names or [str(i) for i in range(int(max(y.max(), pred.max())) + 1)]
+    )
+
+
+def _check_same_extraction(train: dict, other: dict, what: str) -> None:
+    a, b = train["model"].get("weights_sha256"), other["model"].get("weights_sha256")
+    if a != b:
+        raise ValueError(f"{what} were extracted with a different model (weights {b} vs {a})")
+    for key in ("pool_special_tokens", "max_length", "label_names"):
+        if train.get(key) != other.get(key):
+            raise ValueError(
+                f"{what} differ from the training features in {key}: {other.get(key)} vs {train.get(key)}"
+            )
+
+
+def fit_head(
+    features: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    val_features: str | os.PathLike | None = None,
+    task: str | None = None,
+    metric: str | None = None,
+    params: dict[str, Any] | None = None,
+    val_fraction: float = 0.0,
+    baselines: bool = False,
+    depth_curve: bool = True,
+    plots: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fit the two-phase head; returns (and writes to ``out/report.json``) every measured number.
+
+    Without ``val_features``, ``val_fraction`` of the training rows (a stable hash of the row number)
+    is held out for validation.
+    """
+    out = Path(out)
+    manifest = read_manifest(features)
+    task = task_of(manifest, task)
+    metric = metric_of(manifest, task, metric)
+    label_names = manifest.get("label_names") if task == "classification" else None
+    layers = list(manifest["layers"])
+    params = dict(params or {})
+    t0 = time.perf_counter()
+    tr = load_features(features, dtype=np.float16)
+    val = None
+    if val_features is None and val_fraction > 0:
+        tr, val = _hold_out(tr, val_fraction)
+    y = tr["label"].astype(np.float64 if task == "regression" else np.int64)
+    load_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    head = NeuronHead(task, progress=progress, **params).fit(
+        tr["X"], y, tr["row"], layers=layers, label_names=label_names
+    )
+    fit_s = time.perf_counter() - t0
+    report: dict[str, Any] = {
+        "task": task,
+        "metric": metric,
+        "train_rows": len(y),
+        "val_source": str(val_features)
+        if val_features is not None
+        else (f"{val_fraction:.0%} of the training rows" if val is not None else None),
+        "layers": layers,
+        "head": {
+            "layers": head.layers_,
+            "deepest_layer": head.deepest_layer_,
+            "n_neurons": head.n_neurons_,
+            "neuron_fraction": head.neuron_fraction_,
+            "neurons_per_layer": {int(k): len(v) for k, v in head.neurons_.items()},
+        },
+        "phase1": head.phase1_,
+        "phase2": {k: v for k, v in head.phase2_.items() if k != "history"},
+        "seconds": {"load": round(load_s, 1), "fit": round(fit_s, 1)},
+    }
+    if val_features is not None:
+        vm = read_manifest(val_features)
+        _check_same_extraction(manifest, vm, f"validation features {val_features}")
+        val = load_features(val_features, layers=layers, dtype=np.float16)
+    if val is not None:
+        yv = val["label"].astype(np.float64 if task == "regression" else np.int64)
+        pred = head.predict(val["X"], layers)
+        report["val"] = score(task, yv, pred, label_names)
+        report["per_layer"] = {
+            int(layer): score(task, yv, p, label_names)
+            for layer, p in zip(layers, head.probes_.predict_layer(val["X"]).T, strict=True)
+        }
+        if depth_curve:
+            report["depth_curve"] = {}
+            for k in layers:
+                h = (
+                    head
+                    if k == head.deepest_layer_ and head.max_layer in (None, k)
+                    else NeuronHead(task, **{**params, "max_layer": k}).fit(
+                        tr["X"], y, tr["row"], layers=layers, label_names=label_names, probes=head.probes_
+                    )
+                )
+                report["depth_curve"][int(k)] = score(task, yv, h.predict(val["X"], layers), label_names)
+        if baselines:
+            report["baselines"] = _baselines(head, tr, y, val, yv, task, layers, label_names, params)
+
+    meta = {
+        "model": manifest["model"],
+        "extraction": {k: manifest.get(k) for k in ("pool_special_tokens", "max_length", "pooling")},
+        "train_features": str(Path(features).resolve()),
+        "metric": metric,
+        "val_metrics": report.get("val"),
+    }
+    save_head(head, out, meta)
+    _write_ranking(head, layers, out / "ranking.csv")
+    if plots:
+        report["plots"] = _plots(head, report, val, layers, metric, label_names, out / "plots")
+    write_json(report, out / "report.json")
+    return report
+
+
+def _hold_out(tr: dict, fraction: float) -> tuple[dict, dict]:
+    from neuronhead.heads.probes import split_of
+
+    held = split_of(tr["row"] + 7_919_000_000, 1000) < round(fraction * 1000)
+    part = {}
+    for name, mask in (("train", ~held), ("val", held)):
+        part[name] = {
+            k: (v[mask] if isinstance(v, np.ndarray) else [x for x, m in zip(v, mask, strict=True) if m])
+            for k, v in tr.items()
+            if k != "manifest"
+        }
+        part[name]["manifest"] = tr["manifest"]
+    return part["train"], part["val"]
+
+
+def cached_extraction(
+    data: str | os.PathLike,
+    cache: str | os.PathLike,
+    *,
+    model: str | None,
+    split: str | None,
+    **options: Any,
+) -> Path:
+    """Extract ``data`` once into ``cache`` (keyed by data, split, model and options); reuse after."""
+    import hashlib
+    import json
+
+    from neuronhead.pipelines.extract import extract
+
+    spec = str(data)
+    if "://" not in spec and not spec.startswith("hf:"):
+        spec = str(Path(spec).resolve())
+    key = json.dumps({"data": spec, "split": split, "model": model, **options}, sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    out = Path(cache) / f"{Path(spec).name or 'data'}-{split or 'all'}-{digest}"
+    extract(data, out, model=model, split=split, **options)
+    return out
+
+
+def fit_from_data(
+    out: str | os.PathLike,
+    *,
+    model: str | None = None,
+    train: str | os.PathLike | None = None,
+    val: str | os.PathLike | None = None,
+    train_split: str | None = "train",
+    val_split: str | None = "val",
+    features: str | os.PathLike | None = None,
+    val_features: str | os.PathLike | None = None,
+    cache: str | os.PathLike = ".neuronhead-cache",
+    extract_options: dict[str, Any] | None = None,
+    val_fraction: float = 0.1,
+    **fit_options: Any,
+) -> dict[str, Any]:
+    """``neuronhead fit``: extract what is not given as features (cached), then :func:`fit_head`."""
+    opts = {k: v for k, v in (extract_options or {}).items() if v not in (None, False)}
+    if features is None:
+        if train is None:
+            raise ValueError("give --train (data) or --features (an extraction of it)")
+        features = cached_extraction(train, cache, model=model, split=train_split, **opts)
+    manifest = read_manifest(features)
+    if model is not None and features is not None:
+        from neuronhead.models.loading import resolve_model_path, weights_hash
+
+        if weights_hash(resolve_model_path(model)) != manifest["model"]["weights_sha256"]:
+            raise ValueError(f"{features} was extracted with another model than --model {model}")
+    if val_features is None and val is not None:
+        val_opts = {**opts, "label_kind": manifest["label_kind"]} if manifest.get("label_kind") else opts
+        if manifest.get("label_names"):
+            val_opts["label_names"] = manifest["label_names"]
+        val_features = cached_extraction(
+            val,
+            cache,
+            model=manifest["model"]["path"],
+            split=val_split,
+            layers=manifest["layers"],
+            max_length=manifest["max_length"],
+            pool_special_tokens=manifest["pool_special_tokens"],
+            **val_opts,
+        )
+    return fit_head(
+        features,
+        out,
+        val_features=val_features,
+        val_fraction=0.0 if val_features else val_fraction,
+        **fit_options,
+    )
+
+
+def evaluate_from_data(
+    head_folder: str | os.PathLike,
+    *,
+    data: str | os.PathLike | None = None,
+    split: str | None = "val",
+    features: str | os.PathLike | None = None,
+    cache: str | os.PathLike = ".neuronhead-cache",
+    extract_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``neuronhead evaluate``: extract ``data`` the way the head's features were made, then score."""
+    from neuronhead.heads.artifact import read_head_info
+
+    if features is None:
+        if data is None:
+            raise ValueError("give --data or --features")
+        info = read_head_info(head_folder)
+        opts = {k: v for k, v in (extract_options or {}).items() if v not in (None, False)}
+        ext = info.get("extraction", {})
+        if info.get("label_names"):
+            opts["label_names"] = info["label_names"]
+        if info["task"] == "regression":
+            opts["label_kind"] = "value"
+        features = cached_extraction(
+            data,
+            cache,
+            model=info["model"]["path"],
+            split=split,
+            layers=list(range(info["deepest_layer"] + 1)),
+            max_length=ext.get("max_length", 128),
+            pool_special_tokens=ext.get("pool_special_tokens", False),
+            **opts,
+        )
+    return evaluate_head(head_folder, features)
+
+
+def _baselines(head, tr, y, val, yv, task, layers, label_names, params) -> dict[str, Any]:
+    n_out = len(label_names) if label_names else None
+    out: dict[str, Any] = {}
+    per_layer = {
+        int(layer): score(task, yv, p, label_names)
+        for layer, p in zip(layers, head.probes_.predict_layer(val["X"]).T, strict=True)
+    }
+    out["per_layer_probes"] = per_layer
+    t0 = time.perf_counter()
+    concat = LinearBaseline(task).fit(tr["X"], y, tr["row"], n_outputs=n_out)
+    out["all_layers_concatenated"] = score(task, yv, concat.predict(val["X"]), label_names)
+    out["all_layers_concatenated"]["seconds"] = round(time.perf_counter() - t0, 1)
+    rand = NeuronHead(task, **{**params, "selection": "random"}).fit(
+        tr["X"], y, tr["row"], layers=layers, label_names=label_names, probes=head.probes_
+    )
+    out["random_neurons"] = score(task, yv, rand.predict(val["X"], layers), label_names)
+    out["random_neurons"]["n_neurons"] = rand.n_neurons_
+    for name in ("embed_mean", "embed_token"):
+        if name in tr and name in val:
+            b = LinearBaseline(task).fit(tr[name], y, tr["row"], n_outputs=n_out)
+            out[name] = score(task, yv, b.predict(val[name]), label_names)
+    return out
+
+
+def _write_ranking(head: NeuronHead, layers: list[int], path: Path) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["layer", "neuron", "importance", "rank", "salient"])
+            for pos, layer in enumerate(layers):
+                imp = head.probes_.importance_[pos]
+                kept = set(head.neurons_.get(layer, np.array([], int)).tolist())
+                for rank, j in enumerate(np.argsort(-imp, kind="stable")):
+                    w.writerow([layer, int(j), f"{imp[j]:.6g}", rank, int(j in kept)])
+
+    write_atomic(path, write)
+
+
+def _plots(head, report, val, layers, metric, label_names, folder: Path) -> list[str]:
+    from neuronhead.report import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    if "per_layer" in report:
+        series = {"single-layer probe": {k: headline(v, metric) for k, v in report["per_layer"].items()}}
+        made.append(plots.plot_layer_metric(series, metric, folder / "per_layer.png"))
+    if "depth_curve" in report:
+        refs = {}
+        for name, key in (
+            ("all layers concatenated", "all_layers_concatenated"),
+            ("random-neuron control", "random_neurons"),
+            ("sentence embedding", "embed_mean"),
+        ):
+            if key in report.get("baselines", {}):
+                refs[name] = headline(report["baselines"][key], metric)
+        made.append(
+            plots.plot_depth_curve(
+                {k: headline(v, metric) for k, v in report["depth_curve"].items()},
+                metric,
+                folder / "depth_curve.png",
+                refs,
+            )
+        )
+    made.append(
+        plots.plot_salient_per_layer(
+            {int(k): len(v) for k, v in head.neurons_.items()},
+            head.ffn_width_,
+            folder / "salient_per_layer.png",
+            head.probes_.importance_,
+        )
+    )
+    if val is not None and label_names:
+        yv = val["label"].astype(np.int64)
+        cm = confusion(yv, head.predict(val["X"], layers), len(label_names))
+        made.append(plots.plot_confusion(cm, label_names, folder / "confusion.png"))
+    return [str(p) for p in made]
+
+
+def evaluate_head(head_folder: str | os.PathLike, features: str | os.PathLike) -> dict[str, Any]:
+    """Metrics of a saved head on a labelled feature folder (checked to come from the same model)."""
+    head, info = load_head(head_folder)
+    manifest = read_manifest(features)
+    want = info.get("model", {}).get("weights_sha256")
+    if want and manifest["model"].get("weights_sha256") != want:
+        raise ValueError(f"{features}: extracted with a different model than the head {head_folder}")
+    missing = [layer for layer in head.layers_ if layer not in manifest["layers"]]
+    if missing:
+        raise ValueError(f"{features}: lacks layers {missing} that the head needs")
+    data = load_features(features, layers=head.layers_, dtype=np.float16)
+    if "label" not in data:
+        raise ValueError(f"{features}: has no labels to evaluate against")
+    y = data["label"].astype(np.float64 if head.task == "regression" else np.int64)
+    pred = head.predict(data["X"], head.layers_)
+    return {"rows": len(y), "metric": info.get("metric"), **score(head.task, y, pred, head.label_names_)}

@@ -1,0 +1,1 @@
+"""Plots and reports drawn from results the other parts return (no recomputation)."""

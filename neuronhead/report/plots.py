@@ -1,0 +1,114 @@
+"""PNG plots of a head's results; they draw what the other parts return and recompute nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_layer_metric(
+    series: Mapping[str, Mapping[int, float]], metric: str, path: str | os.PathLike, title: str = ""
+) -> Path:
+    """One line per series (e.g. per model): ``{layer: metric}``."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, values in series.items():
+        layers = sorted(values)
+        ax.plot(layers, [values[k] for k in layers], marker="o", label=name)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(metric)
+    ax.set_title(title or f"single-layer probes: {metric} by layer")
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_depth_curve(
+    values: Mapping[int, float], metric: str, path: str | os.PathLike, references: Mapping[str, float] = ()
+) -> Path:
+    """Metric of heads that use layers 0..k, against k; horizontal lines for reference baselines."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ks = sorted(values)
+    ax.plot(ks, [values[k] for k in ks], marker="o", label="two-phase head on layers 0..k")
+    for i, (name, value) in enumerate(dict(references).items()):
+        ax.axhline(value, linestyle="--", color=f"C{i + 1}", label=name)
+    ax.set_xlabel("deepest layer k")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} vs deepest layer used")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_salient_per_layer(
+    counts: Mapping[int, int], width: int, path: str | os.PathLike, importance: np.ndarray | None = None
+) -> Path:
+    """How many neurons each layer contributes (and, if given, each layer's importance profile)."""
+    plt = _pyplot()
+    ncols = 2 if importance is not None else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 3.6), squeeze=False)
+    layers = sorted(counts)
+    axes[0, 0].bar(layers, [counts[k] for k in layers])
+    axes[0, 0].set_xlabel("layer")
+    axes[0, 0].set_ylabel(f"salient neurons (of {width})")
+    axes[0, 0].set_title("salient neurons per layer")
+    if importance is not None:
+        ax = axes[0, 1]
+        for layer, imp in enumerate(importance):
+            ax.plot(np.sort(imp)[::-1], label=f"layer {layer}")
+        ax.set_xscale("log")
+        ax.set_xlabel("neuron rank")
+        ax.set_ylabel("importance (‖w‖₂)")
+        ax.set_title("importance by rank")
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLike) -> Path:
+    """Row-normalised confusion matrix with counts."""
+    plt = _pyplot()
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.1 * n + 2))
+    share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            ax.text(
+                j,
+                i,
+                f"{cm[i, j]}\n{share[i, j]:.0%}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if share[i, j] > 0.6 else "black",
+            )
+    ax.set_xticks(range(n), labels, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix (val)")
+    return _save(fig, path)

@@ -132,7 +132,12 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", default=None, choices=["logits", "logits+values"], help="Phase-2 inputs")
     p.add_argument("--max-layer", type=int, default=None, help="use only layers 0..K (scoring stops there)")
     p.add_argument("--folds", type=int, default=None, help="Phase-1 folds for out-of-fold stacking")
-    p.add_argument("--class-weight", default=None, choices=["balanced"], help="reweight classes")
+    p.add_argument(
+        "--class-weight",
+        default=None,
+        choices=["balanced", "none"],
+        help="balanced (default): classes weigh equally, which macro-averaged metrics reward",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=0.1, help="held out of --train when --val is absent")
     p.add_argument("--baselines", action="store_true", help="also fit the baselines (side by side)")
@@ -142,6 +147,12 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label-kind", default="auto", choices=["auto", "class", "value"])
     p.add_argument("--embeddings", action="store_true", help="extract final hidden states (for baselines)")
     p.add_argument("--engine", default="ray", choices=["ray", "local"], help="extraction engine")
+    p.add_argument(
+        "--train-engine",
+        default="local",
+        choices=["local", "ray"],
+        help="Phase 1 in this process (default) or as a Ray Train job streaming the shards",
+    )
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.set_defaults(func=_fit)
 
@@ -162,6 +173,8 @@ def _fit(args: argparse.Namespace) -> int:
         }.items()
         if v is not None
     }
+    if args.class_weight == "none":
+        params["class_weight"] = None
     if args.salient_share is not None:
         params["salient_fraction"] = None
     if args.folds is not None:
@@ -181,6 +194,8 @@ def _fit(args: argparse.Namespace) -> int:
         params=params,
         val_fraction=args.val_fraction,
         baselines=args.baselines,
+        train_engine=args.train_engine,
+        address=args.address,
         plots=not args.no_plots,
         extract_options={
             "text_column": args.text_column,

@@ -18,7 +18,7 @@ import torch
 
 from neuronhead.heads.dense import DenseSettings, fit_dense
 from neuronhead.heads.phase1 import LayerProbes, neuron_columns
-from neuronhead.heads.probes import class_weights
+from neuronhead.heads.probes import class_weights, split_of
 from neuronhead.heads.salient import select_random, select_salient
 
 VARIANTS = ("logits", "logits+values")
@@ -29,24 +29,26 @@ class NeuronHead:
 
     ``variant="logits"`` feeds Phase 2 only the per-layer probe outputs; ``"logits+values"`` also
     feeds the salient neurons' standardized pooled values. ``selection="random"`` is the control:
-    the same number of neurons per layer, drawn at random.
+    the same number of neurons per layer, drawn at random. The defaults (5% of the neurons, width 32,
+    logits+values, balanced classes) were picked by measurement on TweetEval sentiment val
+    (docs/benchmarks.md).
     """
 
     def __init__(
         self,
         task: str = "classification",
         *,
-        salient_fraction: float | None = 0.1,
+        salient_fraction: float | None = 0.05,
         salient_share: float | None = None,
-        width: int = 64,
-        variant: str = "logits",
+        width: int = 32,
+        variant: str = "logits+values",
         max_layer: int | None = None,
         selection: str = "salient",
         dropout: float = 0.1,
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
         heldout: float = 0.1,
-        class_weight: str | None = None,
+        class_weight: str | None = "balanced",
         probe_params: Mapping[str, Any] | None = None,
         seed: int = 0,
         progress: bool = False,
@@ -108,6 +110,7 @@ class NeuronHead:
             raise ValueError(f"selection must be 'salient' or 'random', not {self.selection!r}")
         layers = list(range(X.shape[1])) if layers is None else list(layers)
         n_out = len(label_names) if label_names else None
+        rows = np.arange(len(X)) if rows is None else np.asarray(rows)
         probes = probes or self.make_probes().fit(X, y, rows, n_outputs=n_out)
         positions = [p for p, layer in enumerate(layers) if self.max_layer is None or layer <= self.max_layer]
         if not positions:
@@ -120,10 +123,11 @@ class NeuronHead:
 
         # Phase-1 outputs the dense head trains on: out of fold, salient edges only.
         z = self._assemble(
-            probes.decision(X, keep, out_of_fold=True),
+            probes.decision(X, keep, out_of_fold=True, rows=rows),
             probes.standardized(X, keep) if self.variant == "logits+values" else None,
         )
-        usable = np.ones(len(X), bool) if probes.folds >= 2 else probes.split_ == 0
+        split = split_of(rows, probes.settings().n_splits)
+        usable = np.ones(len(X), bool) if probes.folds >= 2 else split == 0
         rng = np.random.default_rng(self.seed + 1)
         heldout = (rng.random(len(X)) < self.heldout) & usable
         train = usable & ~heldout

@@ -39,7 +39,7 @@ class LayerProbes:
         self,
         task: str = "classification",
         *,
-        folds: int = 5,
+        folds: int = 3,
         c_grid: Sequence[float] = DEFAULT_C_GRID,
         l1: float = 0.0,
         lr: float = 3e-3,
@@ -104,7 +104,7 @@ class LayerProbes:
             y_t = torch.from_numpy(((y - self.y_mean_) / self.y_scale_).astype(np.float32))
             self.n_outputs_, cw = 1, None
         else:
-            y = np.asarray(y, dtype=np.int64)
+            y = np.array(y, dtype=np.int64)
             self.n_outputs_ = int(n_outputs or y.max() + 1)
             cw = class_weights(y, self.n_outputs_, self.class_weight)
             y_t = torch.from_numpy(y)

@@ -29,7 +29,7 @@ class ProbeSettings:
     """How Phase 1 trains. ``folds=1`` trains one probe per layer with a 10% held-out slice."""
 
     task: str = "classification"
-    folds: int = 5
+    folds: int = 3
     c_grid: tuple[float, ...] = DEFAULT_C_GRID
     l1: float = 0.0
     lr: float = 3e-3

@@ -105,6 +105,8 @@ def _train_loop(config: dict[str, Any]) -> None:
                 else:
                     trainer.eval_batch(x, y, split)
         go_on = trainer.end_epoch()
+        if config.get("_fail_once_after_epoch") == trainer.epoch and not ckpt:
+            raise RuntimeError(f"injected failure after epoch {trainer.epoch} (fault-tolerance test)")
         with tempfile.TemporaryDirectory() as d:
             checkpoint = None
             if ray.train.get_context().get_world_rank() == 0:
@@ -126,6 +128,7 @@ def fit_probes_ray(
     use_gpu: bool = False,
     max_failures: int = 2,
     address: str | None = None,
+    _fail_once_after_epoch: int | None = None,
 ) -> LayerProbes:
     """Fit ``probes`` (an unfitted :class:`LayerProbes`) on a feature folder with Ray Train.
 
@@ -161,6 +164,7 @@ def fit_probes_ray(
         "mean": std.mean_.reshape(-1).tolist(),
         "scale": std.scale_.reshape(-1).tolist(),
         "class_weight": None,
+        "_fail_once_after_epoch": _fail_once_after_epoch,
     }
     if task == "regression":
         probes.y_mean_, probes.y_scale_ = float(y.mean()), float(y.std() or 1.0)
@@ -173,7 +177,7 @@ def fit_probes_ray(
 
     ensure_ray(address)
     columns = ["row", "error", "label"] + [f"layer_{i}_{p}" for i in layers for p in ("mean", "max")]
-    ds = ray.data.read_parquet(shard_files(features), columns=columns)
+    ds = ray.data.read_parquet(shard_files(features)).select_columns(columns)
     storage = Path(storage_path or Path(features).resolve().parent / "ray-train").resolve()
     trainer = TorchTrainer(
         _train_loop,

@@ -78,6 +78,8 @@ def fit_head(
     metric: str | None = None,
     params: dict[str, Any] | None = None,
     val_fraction: float = 0.0,
+    train_engine: str = "local",
+    address: str | None = None,
     baselines: bool = False,
     depth_curve: bool = True,
     plots: bool = True,
@@ -104,9 +106,15 @@ def fit_head(
     load_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    head = NeuronHead(task, progress=progress, **params).fit(
-        tr["X"], y, tr["row"], layers=layers, label_names=label_names
-    )
+    head = NeuronHead(task, progress=progress, **params)
+    probes = None
+    if train_engine == "ray":  # Phase 1 as a Ray Train job over the shards (checkpointed, resumable)
+        from neuronhead.heads.ray_train import fit_probes_ray
+
+        probes = fit_probes_ray(features, head.make_probes(), storage_path=out / "ray-train", address=address)
+    elif train_engine != "local":
+        raise ValueError(f"train_engine must be 'local' or 'ray', not {train_engine!r}")
+    head.fit(tr["X"], y, tr["row"], layers=layers, label_names=label_names, probes=probes)
     fit_s = time.perf_counter() - t0
     report: dict[str, Any] = {
         "task": task,
@@ -126,6 +134,7 @@ def fit_head(
         "phase1": head.phase1_,
         "phase2": {k: v for k, v in head.phase2_.items() if k != "history"},
         "seconds": {"load": round(load_s, 1), "fit": round(fit_s, 1)},
+        "train_engine": train_engine,
     }
     if val_features is not None:
         vm = read_manifest(val_features)

@@ -310,7 +310,7 @@ def _baselines(head, tr, y, val, yv, task, layers, label_names, params) -> dict[
     }
     out["per_layer_probes"] = per_layer
     t0 = time.perf_counter()
-    concat = LinearBaseline(task).fit(tr["X"], y, tr["row"], n_outputs=n_out)
+    concat = LinearBaseline(task, class_weight=head.class_weight).fit(tr["X"], y, tr["row"], n_outputs=n_out)
     out["all_layers_concatenated"] = score(task, yv, concat.predict(val["X"]), label_names)
     out["all_layers_concatenated"]["seconds"] = round(time.perf_counter() - t0, 1)
     rand = NeuronHead(task, **{**params, "selection": "random"}).fit(
@@ -320,7 +320,8 @@ def _baselines(head, tr, y, val, yv, task, layers, label_names, params) -> dict[
     out["random_neurons"]["n_neurons"] = rand.n_neurons_
     for name in ("embed_mean", "embed_token"):
         if name in tr and name in val:
-            b = LinearBaseline(task).fit(tr[name], y, tr["row"], n_outputs=n_out)
+            b = LinearBaseline(task, class_weight=head.class_weight)
+            b.fit(tr[name], y, tr["row"], n_outputs=n_out)
             out[name] = score(task, yv, b.predict(val[name]), label_names)
     return out
 

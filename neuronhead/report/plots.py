@@ -79,7 +79,7 @@ def plot_salient_per_layer(
     if importance is not None:
         ax = axes[0, 1]
         for layer, imp in enumerate(importance):
-            ax.plot(np.sort(imp)[::-1], label=f"layer {layer}")
+            ax.plot(np.arange(1, len(imp) + 1), np.sort(imp)[::-1], label=f"layer {layer}")
         ax.set_xscale("log")
         ax.set_xlabel("neuron rank")
         ax.set_ylabel("importance (‖w‖₂)")

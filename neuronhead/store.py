@@ -128,15 +128,8 @@ def load_features(
     table = pq.read_table(shard_files(folder), columns=columns).sort_by("row")
     table = table.filter(pc.is_null(table["error"]))
     n = table.num_rows
-    blocks = []
-    for layer in layers:
-        pools = []
-        for pool in ("mean", "max"):
-            col = table[f"layer_{layer}_{pool}"].combine_chunks()
-            pools.append(col.flatten().to_numpy(zero_copy_only=False).astype(dtype).reshape(n, -1))
-        blocks.append(np.stack(pools, axis=1))
     out: dict[str, Any] = {
-        "X": np.stack(blocks, axis=1) if blocks else np.empty((n, 0, 2, 0), dtype),
+        "X": table_features(table, layers, dtype),
         "row": table["row"].to_numpy(),
         "id": table["id"].to_pylist(),
         "manifest": manifest,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from neuronhead.heads.phase1 import LayerProbes
-from neuronhead.heads.probes import ProbeResult, ProbeTrainer, class_weights, split_of
+from neuronhead.heads.probes import ProbeTrainer, class_weights, split_of
 from neuronhead.heads.standardize import Standardizer
 from neuronhead.store import iter_feature_shards, read_manifest, shard_files
 
@@ -39,7 +39,7 @@ def _load_checkpoint(trainer: ProbeTrainer, folder: str) -> None:
     trainer.load_state(load_file(os.path.join(folder, _STATE)), json.loads(Path(folder, _META).read_text()))
 
 
-def _batch_arrays(batch, layers: list[int], mean, scale, regression: bool):
+def _batch_arrays(batch, layers: list[int], mean, scale):
     """A pyarrow batch of feature rows → standardized ``x``, target and split tensors."""
     import pyarrow.compute as pc
     import torch
@@ -94,7 +94,7 @@ def _train_loop(config: dict[str, Any]) -> None:
         for phase in ("train", "eval"):
             kwargs = {"local_shuffle_buffer_size": 8 * s.batch_size} if phase == "train" else {}
             for batch in shard.iter_batches(batch_size=s.batch_size, batch_format="pyarrow", **kwargs):
-                x, label, rows = _batch_arrays(batch, config["layers"], mean, scale, regression)
+                x, label, rows = _batch_arrays(batch, config["layers"], mean, scale)
                 if regression:
                     y = torch.from_numpy(((label - config["y_mean"]) / config["y_scale"]).astype(np.float32))
                 else:
@@ -199,6 +199,3 @@ def fit_probes_ray(
         _load_checkpoint(state, d)
     probes.set_result(state.result(), split_of(np.arange(0), probes.settings().n_splits))
     return probes
-
-
-__all__ = ["fit_probes_ray", "ProbeResult"]

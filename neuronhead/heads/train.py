@@ -160,7 +160,7 @@ def fit_head(
                 )
                 report["depth_curve"][int(k)] = score(task, yv, h.predict(val["X"], layers), label_names)
         if baselines:
-            report["baselines"] = _baselines(head, tr, y, val, yv, task, layers, label_names, params)
+            report["baselines"] = _baselines(head, tr, y, val, yv, task, layers, label_names, params, report)
 
     meta = {
         "model": manifest["model"],
@@ -172,7 +172,15 @@ def fit_head(
     save_head(head, out, meta)
     _write_ranking(head, layers, out / "ranking.csv")
     if plots:
-        report["plots"] = _plots(head, report, val, layers, metric, label_names, out / "plots")
+        report["plots"] = _plots(
+            head,
+            report,
+            pred if val is not None else None,
+            yv if val is not None else None,
+            metric,
+            label_names,
+            out / "plots",
+        )
     write_json(report, out / "report.json")
     return report
 
@@ -238,7 +246,7 @@ def fit_from_data(
             raise ValueError("give --train (data) or --features (an extraction of it)")
         features = cached_extraction(train, cache, model=model, split=train_split, **opts)
     manifest = read_manifest(features)
-    if model is not None and features is not None:
+    if model is not None:
         from neuronhead.models.loading import resolve_model_path, weights_hash
 
         if weights_hash(resolve_model_path(model)) != manifest["model"]["weights_sha256"]:
@@ -301,14 +309,9 @@ def evaluate_from_data(
     return evaluate_head(head_folder, features)
 
 
-def _baselines(head, tr, y, val, yv, task, layers, label_names, params) -> dict[str, Any]:
+def _baselines(head, tr, y, val, yv, task, layers, label_names, params, report) -> dict[str, Any]:
     n_out = len(label_names) if label_names else None
-    out: dict[str, Any] = {}
-    per_layer = {
-        int(layer): score(task, yv, p, label_names)
-        for layer, p in zip(layers, head.probes_.predict_layer(val["X"]).T, strict=True)
-    }
-    out["per_layer_probes"] = per_layer
+    out: dict[str, Any] = {"per_layer_probes": report["per_layer"]}
     t0 = time.perf_counter()
     concat = LinearBaseline(task, class_weight=head.class_weight).fit(tr["X"], y, tr["row"], n_outputs=n_out)
     out["all_layers_concatenated"] = score(task, yv, concat.predict(val["X"]), label_names)
@@ -340,7 +343,7 @@ def _write_ranking(head: NeuronHead, layers: list[int], path: Path) -> None:
     write_atomic(path, write)
 
 
-def _plots(head, report, val, layers, metric, label_names, folder: Path) -> list[str]:
+def _plots(head, report, pred, yv, metric, label_names, folder: Path) -> list[str]:
     from neuronhead.report import plots
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -373,9 +376,8 @@ def _plots(head, report, val, layers, metric, label_names, folder: Path) -> list
             head.probes_.importance_,
         )
     )
-    if val is not None and label_names:
-        yv = val["label"].astype(np.int64)
-        cm = confusion(yv, head.predict(val["X"], layers), len(label_names))
+    if pred is not None and label_names:
+        cm = confusion(yv, pred, len(label_names))
         made.append(plots.plot_confusion(cm, label_names, folder / "confusion.png"))
     return [str(p) for p in made]
 

@@ -1,6 +1,6 @@
 """Markdown table of head vs baselines from the report.json of `neuronhead fit --baselines` runs.
 
-    .venv/bin/python bench/heads_table.py runs/tasks/*/
+.venv/bin/python bench/heads_table.py runs/tasks/*/
 """
 
 from __future__ import annotations

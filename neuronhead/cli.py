@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def _add_extract(sub: argparse._SubParsersAction) -> None:
@@ -115,14 +116,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
         description="Phase 1 probes per layer → salient neurons → Phase 2 dense head. Writes a head folder "
         "(head.safetensors + head.json), report.json, ranking.csv and plots/.",
     )
-    p.add_argument("--model", default=None, help="model folder or hub id (default: the bundled MiniLM)")
-    p.add_argument("--train", default=None, help="training data (any input `extract` reads)")
-    p.add_argument("--val", default=None, help="validation data (default: --val-fraction of --train)")
-    p.add_argument("--train-split", default="train", help="split of a TweetEval folder or dataset")
-    p.add_argument("--val-split", default="val", help="split of a TweetEval folder or dataset")
-    p.add_argument("--features", default=None, help="reuse this extraction of the training data")
-    p.add_argument("--val-features", default=None, help="reuse this extraction of the validation data")
-    p.add_argument("--cache", default=".neuronhead-cache", help="where extractions are kept and reused")
+    _add_data_arguments(p)
     p.add_argument("--out", required=True, help="head folder to write")
     p.add_argument("--task", default=None, choices=["classification", "regression"])
     p.add_argument("--metric", default=None, help="headline metric (default: TweetEval task metric)")
@@ -142,18 +136,13 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-fraction", type=float, default=0.1, help="held out of --train when --val is absent")
     p.add_argument("--baselines", action="store_true", help="also fit the baselines (side by side)")
     p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--label-column", default="label")
-    p.add_argument("--label-kind", default="auto", choices=["auto", "class", "value"])
     p.add_argument("--embeddings", action="store_true", help="extract final hidden states (for baselines)")
-    p.add_argument("--engine", default="ray", choices=["ray", "local"], help="extraction engine")
     p.add_argument(
         "--train-engine",
         default="local",
         choices=["local", "ray"],
         help="Phase 1 in this process (default) or as a Ray Train job streaming the shards",
     )
-    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.set_defaults(func=_fit)
 
 
@@ -181,14 +170,7 @@ def _fit(args: argparse.Namespace) -> int:
         params["probe_params"] = {"folds": args.folds}
     report = fit_from_data(
         args.out,
-        model=args.model,
-        train=args.train,
-        val=args.val,
-        train_split=args.train_split,
-        val_split=args.val_split,
-        features=args.features,
-        val_features=args.val_features,
-        cache=args.cache,
+        data_options=_data_options(args),
         task=args.task,
         metric=args.metric,
         params=params,
@@ -197,17 +179,154 @@ def _fit(args: argparse.Namespace) -> int:
         train_engine=args.train_engine,
         address=args.address,
         plots=not args.no_plots,
-        extract_options={
-            "text_column": args.text_column,
-            "label_column": args.label_column,
-            "label_kind": args.label_kind,
-            "embeddings": args.embeddings,
-            "engine": args.engine,
-            "address": args.address,
-        },
     )
     summary = {"head": args.out, "metric": report["metric"], "val": report.get("val"), **report["head"]}
     print(json.dumps(summary))
+    return 0
+
+
+def _data_options(args: argparse.Namespace) -> dict:
+    """The options that say which features to train on, extracting them first when needed."""
+    return {
+        "model": args.model,
+        "train": args.train,
+        "val": args.val,
+        "train_split": args.train_split,
+        "val_split": args.val_split,
+        "features": args.features,
+        "val_features": args.val_features,
+        "cache": args.cache,
+        "extract_options": {
+            "text_column": args.text_column,
+            "label_column": args.label_column,
+            "label_kind": args.label_kind,
+            "embeddings": getattr(args, "embeddings", False),
+            "engine": args.engine,
+            "address": args.address,
+        },
+    }
+
+
+def _add_data_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="model folder or hub id (default: the bundled MiniLM)")
+    p.add_argument("--train", default=None, help="training data (any input `extract` reads)")
+    p.add_argument("--val", default=None, help="validation data (fit: default --val-fraction of --train)")
+    p.add_argument("--train-split", default="train", help="split of a TweetEval folder or dataset")
+    p.add_argument("--val-split", default="val", help="split of a TweetEval folder or dataset")
+    p.add_argument("--features", default=None, help="reuse this extraction of the training data")
+    p.add_argument("--val-features", default=None, help="reuse this extraction of the validation data")
+    p.add_argument("--cache", default=".neuronhead-cache", help="where extractions are kept and reused")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--label-kind", default="auto", choices=["auto", "class", "value"])
+    p.add_argument("--engine", default="ray", choices=["ray", "local"], help="extraction engine")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+
+
+def _add_tune(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tune",
+        help="search salient fraction, Phase-2 width, depth and regularisation (Ray Tune + Optuna)",
+        description="TPE search with ASHA over the head's knobs on one cached extraction; Phase 1 is fitted "
+        "once and shared. Writes leaderboard.csv/.md, pareto.csv, best-head/, pareto/layer-K/, plots/ and "
+        "summary.json. Rerun with the same --out to resume.",
+    )
+    _add_data_arguments(p)
+    p.add_argument("--out", required=True, help="search folder to write (resumes when it exists)")
+    p.add_argument("--trials", type=int, default=50)
+    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after S seconds")
+    p.add_argument(
+        "--max-concurrent",
+        default="1",
+        help="trials at once: a number, or auto (one per CPU of the cluster). 1 (default) makes the "
+        "search reproducible; more is faster, but TPE and ASHA then see results in arrival order",
+    )
+    p.add_argument("--metric", default=None, help="what to maximise (default: the TweetEval task metric)")
+    p.add_argument("--task", default=None, choices=["classification", "regression"])
+    p.add_argument("--seed", type=int, default=0, help="fixes the search")
+    p.add_argument(
+        "--storage", default=None, help="Tune storage: absolute path or URI (default: OUT/ray-tune)"
+    )
+    p.set_defaults(func=_tune)
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from neuronhead.heads.train import features_from_data
+    from neuronhead.tune import tune_head
+
+    if args.max_concurrent != "auto" and not args.max_concurrent.isdigit():
+        raise ValueError(f"--max-concurrent must be a number or auto, not {args.max_concurrent!r}")
+    features, val_features = features_from_data(**_data_options(args))
+    if val_features is None:
+        raise ValueError("tuning selects on validation data: give --val or --val-features")
+    summary = tune_head(
+        features,
+        val_features,
+        args.out,
+        trials=args.trials,
+        timeout=args.timeout,
+        max_concurrent=args.max_concurrent if args.max_concurrent == "auto" else int(args.max_concurrent),
+        metric=args.metric,
+        task=args.task,
+        seed=args.seed,
+        storage=args.storage,
+        address=args.address,
+    )
+    print(json.dumps({k: summary[k] for k in ("metric", "trials", "best", "default_head", "seconds")}))
+    print(f"leaderboard: {Path(args.out) / 'leaderboard.md'}")
+    return 0
+
+
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score texts with one or more heads (one forward pass, Ray Data actor pool)",
+        description="Runs the model only up to the deepest layer any head needs and writes Parquet shards "
+        "with id, {head}_label, {head}_label_id, {head}_scores and error for every input row. Rerun with "
+        "the same --out to resume. Ends by printing the counts (also in OUT/summary.json).",
+    )
+    p.add_argument("--head", action="append", required=True, help="head folder, or NAME=FOLDER; repeatable")
+    p.add_argument("--data", required=True, help="texts to score (any input `extract` reads)")
+    p.add_argument("--out", required=True, help="output folder (shards/, manifest.json, summary.json)")
+    p.add_argument("--model", default=None, help="model folder or hub id (default: the heads' model)")
+    p.add_argument("--split", default=None, help="split of a TweetEval folder or dataset")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--id-column", default="id")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per batch (padding included)")
+    p.add_argument("--dtype", default="auto", help="auto: bf16/fp16 on CUDA, fp32 on CPU")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--keep-text", action="store_true", help="copy the text into the output")
+    p.add_argument("--engine", default="ray", choices=["ray", "local"])
+    p.add_argument("--num-actors", type=int, default=None, help="model actors (default: by cluster size)")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    p.add_argument("--force", action="store_true", help="score even if the model is not the heads' model")
+    p.set_defaults(func=_score)
+
+
+def _score(args: argparse.Namespace) -> int:
+    from neuronhead.pipelines.score import score
+
+    result = score(
+        args.head,
+        args.data,
+        args.out,
+        model=args.model,
+        split=args.split,
+        text_column=args.text_column,
+        id_column=args.id_column,
+        batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
+        dtype=args.dtype,
+        device=args.device,
+        keep_text=args.keep_text,
+        engine=args.engine,
+        address=args.address,
+        num_actors=args.num_actors,
+        force=args.force,
+    )
+    print(json.dumps(result))
+    print(f"scored {result['scored']} rows, {result['errors']} errors, {result['rows_in']} in → {args.out}")
     return 0
 
 
@@ -255,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_extract(sub)
     _add_fit(sub)
+    _add_tune(sub)
+    _add_score(sub)
     _add_evaluate(sub)
     return parser
 

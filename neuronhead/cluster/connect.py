@@ -29,9 +29,13 @@ def ensure_ray(
     dashboard_host: str = "127.0.0.1",
     temp_dir: str | None = None,
 ) -> None:
-    """Connect once: to ``address`` when given, else a fresh in-process local instance."""
+    """Connect once: to ``address`` when given, else a fresh in-process local instance.
+
+    Inside a Ray job (``ray job submit``) Ray sets ``RAY_ADDRESS``: the job then uses its cluster.
+    """
     if ray.is_initialized():
         return
+    address = address or os.environ.get("RAY_ADDRESS") or None
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_DISABLE_DOCKER_CPU_WARNING", "1")
     # Ray renices its workers to 15; the model actors *are* the work here, and at nice 15 they lose

@@ -94,6 +94,33 @@ def load_head(folder: str | os.PathLike) -> tuple[NeuronHead, dict[str, Any]]:
         arrays = load_file(str(path))
     except (FileNotFoundError, SafetensorError, OSError) as e:
         raise HeadError(f"{path}: cannot read weights ({e})") from None
+    return build_head(info, arrays, path)
+
+
+def head_bytes(folder: str | os.PathLike) -> dict[str, Any]:
+    """A head as JSON + raw safetensors bytes: what a scoring job ships to workers on other nodes."""
+    folder = Path(folder)
+    info = read_head_info(folder)
+    try:
+        weights = (folder / WEIGHTS).read_bytes()
+    except OSError as e:
+        raise HeadError(f"{folder / WEIGHTS}: cannot read weights ({e})") from None
+    return {"info": info, "weights": weights, "where": str(folder)}
+
+
+def head_from_bytes(blob: dict[str, Any]) -> tuple[NeuronHead, dict[str, Any]]:
+    from safetensors.numpy import load
+
+    where = Path(blob["where"]) / WEIGHTS
+    try:
+        arrays = load(blob["weights"])
+    except (SafetensorError, OSError) as e:
+        raise HeadError(f"{where}: cannot read weights ({e})") from None
+    return build_head(blob["info"], arrays, where)
+
+
+def build_head(info: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> tuple[NeuronHead, dict]:
+    """A :class:`NeuronHead` from its JSON record and arrays, every shape checked against the record."""
     params = dict(info["params"])
     head = NeuronHead(**params)
     head.layers_ = [int(x) for x in info["layers"]]

@@ -24,15 +24,20 @@ def as_probe_input(X: np.ndarray) -> np.ndarray:
 class LinearBaseline:
     """Logistic regression (classification) or ridge-like regression with a held-out-tuned L2."""
 
-    def __init__(self, task: str = "classification", **probe_params: Any) -> None:
+    def __init__(
+        self, task: str = "classification", label_names: list[str] | None = None, **probe_params: Any
+    ) -> None:
         self.task = task
+        self.label_names = label_names
         self.probe_params = probe_params
 
     def fit(
         self, X: np.ndarray, y: np.ndarray, rows: np.ndarray | None = None, n_outputs: int | None = None
     ) -> LinearBaseline:
         params = {"folds": 1, **self.probe_params}
-        self.probe_ = LayerProbes(self.task, **params).fit(as_probe_input(X), y, rows, n_outputs=n_outputs)
+        self.probe_ = LayerProbes(self.task, **params).fit(
+            as_probe_input(X), y, rows, n_outputs=n_outputs, label_names=self.label_names
+        )
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ in memory with plain mini-batch AdamW; the best epoch on the held-out rows is ke
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,8 +58,13 @@ def fit_dense(
     n_out: int,
     settings: DenseSettings,
     class_weight: np.ndarray | None = None,
+    on_epoch: Callable[[int, DenseHead, bool], None] | None = None,
 ) -> tuple[DenseHead, dict]:
-    """Train on ``~heldout`` rows, keep the epoch with the lowest held-out loss."""
+    """Train on ``~heldout`` rows, keep the epoch with the lowest held-out loss.
+
+    ``on_epoch(epoch, net, improved)`` runs after each epoch with the network in eval mode (tuning
+    trials report to their scheduler from it).
+    """
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     net = DenseHead(z.shape[1], settings.width, n_out, settings.dropout)
@@ -83,12 +89,15 @@ def fit_dense(
             h = torch.from_numpy(held_idx)
             loss = float(_loss(net(zt[h]), yt[h], settings.task, cw))
         history.append(loss)
-        if loss < best - 1e-6:
+        improved = loss < best - 1e-6
+        if improved:
             best, best_state, best_epoch, stale = loss, copy.deepcopy(net.state_dict()), epoch + 1, 0
         else:
             stale += 1
-            if stale >= settings.patience:
-                break
+        if on_epoch is not None:
+            on_epoch(epoch + 1, net, improved)
+        if stale >= settings.patience:
+            break
     net.load_state_dict(best_state)
     net.eval()
     return net, {"heldout_loss": best, "best_epoch": best_epoch, "epochs": len(history), "history": history}

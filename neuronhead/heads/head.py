@@ -10,7 +10,7 @@ it, Phase 2 would learn to trust in-sample probe outputs that are more confident
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,8 +102,13 @@ class NeuronHead:
         layers: Sequence[int] | None = None,
         label_names: Sequence[str] | None = None,
         probes: LayerProbes | None = None,
+        on_epoch: Callable[[NeuronHead, int, torch.nn.Module, bool], None] | None = None,
     ) -> NeuronHead:
-        """``X`` is ``(rows, len(layers), 2, width)``; ``probes`` reuses a fitted Phase 1 (tuning)."""
+        """``X`` is ``(rows, len(layers), 2, width)``; ``probes`` reuses a fitted Phase 1 (tuning).
+
+        ``on_epoch(head, epoch, net, improved)`` follows Phase-2 training: the head's extractors are
+        ready, so ``head.dense_inputs`` and ``net`` score validation data mid-training.
+        """
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
         if self.selection not in ("salient", "random"):
@@ -111,7 +116,7 @@ class NeuronHead:
         layers = list(range(X.shape[1])) if layers is None else list(layers)
         n_out = len(label_names) if label_names else None
         rows = np.arange(len(X)) if rows is None else np.asarray(rows)
-        probes = probes or self.make_probes().fit(X, y, rows, n_outputs=n_out)
+        probes = probes or self.make_probes().fit(X, y, rows, n_outputs=n_out, label_names=label_names)
         positions = [p for p, layer in enumerate(layers) if self.max_layer is None or layer <= self.max_layer]
         if not positions:
             raise ValueError(f"no layer ≤ max_layer={self.max_layer} among {layers}")
@@ -120,6 +125,23 @@ class NeuronHead:
         )
         if self.selection == "random":
             keep = select_random({p: len(v) for p, v in keep.items()}, probes.width_, seed=self.seed)
+
+        # The frozen Phase-1 extractors, reduced to the salient neurons.
+        self.layers_ = [layers[p] for p in positions]
+        self.neurons_ = {layers[p]: keep[p] for p in positions}
+        self.deepest_layer_ = max(self.layers_)
+        self.ffn_width_ = probes.width_
+        self.n_outputs_ = probes.n_outputs_
+        self.label_names_ = list(label_names) if label_names else None
+        self.mean_, self.scale_, self.probe_weight_, self.probe_bias_ = {}, {}, {}, {}
+        for p in positions:
+            layer, cols = layers[p], neuron_columns(keep[p], probes.width_)
+            self.mean_[layer] = probes.standardizer_.mean_[p].reshape(-1)[cols].reshape(2, -1)
+            self.scale_[layer] = probes.standardizer_.scale_[p].reshape(-1)[cols].reshape(2, -1)
+            self.probe_weight_[layer] = probes.weight_[p][:, cols]
+            self.probe_bias_[layer] = probes.bias_[p]
+        self.n_neurons_ = int(sum(len(v) for v in self.neurons_.values()))
+        self.neuron_fraction_ = self.n_neurons_ / (len(self.layers_) * probes.width_)
 
         # Phase-1 outputs the dense head trains on: out of fold, salient edges only.
         z = self._assemble(
@@ -148,37 +170,24 @@ class NeuronHead:
             weight_decay=self.weight_decay,
             seed=self.seed,
         )
-        sel = usable
         self.net_, self.phase2_ = fit_dense(
-            (z[sel] - self.z_mean_) / self.z_scale_,
-            target[sel],
-            heldout[sel],
+            (z[usable] - self.z_mean_) / self.z_scale_,
+            target[usable],
+            heldout[usable],
             probes.n_outputs_,
             settings,
             cw,
+            on_epoch=None if on_epoch is None else (lambda e, net, better: on_epoch(self, e, net, better)),
         )
-        # The frozen Phase-1 extractors, reduced to the salient neurons.
-        self.layers_ = [layers[p] for p in positions]
-        self.neurons_ = {layers[p]: keep[p] for p in positions}
-        self.deepest_layer_ = max(self.layers_)
-        self.ffn_width_ = probes.width_
-        self.n_outputs_ = probes.n_outputs_
-        self.label_names_ = list(label_names) if label_names else None
-        self.mean_, self.scale_, self.probe_weight_, self.probe_bias_ = {}, {}, {}, {}
-        for p in positions:
-            layer, cols = layers[p], neuron_columns(keep[p], probes.width_)
-            self.mean_[layer] = probes.standardizer_.mean_[p].reshape(-1)[cols].reshape(2, -1)
-            self.scale_[layer] = probes.standardizer_.scale_[p].reshape(-1)[cols].reshape(2, -1)
-            self.probe_weight_[layer] = probes.weight_[p][:, cols]
-            self.probe_bias_[layer] = probes.bias_[p]
-        self.n_neurons_ = int(sum(len(v) for v in self.neurons_.values()))
-        self.neuron_fraction_ = self.n_neurons_ / (len(self.layers_) * probes.width_)
         self.probes_ = probes
         self.phase1_ = {
             "c": [float(v) for v in probes.c_],
             "epochs": probes.epochs_,
             "folds": probes.folds,
             "heldout_loss": [float(v) for v in probes.heldout_loss_],
+            "select": probes.select,
+            "c_grid": [float(v) for v in probes.c_grid],
+            "grid_score": np.round(probes.grid_score_, 4).tolist(),
         }
         return self
 
@@ -197,17 +206,20 @@ class NeuronHead:
             raise ValueError(f"the head needs layers {missing}, which the features do not have")
         return {layer: X[:, pos[layer]][:, :, idx] for layer, idx in self.neurons_.items()}
 
-    def decision_values(self, values: Mapping[int, np.ndarray]) -> np.ndarray:
-        """Raw outputs ``(rows, outputs)`` from the salient neurons' pooled values."""
+    def dense_inputs(self, values: Mapping[int, np.ndarray]) -> np.ndarray:
+        """The Phase-2 network's standardized inputs from the salient neurons' pooled values."""
         logits, std = [], {}
         for layer in self.layers_:
             v = (np.asarray(values[layer], np.float32) - self.mean_[layer]) / self.scale_[layer]
             std[layer] = v.reshape(len(v), -1)
             logits.append(std[layer] @ self.probe_weight_[layer].T + self.probe_bias_[layer])
         z = self._assemble(np.stack(logits, 1), std if self.variant == "logits+values" else None)
+        return ((z - self.z_mean_) / self.z_scale_).astype(np.float32)
+
+    def decision_values(self, values: Mapping[int, np.ndarray]) -> np.ndarray:
+        """Raw outputs ``(rows, outputs)`` from the salient neurons' pooled values."""
         with torch.no_grad():
-            out = self.net_(torch.from_numpy((z - self.z_mean_) / self.z_scale_))
-        return out.numpy()
+            return self.net_(torch.from_numpy(self.dense_inputs(values))).numpy()
 
     def decision(self, X: np.ndarray, layers: Sequence[int]) -> np.ndarray:
         return self.decision_values(self.salient_values(X, layers))

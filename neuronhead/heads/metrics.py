@@ -43,7 +43,11 @@ def classification_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, label_names: list[str]
 ) -> dict[str, float]:
     """Accuracy, macro-F1, macro-recall (in percent, like the TweetEval tables) and per-class F1."""
-    cm = confusion(y_true, y_pred, len(label_names))
+    return metrics_from_confusion(confusion(y_true, y_pred, len(label_names)), label_names)
+
+
+def metrics_from_confusion(cm: np.ndarray, label_names: list[str]) -> dict[str, float]:
+    """:func:`classification_metrics` from counts (Phase 1 accumulates them batch by batch)."""
     _, recall, f1 = _per_class(cm)
     out = {
         "accuracy": 100 * float(np.trace(cm) / max(cm.sum(), 1)),

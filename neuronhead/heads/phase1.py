@@ -8,12 +8,14 @@ the fold outputs), and each row's out-of-fold output is kept available for Phase
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from neuronhead.heads.metrics import metrics_from_confusion
 from neuronhead.heads.probes import (
     DEFAULT_C_GRID,
     ProbeResult,
@@ -32,6 +34,20 @@ def neuron_columns(idx: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate([idx, idx + width])
 
 
+def grid_scores(conf: np.ndarray, metric: str, label_names: Sequence[str] | None = None) -> np.ndarray:
+    """``(layers, grid)`` values of a classification metric from ``(grid, layers, C, C)`` counts."""
+    G, L, C, _ = conf.shape
+    names = list(label_names) if label_names else [str(i) for i in range(C)]
+    out = np.empty((L, G))
+    for g in range(G):
+        for layer in range(L):
+            values = metrics_from_confusion(conf[g, layer], names)
+            if metric not in values:
+                raise ValueError(f"cannot select Phase-1 strengths by {metric!r}; one of {sorted(values)}")
+            out[layer, g] = values[metric]
+    return out
+
+
 class LayerProbes:
     """All layers' probes, trained together. ``X`` is ``(rows, layers, 2, width)`` (any float dtype)."""
 
@@ -48,6 +64,7 @@ class LayerProbes:
         patience: int = 3,
         class_weight: str | None = None,
         seed: int = 0,
+        select: str = "loss",
         max_memory_gb: float = 8.0,
         progress: bool = False,
     ) -> None:
@@ -61,6 +78,7 @@ class LayerProbes:
         self.patience = patience
         self.class_weight = class_weight
         self.seed = seed
+        self.select = select
         self.max_memory_gb = max_memory_gb
         self.progress = progress
 
@@ -76,6 +94,7 @@ class LayerProbes:
             patience=self.patience,
             class_weight=self.class_weight,
             seed=self.seed,
+            select=self.select,
         )
 
     # -- fitting -----------------------------------------------------------------------------
@@ -86,6 +105,7 @@ class LayerProbes:
         rows: np.ndarray | None = None,
         *,
         n_outputs: int | None = None,
+        label_names: Sequence[str] | None = None,
         standardizer: Standardizer | None = None,
     ) -> LayerProbes:
         if X.ndim != 4 or X.shape[2] != 2:
@@ -133,23 +153,57 @@ class LayerProbes:
             if not go_on:
                 break
         bar.close()
-        self.set_result(trainer.result(), self.split_)
+        scores = None
+        if self.task == "classification" and s.select != "loss":
+            for idx in batches(len(held_rows), 4096, None):
+                r = held_rows[idx]
+                trainer.count_batch(prep(data[r]), y_t[r], split_t[r])
+            scores = grid_scores(trainer.conf.numpy(), s.select, label_names)
+        self.set_result(trainer.result(scores), self.split_)
         return self
 
     def set_result(self, res: ProbeResult, split: np.ndarray) -> LayerProbes:
-        """Adopt a finished fit (in-process or from a Ray Train checkpoint)."""
+        """Adopt a finished fit (in-process, from a Ray Train checkpoint, or read-only shared memory)."""
         L, W = self.n_layers_, self.width_
-        self._mean = torch.from_numpy(self.standardizer_.mean_.reshape(L, 2 * W))
-        self._scale = torch.from_numpy(self.standardizer_.scale_.reshape(L, 2 * W))
+        self._mean = torch.tensor(self.standardizer_.mean_.reshape(L, 2 * W))
+        self._scale = torch.tensor(self.standardizer_.scale_.reshape(L, 2 * W))
         self.split_ = split
         self.fold_weight_, self.fold_bias_ = res.fold_weight, res.fold_bias
         self.weight_ = res.fold_weight.mean(0)  # (L, C, 2W)
         self.bias_ = res.fold_bias.mean(0)
         self.c_, self.heldout_loss_, self.grid_loss_ = res.c, res.heldout_loss, res.grid_loss
+        self.grid_score_, self.grid_weight_, self.grid_bias_ = res.grid_score, res.grid_weight, res.grid_bias
         self.epochs_, self.history_ = res.epochs, res.history
         w = self.weight_.reshape(L, self.n_outputs_, 2, W)
         self.importance_ = np.sqrt(np.square(w).sum(axis=(1, 2)))  # (L, W)
         return self
+
+    def with_c(self, c: float | None) -> LayerProbes:
+        """A copy that uses one L2 strength of the grid for every layer (``None``: as chosen).
+
+        The whole grid was trained in the same pass, so a tuning trial can vary Phase-1
+        regularisation without refitting Phase 1.
+        """
+        if c is None:
+            return self
+        g = int(np.argmin(np.abs(np.log(np.asarray(self.c_grid)) - np.log(c))))
+        if not np.isclose(self.c_grid[g], c):
+            raise ValueError(f"C={c} is not in the fitted grid {self.c_grid}")
+        other = copy.copy(self)
+        L = self.n_layers_
+        res = ProbeResult(
+            fold_weight=np.ascontiguousarray(self.grid_weight_[:, g]),
+            fold_bias=np.ascontiguousarray(self.grid_bias_[:, g]),
+            c=np.full(L, self.c_grid[g]),
+            heldout_loss=self.grid_loss_[:, g],
+            grid_loss=self.grid_loss_,
+            grid_score=self.grid_score_,
+            grid_weight=self.grid_weight_,
+            grid_bias=self.grid_bias_,
+            epochs=self.epochs_,
+            history=self.history_,
+        )
+        return other.set_result(res, self.split_)
 
     def _standardize_all(self, X: np.ndarray, chunk_rows: int = 4096) -> np.ndarray:
         out = np.empty((len(X), X.shape[1], 2 * X.shape[3]), dtype=np.float32)

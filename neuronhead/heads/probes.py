@@ -38,6 +38,9 @@ class ProbeSettings:
     patience: int = 3
     class_weight: str | None = None  # None or "balanced"
     seed: int = 0
+    # How each layer's L2 strength is chosen: "loss" (held-out loss), or a classification metric
+    # (e.g. "macro_recall") measured on the out-of-fold predictions of every strength.
+    select: str = "loss"
 
     @property
     def n_splits(self) -> int:
@@ -68,6 +71,9 @@ class ProbeResult:
     c: np.ndarray  # (layers,) chosen inverse L2 strength (scikit-learn's C)
     heldout_loss: np.ndarray  # (layers,) mean held-out loss at the chosen strength
     grid_loss: np.ndarray  # (layers, grid) mean held-out loss of every strength
+    grid_score: np.ndarray  # (layers, grid) what the choice maximised (-loss, or the held-out metric)
+    grid_weight: np.ndarray  # (folds, grid, layers, outputs, features): every strength, for tuning
+    grid_bias: np.ndarray  # (folds, grid, layers, outputs)
     epochs: int
     history: list[float] = field(default_factory=list)  # mean held-out loss per epoch
 
@@ -107,6 +113,8 @@ class ProbeTrainer:
         self.stale = torch.zeros(self.P, self.L, dtype=torch.long, device=self.device)
         self._sum = torch.zeros(self.P, self.L, device=self.device)
         self._count = torch.zeros(self.P, 1, device=self.device)
+        # Out-of-fold confusion counts of every (strength, layer) probe, for metric-based selection.
+        self.conf = torch.zeros(self.G, self.L, self.C, self.C, dtype=torch.float64, device=self.device)
         self.epoch = 0
         self.history: list[float] = []
         # Data-parallel hooks (Ray Train workers): average gradients, sum held-out losses.
@@ -114,11 +122,12 @@ class ProbeTrainer:
         self.all_reduce_sum: Callable[[list[torch.Tensor]], None] | None = None
 
     # -- pieces -------------------------------------------------------------------------------
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, groups, layers, outputs)``."""
+    def logits(self, x: torch.Tensor, best: bool = False) -> torch.Tensor:
+        """``(batch, groups, layers, outputs)``, of the current or the best (early-stopped) probes."""
         B = x.shape[0]
-        out = torch.bmm(x.transpose(0, 1), self.weight)  # (L, B, P*C)
-        return out.view(self.L, B, self.P, self.C).permute(1, 2, 0, 3) + self.bias
+        weight, bias = (self.best_weight, self.best_bias) if best else (self.weight, self.bias)
+        out = torch.bmm(x.transpose(0, 1), weight)  # (L, B, P*C)
+        return out.view(self.L, B, self.P, self.C).permute(1, 2, 0, 3) + bias
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Per-example loss ``(batch, groups, layers)`` and the weight of each example."""
@@ -161,6 +170,16 @@ class ProbeTrainer:
         self._count += held.sum(0).unsqueeze(-1)
 
     @torch.no_grad()
+    def count_batch(self, x: torch.Tensor, y: torch.Tensor, split: torch.Tensor) -> None:
+        """Add the best probes' held-out predictions to :attr:`conf` (after training ends)."""
+        pred = self.logits(x, best=True).argmax(-1)  # (B, P, L)
+        held = self._masks(split).unsqueeze(-1).expand_as(pred)
+        g = (torch.arange(self.P, device=self.device) % self.G).view(1, -1, 1)
+        layer = torch.arange(self.L, device=self.device).view(1, 1, -1)
+        idx = ((g * self.L + layer) * self.C + y.view(-1, 1, 1)) * self.C + pred
+        self.conf.view(-1).add_(torch.bincount(idx[held], minlength=self.conf.numel()).double())
+
+    @torch.no_grad()
     def end_epoch(self) -> bool:
         """Keep each probe's best state; True while any probe still improves."""
         if self.all_reduce_sum:
@@ -190,6 +209,7 @@ class ProbeTrainer:
             "best_bias": self.best_bias,
             "best_loss": self.best_loss,
             "stale": self.stale,
+            "conf": self.conf,
         }
         for i, p in enumerate((self.weight, self.bias)):
             for k, v in self.opt.state.get(p, {}).items():
@@ -208,6 +228,8 @@ class ProbeTrainer:
         self.best_bias = tensors["best_bias"].to(self.device).clone()
         self.best_loss = tensors["best_loss"].to(self.device).clone()
         self.stale = tensors["stale"].to(self.device).clone()
+        if "conf" in tensors:
+            self.conf = tensors["conf"].to(self.device).clone()
         for i, p in enumerate((self.weight, self.bias)):
             st = {
                 k.split(".", 2)[2]: v.to(self.device) for k, v in tensors.items() if k.startswith(f"opt.{i}.")
@@ -217,11 +239,14 @@ class ProbeTrainer:
         self.epoch = int(meta["epoch"])
         self.history = list(meta["history"])
 
-    def result(self) -> ProbeResult:
+    def result(self, scores: np.ndarray | None = None) -> ProbeResult:
+        """Pick each layer's strength by ``scores`` ``(layers, grid)`` (higher is better), or by loss."""
         K, G, L, C, F_ = self.K, self.G, self.L, self.C, self.F
         best = self.best_loss.view(K, G, L).cpu().numpy()
         grid_loss = best.mean(0).T  # (L, G)
-        choice = grid_loss.argmin(1)
+        scores = -grid_loss if scores is None else np.asarray(scores)
+        # Ties (a metric often has them) go to the lower held-out loss.
+        choice = np.lexsort((grid_loss, -scores), axis=1)[:, 0]
         w = self.best_weight.view(L, F_, K, G, C).permute(2, 3, 0, 4, 1).cpu().numpy()  # K,G,L,C,F
         b = self.best_bias.view(K, G, L, C).cpu().numpy()
         layers = np.arange(L)
@@ -231,6 +256,9 @@ class ProbeTrainer:
             c=np.asarray(self.s.c_grid)[choice],
             heldout_loss=grid_loss[layers, choice],
             grid_loss=grid_loss,
+            grid_score=scores,
+            grid_weight=np.ascontiguousarray(w),
+            grid_bias=np.ascontiguousarray(b),
             epochs=self.epoch,
             history=list(self.history),
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from neuronhead.heads.phase1 import LayerProbes
+from neuronhead.heads.phase1 import LayerProbes, grid_scores
 from neuronhead.heads.probes import ProbeTrainer, class_weights, split_of
 from neuronhead.heads.standardize import Standardizer
 from neuronhead.store import iter_feature_shards, read_manifest, shard_files
@@ -90,8 +90,13 @@ def _train_loop(config: dict[str, Any]) -> None:
     regression = s.task == "regression"
     shard = ray.train.get_dataset_shard("train")
     go_on = trainer.epoch < s.max_epochs
+    count = not regression and s.select != "loss"
     while go_on:
-        for phase in ("train", "eval"):
+        for phase in ("train", "eval", "count"):
+            if phase == "count":
+                go_on = trainer.end_epoch()
+                if go_on or not count:
+                    break
             kwargs = {"local_shuffle_buffer_size": 8 * s.batch_size} if phase == "train" else {}
             for batch in shard.iter_batches(batch_size=s.batch_size, batch_format="pyarrow", **kwargs):
                 x, label, rows = _batch_arrays(batch, config["layers"], mean, scale)
@@ -100,11 +105,9 @@ def _train_loop(config: dict[str, Any]) -> None:
                 else:
                     y = torch.from_numpy(label.astype(np.int64))
                 split = torch.from_numpy(split_of(rows, s.n_splits))
-                if phase == "train":
-                    trainer.train_batch(x, y, split)
-                else:
-                    trainer.eval_batch(x, y, split)
-        go_on = trainer.end_epoch()
+                getattr(trainer, f"{phase}_batch")(x, y, split)
+        if count and not go_on and trainer.all_reduce_sum:
+            trainer.all_reduce_sum([trainer.conf])
         if config.get("_fail_once_after_epoch") == trainer.epoch and not ckpt:
             raise RuntimeError(f"injected failure after epoch {trainer.epoch} (fault-tolerance test)")
         with tempfile.TemporaryDirectory() as d:
@@ -197,5 +200,8 @@ def fit_probes_ray(
     state = ProbeTrainer(probes.settings(), len(layers), 2 * W, probes.n_outputs_, len(y))
     with result.checkpoint.as_directory() as d:
         _load_checkpoint(state, d)
-    probes.set_result(state.result(), split_of(np.arange(0), probes.settings().n_splits))
+    scores = None
+    if task == "classification" and probes.select != "loss":
+        scores = grid_scores(state.conf.numpy(), probes.select, manifest.get("label_names"))
+    probes.set_result(state.result(scores), split_of(np.arange(0), probes.settings().n_splits))
     return probes

@@ -97,6 +97,8 @@ def fit_head(
     label_names = manifest.get("label_names") if task == "classification" else None
     layers = list(manifest["layers"])
     params = dict(params or {})
+    if task == "classification":  # each layer's L2 strength is picked by the headline metric
+        params["probe_params"] = {"select": metric, **params.get("probe_params", {})}
     t0 = time.perf_counter()
     tr = load_features(features, dtype=np.float16)
     val = None
@@ -224,8 +226,7 @@ def cached_extraction(
     return out
 
 
-def fit_from_data(
-    out: str | os.PathLike,
+def features_from_data(
     *,
     model: str | None = None,
     train: str | os.PathLike | None = None,
@@ -236,10 +237,8 @@ def fit_from_data(
     val_features: str | os.PathLike | None = None,
     cache: str | os.PathLike = ".neuronhead-cache",
     extract_options: dict[str, Any] | None = None,
-    val_fraction: float = 0.1,
-    **fit_options: Any,
-) -> dict[str, Any]:
-    """``neuronhead fit``: extract what is not given as features (cached), then :func:`fit_head`."""
+) -> tuple[Path, Path | None]:
+    """Extract what is not given as features (cached); validation the same way as training."""
     opts = {k: v for k, v in (extract_options or {}).items() if v not in (None, False)}
     if features is None:
         if train is None:
@@ -265,6 +264,18 @@ def fit_from_data(
             pool_special_tokens=manifest["pool_special_tokens"],
             **val_opts,
         )
+    return Path(features), None if val_features is None else Path(val_features)
+
+
+def fit_from_data(
+    out: str | os.PathLike,
+    *,
+    val_fraction: float = 0.1,
+    data_options: dict[str, Any] | None = None,
+    **fit_options: Any,
+) -> dict[str, Any]:
+    """``neuronhead fit``: :func:`features_from_data`, then :func:`fit_head`."""
+    features, val_features = features_from_data(**(data_options or {}))
     return fit_head(
         features,
         out,
@@ -309,11 +320,17 @@ def evaluate_from_data(
     return evaluate_head(head_folder, features)
 
 
+def _baseline_params(head: NeuronHead) -> dict[str, Any]:
+    """The baselines select their L2 strength the way the head's Phase 1 did, with its class weights."""
+    select = head.probe_params.get("select", "loss")
+    return {"class_weight": head.class_weight, "select": select, "label_names": head.label_names_}
+
+
 def _baselines(head, tr, y, val, yv, task, layers, label_names, params, report) -> dict[str, Any]:
     n_out = len(label_names) if label_names else None
     out: dict[str, Any] = {"per_layer_probes": report["per_layer"]}
     t0 = time.perf_counter()
-    concat = LinearBaseline(task, class_weight=head.class_weight).fit(tr["X"], y, tr["row"], n_outputs=n_out)
+    concat = LinearBaseline(task, **_baseline_params(head)).fit(tr["X"], y, tr["row"], n_outputs=n_out)
     out["all_layers_concatenated"] = score(task, yv, concat.predict(val["X"]), label_names)
     out["all_layers_concatenated"]["seconds"] = round(time.perf_counter() - t0, 1)
     rand = NeuronHead(task, **{**params, "selection": "random"}).fit(
@@ -323,7 +340,7 @@ def _baselines(head, tr, y, val, yv, task, layers, label_names, params, report) 
     out["random_neurons"]["n_neurons"] = rand.n_neurons_
     for name in ("embed_mean", "embed_token"):
         if name in tr and name in val:
-            b = LinearBaseline(task, class_weight=head.class_weight)
+            b = LinearBaseline(task, **_baseline_params(head))
             b.fit(tr[name], y, tr["row"], n_outputs=n_out)
             out[name] = score(task, yv, b.predict(val[name]), label_names)
     return out

@@ -12,8 +12,6 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +22,8 @@ from neuronhead.data import plan_source, resolve_source, write_bad_rows
 from neuronhead.models.loading import DEFAULT_MODEL, load_config, resolve_model_path, weights_hash
 from neuronhead.models.registry import spec_for
 from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor
-from neuronhead.pipelines.shards import auto_shard_rows, plan_shards, read_shard, tokenize_shards
+from neuronhead.pipelines.runner import run_shards
+from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, read_manifest, shard_name, write_json
 
 
@@ -62,45 +61,6 @@ def _tokenize_kwargs(settings: ExtractorSettings) -> dict:
         "max_length": settings.max_length,
         "trust_remote_code": settings.trust_remote_code,
     }
-
-
-def _run_ray(plan, shards, settings: ExtractorSettings, address, num_actors) -> Iterator[dict]:
-    import ray
-
-    from neuronhead.cluster import ensure_ray, pool_sizing
-    from neuronhead.pipelines.datasource import ShardDatasource
-
-    ensure_ray(address)
-    sizing = pool_sizing(num_actors)
-    settings = ExtractorSettings(
-        **{**asdict(settings), "torch_threads": settings.torch_threads or sizing.torch_threads}
-    )
-    ds = ray.data.read_datasource(ShardDatasource(plan, shards), override_num_blocks=len(shards))
-    ds = ds.map_batches(
-        tokenize_shards,
-        batch_size=1,
-        batch_format="pyarrow",
-        fn_kwargs=_tokenize_kwargs(settings),
-    )
-    ds = ds.map_batches(
-        ShardExtractor,
-        fn_constructor_kwargs={"settings": settings},
-        batch_size=1,
-        batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=sizing.size),
-        num_cpus=sizing.num_cpus,
-        num_gpus=sizing.num_gpus or None,
-    )
-    for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-        yield from batch.to_pylist()
-
-
-def _run_local(plan, shards, settings: ExtractorSettings) -> Iterator[dict]:
-    worker = ShardExtractor(settings)
-    kwargs = _tokenize_kwargs(settings)
-    for shard in shards:
-        batch = tokenize_shards(read_shard(plan, shard), **kwargs)
-        yield from worker(batch).to_pylist()
 
 
 def extract(
@@ -274,10 +234,15 @@ def extract(
         dynamic_ncols=True,
     )
     stats = _load_stats(out)
-    runner = (
-        _run_ray(plan, pending, settings, address, num_actors)
-        if engine == "ray"
-        else _run_local(plan, pending, settings)
+    runner = run_shards(
+        plan,
+        pending,
+        ShardExtractor,
+        settings,
+        tokenize_kwargs=_tokenize_kwargs(settings),
+        engine=engine,
+        address=address,
+        num_actors=num_actors,
     )
     for summary in runner:
         stats[str(summary["shard"])] = summary

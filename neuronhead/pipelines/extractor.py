@@ -17,7 +17,7 @@ import torch
 from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import load_model
 from neuronhead.models.tokens import Tokenized
-from neuronhead.pipelines.shards import unpack
+from neuronhead.pipelines.shards import row_errors, unpack
 from neuronhead.store import (
     EMBED_COLUMNS,
     FP16_MAX,
@@ -90,16 +90,7 @@ class ShardExtractor:
         s = self.settings
         n = len(shard["row"])
         special = shard["special"]
-        if not s.pool_special_tokens:
-            pooled_tokens = [len(sp) - sum(sp) for sp in special]
-        else:
-            pooled_tokens = [len(sp) for sp in special]
-        errors: list[str | None] = [None] * n
-        for i in range(n):
-            if not shard["text"][i]:
-                errors[i] = "empty text"
-            elif pooled_tokens[i] == 0:
-                errors[i] = "no tokens to pool (the text tokenizes to special tokens only)"
+        errors = row_errors(shard, s.pool_special_tokens)
         ok = [i for i in range(n) if errors[i] is None]
         tokens = Tokenized(
             ids=[shard["input_ids"][i] for i in ok],

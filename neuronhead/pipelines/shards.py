@@ -95,3 +95,17 @@ def tokenize_shards(
         shard.update(input_ids=ids, special=special, truncated=truncated)
         out.append(pack(shard))
     return pa.concat_tables(out, promote_options="permissive")
+
+
+def row_errors(shard: dict, pool_special_tokens: bool) -> list[str | None]:
+    """Why each row of a tokenized shard cannot go through the model (None: it can)."""
+    errors: list[str | None] = []
+    for text, special in zip(shard["text"], shard["special"], strict=True):
+        pooled = len(special) if pool_special_tokens else len(special) - sum(special)
+        if not text:
+            errors.append("empty text")
+        elif pooled == 0:
+            errors.append("no tokens to pool (the text tokenizes to special tokens only)")
+        else:
+            errors.append(None)
+    return errors

@@ -1,1 +1,5 @@
-"""Ray Tune + Optuna search over cached features (issue: tuning)."""
+"""Search the head's knobs (selection, Phase-2 width and variant, depth, regularisation) with Ray Tune."""
+
+from neuronhead.tune.search import tune_head
+
+__all__ = ["tune_head"]

@@ -73,3 +73,37 @@ def test_splits_are_stable_and_balanced():
     assert (split_of(rows[::-1], 5) == s[::-1]).all()
     counts = np.bincount(s, minlength=5)
     assert counts.min() > 1800
+
+
+def test_selection_by_metric_uses_out_of_fold_predictions_of_every_strength():
+    X, y = synthetic(n=600)
+    grid = (1e-4, 1e-2, 1.0)
+    probes = LayerProbes(folds=3, c_grid=grid, max_epochs=4, select="macro_recall").fit(X, y)
+    # Recompute the out-of-fold macro-recall of each (layer, strength) from the kept grid weights.
+    Xs = probes._standardize_all(X)
+    for layer in range(3):
+        for g in range(len(grid)):
+            pred = np.empty(len(y), int)
+            for k in range(3):
+                rows = probes.split_ == k
+                w, b = probes.grid_weight_[k, g, layer], probes.grid_bias_[k, g, layer]
+                pred[rows] = (Xs[rows, layer] @ w.T + b).argmax(1)
+            recall = np.mean([(pred[y == c] == c).mean() for c in range(3)])
+            assert abs(probes.grid_score_[layer, g] - 100 * recall) < 1e-6
+    chosen = np.asarray(grid)[probes.grid_score_.argmax(1)]
+    np.testing.assert_array_equal(probes.c_, chosen)
+
+
+def test_with_c_swaps_in_another_strength_without_refitting():
+    X, y = synthetic(n=600)
+    probes = LayerProbes(folds=2, c_grid=(1e-4, 1e-1), max_epochs=3).fit(X, y)
+    weak = probes.with_c(1e-1)
+    assert (weak.c_ == 1e-1).all() and probes.c_ is not weak.c_
+    np.testing.assert_array_equal(weak.fold_weight_, probes.grid_weight_[:, 1])
+    assert np.abs(weak.weight_).sum() > np.abs(probes.with_c(1e-4).weight_).sum()
+    try:
+        probes.with_c(0.5)
+    except ValueError as e:
+        assert "not in the fitted grid" in str(e)
+    else:
+        raise AssertionError("a strength outside the grid must be refused")

@@ -64,4 +64,9 @@ def test_fit_head_with_phase1_on_ray_train(ray_local, tmp_path):
         params={"probe_params": {"folds": 2, "max_epochs": 3}},
     )
     assert report["train_engine"] == "ray" and report["phase1"]["epochs"] == 3
+    # each layer's L2 strength was picked by the headline metric, counted on the held-out folds
+    p1 = report["phase1"]
+    assert p1["select"] == report["metric"] == "macro_f1"
+    for c, scores in zip(p1["c"], p1["grid_score"], strict=True):
+        assert scores[p1["c_grid"].index(c)] == max(scores)
     assert report["val"]["accuracy"] > 60 and (tmp_path / "head" / "ray-train").is_dir()

@@ -74,8 +74,14 @@ def test_output_schema_counts_and_values(tiny_models, texts_file, tmp_path):
 
 def test_embeddings_columns_for_baselines(tiny_models, texts_file, tmp_path):
     m = extract(
-        texts_file, tmp_path / "e", model=str(tiny_models["gpt2"]), layers="1", embeddings=True,
-        max_length=32, engine="local", progress=False,
+        texts_file,
+        tmp_path / "e",
+        model=str(tiny_models["gpt2"]),
+        layers="1",
+        embeddings=True,
+        max_length=32,
+        engine="local",
+        progress=False,
     )
     assert m["depth"] == 4 and "last real" in m["embeddings"]["embed_token"]
     got = load_features(tmp_path / "e")

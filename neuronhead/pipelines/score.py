@@ -1,0 +1,252 @@
+"""``neuronhead score``: texts → every head's predictions, in Parquet shards, without losing a row.
+
+One pass of the model serves all heads that share it, stopping after the deepest layer any of them
+needs. Rows the reader rejects (undecodable, wrong type…) are not dropped: they are written as rows with
+an ``error`` (file, line and problem) in one extra shard. Shards appear atomically and finished ones are
+skipped on a rerun, so an interrupted job resumes. The job ends with ``summary.json``: rows in, scored,
+errors — and rows in always equals scored + errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+import neuronhead
+from neuronhead.data import plan_source, resolve_source
+from neuronhead.heads.artifact import HeadError, head_bytes, head_from_bytes
+from neuronhead.models.loading import resolve_model_path, weights_hash
+from neuronhead.pipelines.extract import _file_fingerprint, _load_stats
+from neuronhead.pipelines.runner import run_shards
+from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer, score_schema
+from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
+from neuronhead.store import MANIFEST, SHARDS, read_manifest, shard_name, write_json, write_table
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NO_LABEL = "\x00no label column"  # scoring never reads labels: a label problem is not a scoring problem
+
+
+def parse_head_specs(specs: list[str]) -> list[tuple[str, Path]]:
+    """``PATH`` or ``NAME=PATH`` → (name, path); the name defaults to the folder's name."""
+    out: list[tuple[str, Path]] = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            path, name = spec, re.sub(r"\W", "_", Path(spec).resolve().name)
+        if not _NAME.match(name):
+            raise ValueError(f"--head {spec}: the name {name!r} must be letters, digits and _")
+        if name in {n for n, _ in out}:
+            raise ValueError(f"--head {spec}: two heads are named {name!r}; name them with NAME=PATH")
+        out.append((name, Path(path)))
+    return out
+
+
+def _check_heads(blobs: list[dict[str, Any]], model: str | None, force: bool) -> tuple[Path, dict]:
+    """All heads must come from one model and one extraction setting; returns the model path."""
+    first = blobs[0]["info"]
+    for b in blobs[1:]:
+        if b["info"]["model"].get("weights_sha256") != first["model"].get("weights_sha256"):
+            raise HeadError(
+                f"heads {blobs[0]['where']} and {b['where']} were trained on different models; "
+                "score them in separate jobs"
+            )
+        if b["info"].get("extraction") != first.get("extraction"):
+            raise HeadError(
+                f"heads {blobs[0]['where']} and {b['where']} were trained on features extracted "
+                f"differently ({b['info'].get('extraction')} vs {first.get('extraction')})"
+            )
+    expected = first["model"].get("weights_sha256")
+    if model is None:
+        candidates = [first["model"].get("path"), first["model"].get("name")]
+        model_path = next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
+        if model_path is None:
+            model_path = resolve_model_path(first["model"].get("name"))
+    else:
+        model_path = resolve_model_path(model)
+    actual = weights_hash(model_path)
+    if actual != expected and not force:
+        raise HeadError(
+            f"the model at {model_path} (weights {actual}) is not the one the heads were trained on "
+            f"({expected}); pass --force to score anyway"
+        )
+    return model_path, first.get("extraction") or {}
+
+
+def score(
+    heads: list[str],
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    model: str | None = None,
+    split: str | None = None,
+    text_column: str = "text",
+    id_column: str = "id",
+    batch_size: int = 64,
+    max_tokens: int | None = None,
+    dtype: str = "auto",
+    device: str = "auto",
+    shard_rows: int | None = None,
+    keep_text: bool = False,
+    engine: str = "ray",
+    address: str | None = None,
+    num_actors: int | None = None,
+    force: bool = False,
+    trust_remote_code: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score ``data`` with every head into ``out``; returns (and writes) the summary."""
+    t_start = time.perf_counter()
+    out = Path(out)
+    named = parse_head_specs(heads)
+    if not named:
+        raise ValueError("give at least one --head")
+    blobs = [head_bytes(path) | {"name": name} for name, path in named]
+    model_path, extraction = _check_heads(blobs, model, force)
+    built = {b["name"]: head_from_bytes(b)[0] for b in blobs}
+    deepest = max(h.deepest_layer_ for h in built.values())
+    source = resolve_source(
+        data, split=split, text_column=text_column, id_column=id_column, label_column=NO_LABEL
+    )
+    shard_rows = shard_rows or auto_shard_rows(2048)  # scores are small: shards of 4,096 rows
+    key = {
+        "heads": [[b["name"], hashlib.sha256(b["weights"]).hexdigest()] for b in blobs],
+        "model_sha256": weights_hash(model_path),
+        "source": {
+            "kind": source.kind,
+            "files": _file_fingerprint(source.files),
+            "split": source.split,
+            "columns": [text_column, id_column],
+        },
+        "shard_rows": shard_rows,
+        "keep_text": keep_text,
+    }
+    fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    if (out / MANIFEST).exists() and read_manifest(out).get("fingerprint") != fingerprint:
+        raise FileExistsError(
+            f"{out} holds scores made with other heads, data or settings; choose another --out or delete it"
+        )
+
+    plan = plan_source(source, on_bad_row="skip")
+    shards = plan_shards(plan, shard_rows)
+    manifest = {
+        "kind": "scores",
+        "neuronhead_version": neuronhead.__version__,
+        "fingerprint": fingerprint,
+        "status": "running",
+        "heads": {
+            b["name"]: {
+                "folder": b["where"],
+                "task": b["info"]["task"],
+                "label_names": b["info"].get("label_names"),
+                "deepest_layer": b["info"]["deepest_layer"],
+            }
+            for b in blobs
+        },
+        "model": {"path": str(model_path), "weights_sha256": key["model_sha256"]},
+        "deepest_layer": deepest,
+        "source": {"kind": source.kind, "split": source.split, "files": source.files},
+        "rows_in": plan.n_rows + len(plan.bad_rows),
+        "shards": [{"file": shard_name(s.shard_id), "rows": s.count} for s in shards],
+    }
+    bad_file = shard_name(len(shards))
+    if plan.bad_rows:
+        manifest["shards"].append({"file": bad_file, "rows": len(plan.bad_rows), "bad_rows": True})
+    write_json(manifest, out / MANIFEST)
+    if plan.bad_rows and not (out / bad_file).exists():
+        _write_bad_rows(plan.bad_rows, built, keep_text, out / bad_file, first_row=plan.n_rows)
+
+    settings = ScorerSettings(
+        model_path=str(model_path),
+        heads=blobs,
+        out=str(out.resolve()),
+        max_length=int(extraction.get("max_length") or 128),
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+        dtype=dtype,
+        device=device,
+        pool_special_tokens=bool(extraction.get("pool_special_tokens")),
+        trust_remote_code=trust_remote_code,
+        keep_text=keep_text,
+    )
+    pending = [s for s in shards if not (out / shard_name(s.shard_id)).exists()]
+    stats = _load_stats(out)
+    bar = tqdm(total=sum(s.count for s in pending), unit="text", desc="score", disable=not progress)
+    t0 = time.perf_counter()
+    for summary in run_shards(
+        plan,
+        pending,
+        ShardScorer,
+        settings,
+        tokenize_kwargs={
+            "model_path": str(model_path),
+            "max_length": settings.max_length,
+            "trust_remote_code": trust_remote_code,
+        },
+        engine=engine,
+        address=address,
+        num_actors=num_actors,
+    ):
+        stats[str(summary["shard"])] = summary
+        write_json(stats, out / "shard_stats.json")
+        bar.update(summary["rows"])
+    bar.close()
+    t_run = time.perf_counter() - t0
+    n_pending = sum(s.count for s in pending)
+    missing = [s.shard_id for s in shards if not (out / shard_name(s.shard_id)).exists()]
+    if missing:
+        raise RuntimeError(f"{len(missing)} shards were not written (first: {missing[0]}); rerun to resume")
+    counts = _count(out, manifest)
+    result = {
+        "rows_in": manifest["rows_in"],
+        "rows_out": counts["rows"],
+        "scored": counts["rows"] - counts["errors"],
+        "errors": counts["errors"],
+        "bad_input_rows": len(plan.bad_rows),
+        "heads": list(manifest["heads"]),
+        "deepest_layer": deepest,
+        "seconds": {"score": round(t_run, 2), "total": round(time.perf_counter() - t_start, 2)},
+        "texts_per_second": round(n_pending / t_run, 1) if n_pending and t_run > 0 else None,
+        "peak_rss_mb": {
+            "driver": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "worker": max((v.get("peak_rss_mb", 0) for v in stats.values()), default=None),
+        },
+        "out": str(out),
+    }
+    if result["rows_out"] != result["rows_in"]:
+        raise RuntimeError(f"{out}: {result['rows_in']} rows in, {result['rows_out']} out; rerun to repair")
+    manifest.update(status="complete", summary=result)
+    write_json(manifest, out / MANIFEST)
+    write_json(result, out / "summary.json")
+    return result
+
+
+def _write_bad_rows(bad, heads, keep_text: bool, path: Path, first_row: int) -> None:
+    """Rows the reader rejected, as output rows with their reason (row numbers after the good rows)."""
+    schema = score_schema(heads, keep_text)
+    columns: dict[str, list] = {f.name: [None] * len(bad) for f in schema}
+    columns["row"] = list(range(first_row, first_row + len(bad)))
+    columns["error"] = [f"unreadable input: {b}" for b in bad]
+    write_table(pa.Table.from_pydict(columns, schema=schema), path)
+
+
+def _count(out: Path, manifest: dict) -> dict[str, int]:
+    """Rows and errors over the shards of this job, read from the Parquet footers and error column."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    rows = errors = 0
+    for s in manifest["shards"]:
+        table = pq.read_table(out / s["file"], columns=["error"])
+        rows += table.num_rows
+        errors += int(pc.sum(pc.is_valid(table["error"])).as_py() or 0)
+    return {"rows": rows, "errors": errors}

@@ -1,0 +1,164 @@
+"""The model actor of the scoring pipeline: one forward pass, every head, one Parquet shard of scores.
+
+The model runs only up to the deepest layer any head needs and gathers only the union of the heads'
+salient neurons; each head then reads its own neurons out of that union. Heads arrive as bytes (JSON
++ safetensors), so workers on other nodes need no shared filesystem for them. A row that cannot be
+scored (empty text, nothing left to pool) gets a reason in ``error`` and nulls elsewhere: rows in =
+rows out.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from neuronhead.heads.artifact import head_from_bytes
+from neuronhead.models.hooked import HookedModel
+from neuronhead.models.loading import load_model
+from neuronhead.models.tokens import Tokenized
+from neuronhead.pipelines.extractor import pick_device_dtype
+from neuronhead.pipelines.shards import row_errors, unpack
+from neuronhead.store import shard_name, write_table
+
+
+@dataclass(frozen=True)
+class ScorerSettings:
+    model_path: str
+    heads: list[dict[str, Any]]  # {"name", "info", "weights", "where"}
+    out: str  # folder the score shards go to
+    max_length: int = 128
+    batch_size: int = 64
+    max_tokens: int | None = None
+    dtype: str = "auto"
+    device: str = "auto"
+    pool_special_tokens: bool = False
+    trust_remote_code: bool = False
+    torch_threads: int | None = None
+    keep_text: bool = False
+
+
+def union_neurons(heads: dict[str, Any]) -> dict[int, np.ndarray]:
+    """``{layer: sorted neuron ids}`` needed by any of the heads."""
+    out: dict[int, set[int]] = {}
+    for head in heads.values():
+        for layer, idx in head.neurons_.items():
+            out.setdefault(int(layer), set()).update(int(i) for i in idx)
+    return {layer: np.array(sorted(v), dtype=np.int64) for layer, v in sorted(out.items())}
+
+
+def score_schema(heads: dict[str, Any], keep_text: bool = False) -> pa.Schema:
+    fields = [pa.field("row", pa.int64()), pa.field("id", pa.string())]
+    if keep_text:
+        fields.append(pa.field("text", pa.string()))
+    for name, head in heads.items():
+        if head.task == "regression":
+            fields.append(pa.field(f"{name}_label", pa.float64()))
+        else:
+            fields += [
+                pa.field(f"{name}_label", pa.string()),
+                pa.field(f"{name}_label_id", pa.int32()),
+                pa.field(f"{name}_scores", pa.list_(pa.float32(), head.n_outputs_)),
+            ]
+    fields += [pa.field("truncated", pa.bool_()), pa.field("error", pa.string())]
+    return pa.schema(fields)
+
+
+class ShardScorer:
+    """Loads the model once (only the blocks needed), then turns shards into score files."""
+
+    def __init__(self, settings: ScorerSettings) -> None:
+        self.settings = settings
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
+        self.heads = {h["name"]: head_from_bytes(h)[0] for h in settings.heads}
+        self.neurons = union_neurons(self.heads)
+        # Where each head's neurons sit inside the union, per layer.
+        self.positions = {
+            name: {
+                layer: np.searchsorted(self.neurons[layer], np.asarray(idx, np.int64))
+                for layer, idx in head.neurons_.items()
+            }
+            for name, head in self.heads.items()
+        }
+        self.device, self.dtype = pick_device_dtype(settings.device, settings.dtype)
+        loaded = load_model(
+            settings.model_path,
+            depth=max(self.neurons) + 1,
+            dtype=self.dtype,
+            device=self.device,
+            trust_remote_code=settings.trust_remote_code,
+        )
+        self.hooked = HookedModel(
+            loaded,
+            list(self.neurons),
+            neurons=self.neurons,
+            pool_special_tokens=settings.pool_special_tokens,
+        )
+        self.schema = score_schema(self.heads, settings.keep_text)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return pa.Table.from_pylist([self.process(shard) for shard in unpack(batch)])
+
+    def process(self, shard: dict) -> dict:
+        t0 = time.perf_counter()
+        s = self.settings
+        n = len(shard["row"])
+        special = shard["special"]
+        errors = row_errors(shard, s.pool_special_tokens)
+        ok = [i for i in range(n) if errors[i] is None]
+        columns: dict[str, Any] = {"row": shard["row"], "id": shard["id"]}
+        if s.keep_text:
+            columns["text"] = shard["text"]
+        feats = {}
+        if ok:
+            tokens = Tokenized(
+                ids=[shard["input_ids"][i] for i in ok],
+                special=[special[i] for i in ok],
+                truncated=[shard["truncated"][i] for i in ok],
+            )
+            feats = self.hooked.features(tokens, batch_size=s.batch_size, max_tokens=s.max_tokens)
+        for name, head in self.heads.items():
+            columns.update(self._head_columns(name, head, feats, ok, n))
+        columns["truncated"] = shard["truncated"]
+        columns["error"] = errors
+        table = pa.Table.from_pydict(columns, schema=self.schema)
+        write_table(table, Path(s.out) / shard_name(shard["shard"]))
+        return {
+            "shard": shard["shard"],
+            "rows": n,
+            "errors": n - len(ok),
+            "truncated": int(sum(shard["truncated"])),
+            "tokens": int(sum(len(x) for x in shard["input_ids"])),
+            "seconds": time.perf_counter() - t0,
+            "device": self.device,
+            "dtype": self.dtype,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+
+    def _head_columns(self, name: str, head: Any, feats: dict, ok: list[int], n: int) -> dict[str, Any]:
+        label: list[Any] = [None] * n
+        if head.task == "regression":
+            if ok:
+                values = {layer: feats[layer][:, :, pos] for layer, pos in self.positions[name].items()}
+                pred = head.predict_from_decision(head.decision_values(values))
+                for j, i in enumerate(ok):
+                    label[i] = float(pred[j])
+            return {f"{name}_label": label}
+        label_id: list[int | None] = [None] * n
+        scores: list[list[float] | None] = [None] * n
+        if ok:
+            values = {layer: feats[layer][:, :, pos] for layer, pos in self.positions[name].items()}
+            d = torch.from_numpy(head.decision_values(values))
+            probs = torch.softmax(d, 1).numpy()
+            ids = probs.argmax(1)
+            names = head.label_names_ or [str(k) for k in range(head.n_outputs_)]
+            for j, i in enumerate(ok):
+                label_id[i], label[i], scores[i] = int(ids[j]), names[ids[j]], probs[j].tolist()
+        return {f"{name}_label": label, f"{name}_label_id": label_id, f"{name}_scores": scores}

@@ -1,0 +1,107 @@
+"""`neuronhead tune` on the demo set: the leaderboard, refits, Pareto front, reproducibility and resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from neuronhead.heads.artifact import load_head
+from neuronhead.pipelines import extract
+from neuronhead.store import load_features
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    import ray
+
+    from neuronhead.cluster import ensure_ray
+
+    root = tmp_path_factory.mktemp("tune")
+    for split in ("train", "val"):
+        extract(f"examples/demo/{split}.csv", root / split, layers="0-2", engine="local", progress=False)
+    ensure_ray(num_cpus=2)
+    yield root
+    ray.shutdown()
+
+
+def _leaderboard(folder):
+    with open(folder / "leaderboard.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_search_writes_leaderboard_refits_and_resumes(demo, tmp_path):
+    from neuronhead.tune import tune_head
+
+    out = tmp_path / "a"
+    summary = tune_head(demo / "train", demo / "val", out, trials=5, seed=3, progress=False)
+    rows = _leaderboard(out)
+    assert len(rows) == summary["trials"] == 5
+    assert sorted(int(r["trial"]) for r in rows) == list(range(5))
+    scores = [float(r["macro_f1"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    # trial 0 is the default head, so the margin over it is measured, never negative for the best
+    default = next(r for r in rows if r["trial"] == "0")
+    assert default["variant"] == "logits+values" and float(default["salient_fraction"]) == 0.05
+    assert summary["margin_over_default"] >= 0
+    assert summary["margin_over_default"] == pytest.approx(scores[0] - float(default["macro_f1"]), abs=1e-3)
+
+    # The refitted best head reproduces its trial's metric and loads from its folder.
+    head, _ = load_head(out / "best-head")
+    info = json.loads((out / "best-head" / "head.json").read_text())
+    assert info["tuning"]["trial"] == int(rows[0]["trial"])
+    assert info["val_metrics"]["macro_f1"] == pytest.approx(scores[0], abs=1e-3)
+    val = load_features(demo / "val")
+    assert head.deepest_layer_ == int(rows[0]["deepest_layer"])
+    assert head.predict(val["X"], val["manifest"]["layers"]).shape == (len(val["label"]),)
+
+    # Pareto table: one row per deepest layer tried, the best of that depth; front heads are saved.
+    with open(out / "pareto.csv") as fh:
+        front = list(csv.DictReader(fh))
+    depths = {int(r["deepest_layer"]) for r in rows}
+    assert depths == {0, 1, 2}  # trials 1..2 are the default head at every shallower depth
+    assert {int(p["deepest_layer"]) for p in front} == depths
+    for p in front:
+        same = [float(r["macro_f1"]) for r in rows if int(r["deepest_layer"]) == int(p["deepest_layer"])]
+        assert float(p["macro_f1"]) == max(same)
+        if p["on_front"] == "True":
+            assert load_head(p["head"])[0].deepest_layer_ == int(p["deepest_layer"])
+    for name in ("neuron_fraction", "width", "deepest_layer", "pareto"):
+        assert (out / "plots" / f"tune-{name}.png").stat().st_size > 5000
+    assert "margin" in (out / "leaderboard.md").read_text()
+
+    # Same seed, another folder: the same leaderboard. Same folder: resumed, nothing refitted.
+    again = tune_head(demo / "train", demo / "val", tmp_path / "b", trials=5, seed=3, progress=False)
+    assert (tmp_path / "b" / "leaderboard.csv").read_text() == (out / "leaderboard.csv").read_text()
+    assert not again["resumed"]
+    resumed = tune_head(demo / "train", demo / "val", out, trials=5, seed=3, progress=False)
+    assert resumed["resumed"] and resumed["phase1_reused"]
+    assert (out / "leaderboard.csv").read_text() == (tmp_path / "b" / "leaderboard.csv").read_text()
+
+
+def test_phase1_regularisation_is_searched_without_refitting(demo, tmp_path):
+    from neuronhead.heads.probes_store import load_probes
+    from neuronhead.tune.space import head_params
+
+    params, c = head_params(
+        {
+            "selection": "share",
+            "salient_share": 0.5,
+            "width": 0,
+            "variant": "logits",
+            "max_layer": 1,
+            "lr": 1e-3,
+            "weight_decay": 1e-2,
+            "dropout": 0.1,
+            "phase1_c": 1e-3,
+        }
+    )
+    assert params["salient_fraction"] is None and params["salient_share"] == 0.5 and c == 1e-3
+    from neuronhead.tune import tune_head
+
+    tune_head(demo / "train", demo / "val", tmp_path, trials=1, progress=False)
+    probes = load_probes(tmp_path / "phase1")
+    assert probes.grid_weight_.shape[:3] == (3, 4, 3)  # folds, L2 grid, layers: every strength kept
+    np.testing.assert_array_equal(probes.with_c(1e-3).fold_weight_, probes.grid_weight_[:, 2])

@@ -212,7 +212,10 @@ def tune_head(
         )
         refits[name] = {"trial": trial["trial"], metric: round(m[metric], 4), "folder": str(out / name)}
     for p in front:
-        p["head"] = refits.get(f"pareto/layer-{p['deepest_layer']}", {}).get("folder", "")
+        refit = refits.get(f"pareto/layer-{p['deepest_layer']}", {})
+        # A trial that ASHA stopped is refitted to its own early stop, so its head can differ a little.
+        p[f"head_{metric}"] = refit.get(metric)
+        p["head"] = f"pareto/layer-{p['deepest_layer']}" if refit else ""  # relative to the search folder
 
     default = by_trial.get(0)
     summary: dict[str, Any] = {

@@ -67,14 +67,15 @@ def test_search_writes_leaderboard_refits_and_resumes(demo, tmp_path):
         same = [float(r["macro_f1"]) for r in rows if int(r["deepest_layer"]) == int(p["deepest_layer"])]
         assert float(p["macro_f1"]) == max(same)
         if p["on_front"] == "True":
-            assert load_head(p["head"])[0].deepest_layer_ == int(p["deepest_layer"])
+            assert load_head(out / p["head"])[0].deepest_layer_ == int(p["deepest_layer"])
     for name in ("neuron_fraction", "width", "deepest_layer", "pareto"):
         assert (out / "plots" / f"tune-{name}.png").stat().st_size > 5000
     assert "margin" in (out / "leaderboard.md").read_text()
 
     # Same seed, another folder: the same leaderboard. Same folder: resumed, nothing refitted.
     again = tune_head(demo / "train", demo / "val", tmp_path / "b", trials=5, seed=3, progress=False)
-    assert (tmp_path / "b" / "leaderboard.csv").read_text() == (out / "leaderboard.csv").read_text()
+    for name in ("leaderboard.csv", "leaderboard.md", "pareto.csv"):
+        assert (tmp_path / "b" / name).read_text() == (out / name).read_text(), name
     assert not again["resumed"]
     resumed = tune_head(demo / "train", demo / "val", out, trials=5, seed=3, progress=False)
     assert resumed["resumed"] and resumed["phase1_reused"]

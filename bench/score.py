@@ -19,6 +19,7 @@ import argparse
 import json
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from neuronhead.models.tokens import length_sorted_batches, pad_batch
 from neuronhead.pipelines.score import NO_LABEL, _check_heads, parse_head_specs
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer
 from neuronhead.pipelines.shards import plan_shards, read_shard, tokenize_shards, unpack
+from neuronhead.store import SHARDS
 
 
 class Conventional:
@@ -79,6 +81,7 @@ def main() -> None:
     print(f"{n} texts, model {model_path.name}, threads {torch.get_num_threads()}", flush=True)
 
     tmp = tempfile.mkdtemp(prefix="nh-bench-score-")
+    (Path(tmp) / SHARDS).mkdir()
 
     def scorer(names: list[str]) -> ShardScorer:
         return ShardScorer(

@@ -10,6 +10,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from neuronhead.heads.metrics import headline
+
 PARAM_COLUMNS = (
     "selection",
     "salient_fraction",
@@ -47,17 +49,15 @@ def leaderboard_rows(trials: list[dict[str, Any]], metric: str) -> list[dict[str
         row |= {k: t["config"].get(k) for k in PARAM_COLUMNS}
         row |= {"best_epoch": m.get("best_epoch"), "epochs": m.get("training_iteration")}
         rows.append({k: _round(v) for k, v in row.items()})
-    rows.sort(key=lambda r: (-(t_score(r, metric)), r["trial"]))
+    rows.sort(key=lambda r: (-(row_score(r, metric)), r["trial"]))
     for i, r in enumerate(rows, 1):
         r["rank"] = i
     return [{"rank": r.pop("rank"), **r} for r in rows]
 
 
-def t_score(row: dict[str, Any], metric: str) -> float:
-    v = row.get(metric)
-    if v is None:
-        return float("-inf")
-    return -v if metric in ("mse", "mae") else v
+def row_score(row: dict[str, Any], metric: str) -> float:
+    """The row's :func:`headline` value (higher is better); a trial without the metric ranks last."""
+    return float("-inf") if row.get(metric) is None else headline(row, metric)
 
 
 def pareto_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
@@ -69,7 +69,7 @@ def pareto_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]
     out, top = [], float("-inf")
     for depth in sorted(best):
         r = best[depth]
-        s = t_score(r, metric)
+        s = row_score(r, metric)
         out.append(
             {
                 "deepest_layer": depth,

@@ -28,7 +28,7 @@ from neuronhead.heads.artifact import save_head
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.probes_store import load_probes, read_probes_info, save_probes
 from neuronhead.store import load_features, read_manifest, write_atomic, write_json
-from neuronhead.tune.leaderboard import leaderboard_rows, markdown, pareto_rows, t_score, write_csv
+from neuronhead.tune.leaderboard import leaderboard_rows, markdown, pareto_rows, row_score, write_csv
 from neuronhead.tune.space import SearchSpace
 from neuronhead.tune.trial import SCORE, TrialData, build_head, run_trial, val_metrics
 
@@ -242,7 +242,7 @@ def tune_head(
     }
     if default is not None:
         default_row = next(r for r in rows if r["trial"] == 0)
-        summary["margin_over_default"] = round(t_score(rows[0], metric) - t_score(default_row, metric), 4)
+        summary["margin_over_default"] = round(row_score(rows[0], metric) - row_score(default_row, metric), 4)
     _write_outputs(out, rows, front, summary, metric)
     return summary
 

@@ -26,6 +26,7 @@ OUT_DIR = os.path.join(HERE, "demo")
 LABELS = ["negative", "neutral", "positive"]
 PER_LABEL = {"train": 120, "val": 40}
 HARD_RATE = 0.10
+SCORE_ROWS = 300  # unlabelled posts for the demo's scoring stage
 
 # topic -> (things people post about, hashtags)
 TOPICS = {
@@ -340,6 +341,27 @@ def write_split(name, rows):
     return path
 
 
+def write_unlabelled(pools, n):
+    """``score.csv``: posts to score, without labels, made with a second seed after train and val,
+    so the labelled splits stay as they were."""
+    rng = random.Random(14)
+    seen = {t.lower() for texts in pools.values() for t in texts}
+    rows = []
+    while len(rows) < n:
+        text = compose(rng, LABELS[len(rows) % len(LABELS)])
+        if text.lower() not in seen and 5 <= len(text.split()) <= 40:
+            seen.add(text.lower())
+            rows.append(text)
+    rng.shuffle(rows)
+    path = os.path.join(OUT_DIR, "score.csv")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["id", "text"])
+        for i, text in enumerate(rows, 1):
+            w.writerow(["demo-score-%04d" % i, text])
+    return path
+
+
 def main():
     rng = random.Random(13)
     os.makedirs(OUT_DIR, exist_ok=True)
@@ -355,6 +377,7 @@ def main():
     for name, rows in splits.items():
         rng.shuffle(rows)
         print("wrote", write_split(name, rows), len(rows), "rows")
+    print("wrote", write_unlabelled(pools, SCORE_ROWS), SCORE_ROWS, "rows")
     with open(os.path.join(OUT_DIR, "mapping.txt"), "w", encoding="utf-8", newline="") as f:
         f.write("".join("%d\t%s\n" % (i, lab) for i, lab in enumerate(LABELS)))
 
@@ -371,6 +394,7 @@ def main():
         "",
         "- `train.csv`: %d rows (%s)" % (len(splits["train"]), counts("train")),
         "- `val.csv`: %d rows (%s)" % (len(splits["val"]), counts("val")),
+        "- `score.csv`: %d unlabelled rows (`id,text`) for the scoring stage" % SCORE_ROWS,
         "- Columns `id,text,label`; `mapping.txt` maps class ids to labels.",
     ]
     with open(os.path.join(OUT_DIR, "README.md"), "w", encoding="utf-8", newline="") as f:

@@ -147,7 +147,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from neuronhead.heads.train import fit_from_data
+    from neuronhead.run.from_data import fit_from_data
 
     params = {
         k: v
@@ -251,7 +251,7 @@ def _add_tune(sub: argparse._SubParsersAction) -> None:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from neuronhead.heads.train import features_from_data
+    from neuronhead.run.from_data import features_from_data
     from neuronhead.tune import tune_head
 
     if args.max_concurrent != "auto" and not args.max_concurrent.isdigit():
@@ -349,7 +349,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from neuronhead.heads.train import evaluate_from_data
+    from neuronhead.run.from_data import evaluate_from_data
 
     result = evaluate_from_data(
         args.head,
@@ -368,10 +368,68 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="the main job: extract → head (or a search) → evaluate → score → report",
+        description="Labelled texts to a trained, evaluated head, scored output and a report "
+        "(OUT/report.html, OUT/report.md). Every stage is recorded in OUT/run.json; rerun with the same "
+        "--out to reuse what is done. Options can come from --config (TOML or YAML, same names); the "
+        "command line overrides the file.",
+    )
+    p.add_argument("--config", default=None, help="TOML or YAML file of the options below")
+    p.add_argument("--model", default=None, help="model folder or hub id (default: the bundled MiniLM)")
+    p.add_argument("--train", default=None, help="labelled training data (any input `extract` reads)")
+    p.add_argument("--val", default=None, help="labelled validation data (default: the val split of --train)")
+    p.add_argument("--test", default=None, help="labelled test data, evaluated once at the end")
+    p.add_argument("--score", default=None, help="texts to score with the final head")
+    p.add_argument("--out", default=None, help="run folder (rerun to resume)")
+    p.add_argument("--tune", type=int, default=None, help="search N trials and use the best head (0: none)")
+    p.add_argument("--tune-timeout", type=float, default=None, help="stop starting trials after S seconds")
+    for split in ("train", "val", "test", "score"):
+        p.add_argument(f"--{split}-split", default=None, help=f"split of a TweetEval folder for --{split}")
+    p.add_argument("--text-column", default=None)
+    p.add_argument("--id-column", default=None)
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--label-kind", default=None, choices=["auto", "class", "value"])
+    p.add_argument("--max-length", type=int, default=None, help="tokens per text (default 128)")
+    p.add_argument("--task", default=None, choices=["classification", "regression"])
+    p.add_argument("--metric", default=None, help="headline metric (default: TweetEval task metric)")
+    p.add_argument("--salient-fraction", type=float, default=None, help="top fraction of neurons per layer")
+    p.add_argument("--width", type=int, default=None, help="Phase-2 hidden width")
+    p.add_argument("--max-layer", type=int, default=None, help="use only layers 0..K")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--baselines",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fit the baselines beside the head (default: on)",
+    )
+    p.add_argument(
+        "--examples", type=int, default=None, help="texts shown per neuron in the report (default 5)"
+    )
+    p.add_argument("--engine", default=None, choices=["ray", "local"], help="extraction and scoring engine")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from neuronhead.run.config import FIELDS, read_config_file, resolve_config
+    from neuronhead.run.job import run
+
+    file_options = read_config_file(args.config) if args.config else {}
+    cli = {k: v for k, v in vars(args).items() if k in FIELDS}
+    summary = run(resolve_config(file_options, cli))
+    print(json.dumps(summary))
+    print(f"report: {summary['report']} (and report.md beside it)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuronhead", description=__doc__)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
     _add_extract(sub)
     _add_fit(sub)
     _add_tune(sub)

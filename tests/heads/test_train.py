@@ -9,9 +9,10 @@ import pytest
 
 from neuronhead.cli import main
 from neuronhead.heads.artifact import load_head
-from neuronhead.heads.train import evaluate_from_data, fit_head
+from neuronhead.heads.train import fit_head
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.pipelines import extract
+from neuronhead.run.from_data import evaluate_from_data
 from neuronhead.store import load_features
 
 

@@ -1,0 +1,129 @@
+"""The commands that start from raw data: extract what is missing (cached), then fit or evaluate.
+
+They sit above both ``heads`` and ``pipelines`` so that neither imports the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from neuronhead.heads.train import evaluate_head, fit_head
+from neuronhead.pipelines.extract import extract
+from neuronhead.store import read_manifest
+
+
+def cached_extraction(
+    data: str | os.PathLike,
+    cache: str | os.PathLike,
+    *,
+    model: str | None,
+    split: str | None,
+    **options: Any,
+) -> Path:
+    """Extract ``data`` once into ``cache`` (keyed by data, split, model and options); reuse after."""
+    spec = str(data)
+    if "://" not in spec and not spec.startswith("hf:"):
+        spec = str(Path(spec).resolve())
+    key = json.dumps({"data": spec, "split": split, "model": model, **options}, sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    out = Path(cache) / f"{Path(spec).name or 'data'}-{split or 'all'}-{digest}"
+    extract(data, out, model=model, split=split, **options)
+    return out
+
+
+def features_from_data(
+    *,
+    model: str | None = None,
+    train: str | os.PathLike | None = None,
+    val: str | os.PathLike | None = None,
+    train_split: str | None = "train",
+    val_split: str | None = "val",
+    features: str | os.PathLike | None = None,
+    val_features: str | os.PathLike | None = None,
+    cache: str | os.PathLike = ".neuronhead-cache",
+    extract_options: dict[str, Any] | None = None,
+) -> tuple[Path, Path | None]:
+    """Extract what is not given as features (cached); validation the same way as training."""
+    opts = {k: v for k, v in (extract_options or {}).items() if v not in (None, False)}
+    if features is None:
+        if train is None:
+            raise ValueError("give --train (data) or --features (an extraction of it)")
+        features = cached_extraction(train, cache, model=model, split=train_split, **opts)
+    manifest = read_manifest(features)
+    if model is not None:
+        from neuronhead.models.loading import resolve_model_path, weights_hash
+
+        if weights_hash(resolve_model_path(model)) != manifest["model"]["weights_sha256"]:
+            raise ValueError(f"{features} was extracted with another model than --model {model}")
+    if val_features is None and val is not None:
+        val_opts = {**opts, "label_kind": manifest["label_kind"]} if manifest.get("label_kind") else opts
+        if manifest.get("label_names"):
+            val_opts["label_names"] = manifest["label_names"]
+        val_features = cached_extraction(
+            val,
+            cache,
+            model=manifest["model"]["path"],
+            split=val_split,
+            layers=manifest["layers"],
+            max_length=manifest["max_length"],
+            pool_special_tokens=manifest["pool_special_tokens"],
+            **val_opts,
+        )
+    return Path(features), None if val_features is None else Path(val_features)
+
+
+def fit_from_data(
+    out: str | os.PathLike,
+    *,
+    val_fraction: float = 0.1,
+    data_options: dict[str, Any] | None = None,
+    **fit_options: Any,
+) -> dict[str, Any]:
+    """``neuronhead fit``: :func:`features_from_data`, then :func:`fit_head`."""
+    features, val_features = features_from_data(**(data_options or {}))
+    return fit_head(
+        features,
+        out,
+        val_features=val_features,
+        val_fraction=0.0 if val_features else val_fraction,
+        **fit_options,
+    )
+
+
+def evaluate_from_data(
+    head_folder: str | os.PathLike,
+    *,
+    data: str | os.PathLike | None = None,
+    split: str | None = "val",
+    features: str | os.PathLike | None = None,
+    cache: str | os.PathLike = ".neuronhead-cache",
+    extract_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``neuronhead evaluate``: extract ``data`` the way the head's features were made, then score."""
+    from neuronhead.heads.artifact import read_head_info
+
+    if features is None:
+        if data is None:
+            raise ValueError("give --data or --features")
+        info = read_head_info(head_folder)
+        opts = {k: v for k, v in (extract_options or {}).items() if v not in (None, False)}
+        ext = info.get("extraction", {})
+        if info.get("label_names"):
+            opts["label_names"] = info["label_names"]
+        if info["task"] == "regression":
+            opts["label_kind"] = "value"
+        features = cached_extraction(
+            data,
+            cache,
+            model=info["model"]["path"],
+            split=split,
+            layers=list(range(info["deepest_layer"] + 1)),
+            max_length=ext.get("max_length", 128),
+            pool_special_tokens=ext.get("pool_special_tokens", False),
+            **opts,
+        )
+    return evaluate_head(head_folder, features)

@@ -1,0 +1,225 @@
+"""``neuronhead run``: labelled texts → features → head (or a search) → evaluation → scores → report.
+
+Each stage writes into ``OUT`` and records itself in ``OUT/run.json`` (see :mod:`.stages`); a rerun
+reuses every finished stage, and extraction and scoring also resume inside a stage, shard by shard.
+
+    OUT/features/{train,val,test}/   extractions (with final hidden states when baselines are on)
+    OUT/head/                        the default two-phase head, its report.json, ranking and plots
+    OUT/tune/                        the search, with --tune N (its best-head/ becomes the head)
+    OUT/scores/                      scored --score data
+    OUT/report.html, OUT/report.md   the report
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuronhead.run.config import RunConfig
+from neuronhead.run.stages import StageLog, stage_key
+from neuronhead.store import read_manifest, write_json
+
+HEAD_NAME = "head"  # scored columns are head_label, head_label_id, head_scores
+
+
+def _val_source(config: RunConfig) -> tuple[str, str | None]:
+    """``--val``, else the ``val`` split of a TweetEval-style train folder; anything else is refused."""
+    if config.val is not None:
+        return config.val, config.val_split
+    folder = Path(config.train)
+    if folder.is_dir() and (folder / f"{config.val_split}_text.txt").exists():
+        return config.train, config.val_split
+    raise ValueError(f"give --val: {config.train} has no {config.val_split!r} split to validate on")
+
+
+def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) every stage; returns the summary also written to ``OUT/run.json``."""
+    from neuronhead.heads.train import fit_head
+    from neuronhead.pipelines.extract import extract
+
+    t_start = time.perf_counter()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    val_data, val_split = _val_source(config)
+    splits = {"train": (config.train, config.train_split), "val": (val_data, val_split)}
+    if config.test:
+        splits["test"] = (config.test, config.test_split)
+    total = len(splits) + 3 + bool(config.tune) + bool(config.score)
+    log = StageLog(out, total, progress)
+    log.set(config=config.to_dict(), started=datetime.now(UTC).isoformat(timespec="seconds"))
+
+    features: dict[str, Path] = {}
+    label_options: dict[str, Any] = {}
+    for name, (data, split) in splits.items():
+        folder = out / "features" / name
+        before = _complete(folder)
+        what = f"extract {data}" + (f" ({split})" if Path(data).is_dir() else "") + f" → {folder}"
+        with log.stage(f"extract {name}", "", what) as rec:
+            manifest = extract(
+                data,
+                folder,
+                model=config.model,
+                split=split,
+                max_length=config.max_length,
+                text_column=config.text_column,
+                id_column=config.id_column,
+                label_column=config.label_column,
+                embeddings=config.baselines,
+                engine=config.engine,
+                address=config.address,
+                progress=progress,
+                **{"label_kind": config.label_kind, **label_options},
+            )
+            rec.update(
+                key=manifest["fingerprint"],
+                reused=before,
+                rows=manifest["rows"],
+                errors=manifest.get("errors", 0),
+                truncated=manifest.get("truncated", 0),
+                texts_per_second=manifest.get("texts_per_second"),
+                extract_seconds=manifest.get("seconds", {}).get("total"),
+            )
+        features[name] = folder
+        if name == "train":  # validation and test labels are read with the training mapping
+            label_options = {"label_kind": manifest["label_kind"]}
+            if manifest.get("label_names"):
+                label_options["label_names"] = manifest["label_names"]
+    fp = {name: read_manifest(f)["fingerprint"] for name, f in features.items()}
+
+    params = config.head_settings()
+    key = stage_key(fp["train"], fp["val"], config.task, config.metric, params, config.baselines)
+    with log.stage(
+        "head", key, "Phase 1 probes → salient neurons → Phase 2 (+ baselines, depth curve)"
+    ) as rec:
+        if not rec["reused"]:
+            report = fit_head(
+                features["train"],
+                out / "head",
+                val_features=features["val"],
+                task=config.task,
+                metric=config.metric,
+                params=params,
+                baselines=config.baselines,
+                progress=progress,
+            )
+            rec.update(
+                rows=report["train_rows"], metric=report["metric"], val=report["val"][report["metric"]]
+            )
+    chosen = out / "head"
+
+    if config.tune:
+        from neuronhead.tune import tune_head
+
+        key = stage_key(fp["train"], fp["val"], config.task, config.metric, config.seed, config.tune)
+        with log.stage("tune", key, f"search {config.tune} trials (Ray Tune + Optuna TPE, ASHA)") as rec:
+            if not rec["reused"]:
+                summary = tune_head(
+                    features["train"],
+                    features["val"],
+                    out / "tune",
+                    trials=config.tune,
+                    timeout=config.tune_timeout,
+                    metric=config.metric,
+                    task=config.task,
+                    seed=config.seed,
+                    address=config.address,
+                    progress=progress,
+                )
+                rec.update(
+                    trials=summary["trials"], best=summary["best"], default_head=summary["default_head"]
+                )
+        chosen = out / "tune" / "best-head"
+
+    with log.stage("evaluate", "", f"evaluate {chosen.relative_to(out)} on " + ", ".join(features)) as rec:
+        evaluations = {name: evaluate(chosen, f, out / "plots", name) for name, f in features.items()}
+        rec.update(head=str(chosen.relative_to(out)), key=stage_key(_head_hash(chosen), fp))
+
+    scores = None
+    if config.score:
+        from neuronhead.pipelines.score import score
+
+        with log.stage("score", "", f"score {config.score} → {out / 'scores'}") as rec:
+            scores = score(
+                [f"{HEAD_NAME}={chosen}"],
+                config.score,
+                out / "scores",
+                split=config.score_split,
+                text_column=config.text_column,
+                id_column=config.id_column,
+                engine=config.engine,
+                address=config.address,
+                progress=progress,
+            )
+            rec.update(
+                key=stage_key(_head_hash(chosen), config.score, config.score_split),
+                rows=scores["rows_in"],
+                errors=scores["errors"],
+                texts_per_second=scores["texts_per_second"],
+                reused=scores["texts_per_second"] is None,
+            )
+
+    with log.stage("report", "", f"report → {out / 'report.html'} and report.md") as rec:
+        from neuronhead.report.run_report import write_report
+
+        paths = write_report(out, config, log.data, features, chosen, evaluations, scores)
+        rec.update(key=stage_key(time.time()), files=[str(p) for p in paths])
+    summary = {
+        "head": str(chosen),
+        "metric": evaluations["val"]["metric"],
+        "val": evaluations["val"]["metrics"],
+        "test": evaluations.get("test", {}).get("metrics"),
+        "report": str(out / "report.html"),
+        "seconds": round(time.perf_counter() - t_start, 1),
+    }
+    log.set(summary=summary, finished=datetime.now(UTC).isoformat(timespec="seconds"))
+    return summary
+
+
+def _complete(folder: Path) -> bool:
+    try:
+        return read_manifest(folder).get("status") == "complete"
+    except FileNotFoundError:
+        return False
+
+
+def _head_hash(folder: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256((folder / "head.safetensors").read_bytes()).hexdigest()[:16]
+
+
+def evaluate(head_folder: Path, features: Path, plots: Path, name: str) -> dict[str, Any]:
+    """Metrics, confusion matrix (plotted) and per-row predictions of a saved head on one split."""
+    from neuronhead.heads.artifact import load_head
+    from neuronhead.heads.metrics import confusion
+    from neuronhead.heads.train import score
+    from neuronhead.report import plots as draw
+    from neuronhead.store import load_features
+
+    head, info = load_head(head_folder)
+    data = load_features(features, layers=head.layers_, dtype=np.float16)
+    y = data["label"].astype(np.float64 if head.task == "regression" else np.int64)
+    t0 = time.perf_counter()
+    pred = head.predict(data["X"], head.layers_)
+    seconds = time.perf_counter() - t0
+    result: dict[str, Any] = {
+        "rows": len(y),
+        "metric": info.get("metric"),
+        "metrics": score(head.task, y, pred, head.label_names_),
+        "head_seconds": round(seconds, 3),
+    }
+    if head.label_names_:
+        cm = confusion(y, pred, len(head.label_names_))
+        plots.mkdir(parents=True, exist_ok=True)
+        result["confusion"] = cm.tolist()
+        result["confusion_plot"] = str(
+            draw.plot_confusion(cm, head.label_names_, plots / f"confusion_{name}.png")
+        )
+        result["predicted_shares"] = {n: float(np.mean(pred == i)) for i, n in enumerate(head.label_names_)}
+    (plots.parent / "evaluation").mkdir(exist_ok=True)
+    write_json(result, plots.parent / "evaluation" / f"{name}.json")
+    return result

@@ -448,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, NotImplementedError) as exc:
+    except (ValueError, OSError, NotImplementedError) as exc:  # OSError: disk full, read-only, missing
         print(f"neuronhead {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -86,6 +87,8 @@ class SourcePlan:
     label_kind: str | None  # "class" | "value" | None
     label_names: list[str] | None
     bad_rows: list[BadRow]
+    duplicate_ids: int = 0  # rows whose id an earlier row already had (all are kept and processed)
+    empty_files: list[str] = field(default_factory=list)  # files with no rows at all
 
     @property
     def n_rows(self) -> int:
@@ -397,6 +400,7 @@ def plan_source(src: Source, *, on_bad_row: str = "error", label_kind: str = "au
     raw_labels: list[Any] = []
     has_labels = False
     rows_by_line: list[list[tuple[int, Any]]] = []
+    id_hashes: list[int] = []
     for path in _data_files(src):
         plan = FilePlan(path, 0)
         labelled: list[tuple[int, Any]] = []
@@ -408,6 +412,8 @@ def plan_source(src: Source, *, on_bad_row: str = "error", label_kind: str = "au
                 plan.bad_lines.append(item.line)
                 continue
             plan.n_rows += 1
+            if item.id is not None:
+                id_hashes.append(hash(item.id))
             if item.label is not None:
                 has_labels = True
             labelled.append((item.line, item.label))
@@ -435,7 +441,25 @@ def plan_source(src: Source, *, on_bad_row: str = "error", label_kind: str = "au
                     plan.n_rows -= 1
     for plan in files:
         plan.bad_lines.sort()
-    return SourcePlan(src, files, has_labels, kind, names if kind == "class" else None, bad)
+    hashes = np.asarray(id_hashes, dtype=np.int64)
+    duplicates = int(len(hashes) - len(np.unique(hashes)))
+    empty = [f.path for f in files if f.n_rows == 0 and not f.bad_lines]
+    return SourcePlan(
+        src, files, has_labels, kind, names if kind == "class" else None, bad, duplicates, empty
+    )
+
+
+def input_warnings(plan: SourcePlan) -> list[str]:
+    """What a job should tell its user about the input before running (rows are never dropped)."""
+    out = []
+    if plan.duplicate_ids:
+        out.append(
+            f"{plan.duplicate_ids} rows repeat an id of an earlier row; every row is kept (tell them "
+            "apart by the `row` column)"
+        )
+    for path in plan.empty_files:
+        out.append(f"{path}: empty file, no rows")
+    return out
 
 
 def read_rows(plan: SourcePlan, file_index: int, start: int, count: int) -> list[Row]:

@@ -82,6 +82,11 @@ def write_atomic(path: Path, write) -> None:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # disk full, read-only, quota: say which file could not be written
+        tmp.unlink(missing_ok=True)
+        if str(path) in str(exc):
+            raise
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -99,7 +104,24 @@ def read_manifest(folder: str | os.PathLike) -> dict:
     path = Path(folder) / MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"{folder}: no {MANIFEST}; is this a neuronhead feature folder?")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: not a neuronhead manifest")
+    for entry in manifest.get("shards", []):
+        inside(folder, entry.get("file", ""), path)
+    return manifest
+
+
+def inside(folder: str | os.PathLike, name: str, source: object) -> Path:
+    """``folder / name``, refused when ``name`` (read from ``source``) would lead outside ``folder``."""
+    base = Path(folder).resolve()
+    target = (base / name).resolve()
+    if not name or Path(name).is_absolute() or not target.is_relative_to(base) or target == base:
+        raise ValueError(f"{source}: entry {name!r} points outside {folder}; refusing to use it")
+    return target
 
 
 def shard_files(folder: str | os.PathLike) -> list[Path]:

@@ -82,9 +82,11 @@ def _train_loop(config: dict[str, Any]) -> None:
 
         trainer.all_reduce_mean, trainer.all_reduce_sum = mean_, sum_
     ckpt = ray.train.get_checkpoint()
+    resumed_from = None  # the epoch this worker group picked up from, reported so callers can tell
     if ckpt:
         with ckpt.as_directory() as d:
             _load_checkpoint(trainer, d)
+        resumed_from = trainer.epoch
     mean = torch.tensor(config["mean"]).view(L, F)
     scale = torch.tensor(config["scale"]).view(L, F)
     regression = s.task == "regression"
@@ -116,7 +118,12 @@ def _train_loop(config: dict[str, Any]) -> None:
                 _save_checkpoint(trainer, d)
                 checkpoint = ray.train.Checkpoint.from_directory(d)
             ray.train.report(
-                {"epoch": trainer.epoch, "heldout_loss": trainer.history[-1], "done": not go_on},
+                {
+                    "epoch": trainer.epoch,
+                    "heldout_loss": trainer.history[-1],
+                    "done": not go_on,
+                    "resumed_from": resumed_from,
+                },
                 checkpoint=checkpoint,
             )
 
@@ -204,4 +211,5 @@ def fit_probes_ray(
     if task == "classification" and probes.select != "loss":
         scores = grid_scores(state.conf.numpy(), probes.select, manifest.get("label_names"))
     probes.set_result(state.result(scores), split_of(np.arange(0), probes.settings().n_splits))
+    probes.resumed_from_ = (result.metrics or {}).get("resumed_from")  # None: never restarted
     return probes

@@ -139,6 +139,8 @@ def fit_head(
         "seconds": {"load": round(load_s, 1), "fit": round(fit_s, 1)},
         "train_engine": train_engine,
     }
+    if probes is not None:  # Ray Train: the epoch a restarted worker group resumed from, if any
+        report["phase1_resumed_from"] = getattr(probes, "resumed_from_", None)
     if val_features is not None:
         vm = read_manifest(val_features)
         _check_same_extraction(manifest, vm, f"validation features {val_features}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 import neuronhead
-from neuronhead.data import plan_source, resolve_source, write_bad_rows
+from neuronhead.data import input_warnings, plan_source, resolve_source, write_bad_rows
 from neuronhead.models.loading import DEFAULT_MODEL, load_config, resolve_model_path, weights_hash
 from neuronhead.models.registry import spec_for
 from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor
@@ -158,6 +158,8 @@ def extract(
             f"warning: {len(plan.bad_rows)} bad rows skipped and listed in {out / 'bad_rows.jsonl'}; "
             f"first: {plan.bad_rows[0]}"
         )
+    for warning in input_warnings(plan):
+        print(f"warning: {warning}")
     shards = plan_shards(plan, shard_rows)
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -202,6 +204,8 @@ def extract(
         "label_names": plan.label_names,
         "rows_in": plan.n_rows + len(plan.bad_rows),
         "bad_rows": len(plan.bad_rows),
+        "duplicate_ids": plan.duplicate_ids,
+        "empty_files": plan.empty_files,
         "rows": plan.n_rows,
         "shards": [
             {"file": shard_name(s.shard_id), "rows": s.count, "first_row": s.first_row} for s in shards

@@ -22,7 +22,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 import neuronhead
-from neuronhead.data import plan_source, resolve_source
+from neuronhead.data import input_warnings, plan_source, resolve_source
 from neuronhead.heads.artifact import HeadError, head_bytes, head_from_bytes
 from neuronhead.models.loading import resolve_model_path, weights_hash
 from neuronhead.pipelines.extract import _file_fingerprint, _load_stats
@@ -156,8 +156,12 @@ def score(
         "deepest_layer": deepest,
         "source": {"kind": source.kind, "split": source.split, "files": source.files},
         "rows_in": plan.n_rows + len(plan.bad_rows),
+        "duplicate_ids": plan.duplicate_ids,
+        "empty_files": plan.empty_files,
         "shards": [{"file": shard_name(s.shard_id), "rows": s.count} for s in shards],
     }
+    for warning in input_warnings(plan):
+        print(f"warning: {warning}")
     bad_file = shard_name(len(shards))
     if plan.bad_rows:
         manifest["shards"].append({"file": bad_file, "rows": len(plan.bad_rows), "bad_rows": True})
@@ -212,6 +216,8 @@ def score(
         "scored": counts["rows"] - counts["errors"],
         "errors": counts["errors"],
         "bad_input_rows": len(plan.bad_rows),
+        "duplicate_ids": plan.duplicate_ids,
+        "empty_files": plan.empty_files,
         "heads": list(manifest["heads"]),
         "deepest_layer": deepest,
         "seconds": {"score": round(t_run, 2), "total": round(time.perf_counter() - t_start, 2)},

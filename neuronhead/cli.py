@@ -73,6 +73,7 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
         help="also store the final hidden state (mean-pooled and first/last token), for baselines",
     )
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
+    _add_reading(p)
     p.set_defaults(func=_extract)
 
 
@@ -101,12 +102,50 @@ def _extract(args: argparse.Namespace) -> int:
         address=args.address,
         num_actors=args.num_actors,
         trust_remote_code=args.trust_remote_code,
+        **_reading(args),
     )
     summary = {
         k: manifest.get(k) for k in ("rows_in", "rows", "bad_rows", "errors", "truncated", "texts_per_second")
     }
     print(f"features: {args.out} " + json.dumps(summary))
     return 0
+
+
+def _add_reading(p: argparse.ArgumentParser, scoring: bool = False) -> None:
+    """How texts are read: the input's format, TweetEval normalisation, and which tweets of a dump run."""
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "csv", "jsonl", "parquet", "tweets"],
+        help="auto: by suffix; JSON whose first record is a Twitter/X API record (v1.1 or v2) and "
+        ".json/.jsonl compressed as .gz/.zst are read as a tweet dump",
+    )
+    p.add_argument(
+        "--normalize",
+        default="auto",
+        choices=["auto", "none", "tweeteval"],
+        help=(
+            "tweeteval: user mentions → @user, links → http. auto: as the heads' training texts were"
+            if scoring
+            else "tweeteval: user mentions → @user, links → http. auto: recorded as tweeteval for a "
+            "TweetEval folder (its texts come that way), none otherwise"
+        ),
+    )
+    p.add_argument(
+        "--retweets",
+        default="keep",
+        choices=["keep", "drop"],
+        help="tweet dumps: drop leaves retweets out of the model (each still comes out, filtered)",
+    )
+    p.add_argument("--dedupe", action="store_true", help="tweet dumps: filter later rows of a repeated id")
+    p.add_argument("--lang", default=None, help="tweet dumps: keep only these languages, e.g. en,es")
+
+
+def _reading(args: argparse.Namespace) -> dict:
+    from neuronhead.tweets.options import TweetOptions
+
+    tweets = TweetOptions.from_args(args.retweets, args.dedupe, args.lang)
+    return {"format": args.format, "normalize": args.normalize, "tweets": tweets if tweets.active else None}
 
 
 def _add_fit(sub: argparse._SubParsersAction) -> None:
@@ -203,6 +242,9 @@ def _data_options(args: argparse.Namespace) -> dict:
             "embeddings": getattr(args, "embeddings", False),
             "engine": args.engine,
             "address": args.address,
+            # A head on layers 0..K needs no deeper features: extraction stops there too.
+            "layers": None if getattr(args, "max_layer", None) is None else f"0-{args.max_layer}",
+            **_reading(args),
         },
     }
 
@@ -213,6 +255,7 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val", default=None, help="validation data (fit: default --val-fraction of --train)")
     p.add_argument("--train-split", default="train", help="split of a TweetEval folder or dataset")
     p.add_argument("--val-split", default="val", help="split of a TweetEval folder or dataset")
+    _add_reading(p)
     p.add_argument("--features", default=None, help="reuse this extraction of the training data")
     p.add_argument("--val-features", default=None, help="reuse this extraction of the validation data")
     p.add_argument("--cache", default=".neuronhead-cache", help="where extractions are kept and reused")
@@ -301,6 +344,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-actors", type=int, default=None, help="model actors (default: by cluster size)")
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.add_argument("--force", action="store_true", help="score even if the model is not the heads' model")
+    _add_reading(p, scoring=True)
     p.set_defaults(func=_score)
 
 
@@ -324,9 +368,12 @@ def _score(args: argparse.Namespace) -> int:
         address=args.address,
         num_actors=args.num_actors,
         force=args.force,
+        **_reading(args),
     )
     print(json.dumps(result))
-    print(f"scored {result['scored']} rows, {result['errors']} errors, {result['rows_in']} in → {args.out}")
+    filtered = f", {result['filtered']} filtered" if result["filtered"] else ""
+    counts = f"scored {result['scored']} rows, {result['errors']} errors{filtered}, {result['rows_in']} in"
+    print(f"{counts} → {args.out}")
     return 0
 
 
@@ -408,6 +455,18 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--examples", type=int, default=None, help="texts shown per neuron in the report (default 5)"
     )
+    p.add_argument(
+        "--normalize",
+        default=None,
+        choices=["auto", "none", "tweeteval"],
+        help="tweeteval: mentions → @user, links → http, for every input; auto (default): recorded as "
+        "tweeteval for a TweetEval folder, and --score is read the way the head's texts were",
+    )
+    p.add_argument("--retweets", default=None, choices=["keep", "drop"], help="--score tweet dump: retweets")
+    p.add_argument(
+        "--dedupe", action="store_const", const=True, default=None, help="--score tweet dump: repeated ids"
+    )
+    p.add_argument("--lang", default=None, help="--score tweet dump: keep only these languages (en,es)")
     p.add_argument("--engine", default=None, choices=["ray", "local"], help="extraction and scoring engine")
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.set_defaults(func=_run)
@@ -425,6 +484,45 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="label shares of scored tweets over time and by language, hashtag or author",
+        description="Reads a `neuronhead score` folder with Ray Data and writes, per head, each label's "
+        "share (regression heads: the mean) per time bucket and group with 95%% confidence intervals "
+        "(shares.parquet/.csv, means.parquet/.csv), the top hashtags per label (top_hashtags.*), "
+        "time-series plots (plots/*.png) and summary.json, which accounts for every row.",
+    )
+    p.add_argument("--scores", required=True, help="output folder of `neuronhead score`")
+    p.add_argument("--out", required=True, help="folder for the tables, plots and summary.json")
+    p.add_argument(
+        "--by", default="day", choices=["hour", "day", "week", "none"], help="time bucket (none: no time)"
+    )
+    p.add_argument("--group-by", default=None, choices=["lang", "hashtag", "author"], help="one panel each")
+    p.add_argument("--top", type=int, default=20, help="hashtags listed per label")
+    p.add_argument("--engine", default="ray", choices=["ray", "local"])
+    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    p.add_argument("--no-plots", action="store_true")
+    p.set_defaults(func=_analyze)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from neuronhead.analyze import analyze
+
+    summary = analyze(
+        args.scores,
+        args.out,
+        by=None if args.by == "none" else args.by,
+        group_by=args.group_by,
+        top=args.top,
+        engine=args.engine,
+        address=args.address,
+        plots=not args.no_plots,
+    )
+    print(json.dumps(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuronhead", description=__doc__)
     parser.add_argument("--version", action="version", version=_version())
@@ -435,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tune(sub)
     _add_score(sub)
     _add_evaluate(sub)
+    _add_analyze(sub)
     return parser
 
 

@@ -7,7 +7,8 @@ runs and can be resumed.
 
 Formats: CSV, JSON lines, Parquet (a file, a folder or a glob), a TweetEval task folder
 (``{split}_text.txt``, ``{split}_labels.txt``, ``mapping.txt``), a Hugging Face ``save_to_disk``
-folder, or ``hf:NAME[:CONFIG]`` from the hub when online.
+folder, ``hf:NAME[:CONFIG]`` from the hub when online, or a Twitter/X API dump (``tweets``: v1.1 or
+v2 records as JSON lines or arrays, plain, gzip or zstd), whose rows carry the tweets' metadata.
 """
 
 from __future__ import annotations
@@ -20,14 +21,24 @@ import math
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 
+from neuronhead.tweets.columns import tweet_meta
+from neuronhead.tweets.normalize import tweeteval_normalize
+from neuronhead.tweets.options import DUPLICATE, TweetOptions, filter_kind
+from neuronhead.tweets.reader import Problem, is_tweet_file, read_tweets
+
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+KINDS = ("csv", "jsonl", "parquet", "tweets")  # what --format can force
+NORMALIZE = ("none", "tweeteval")
+# Fields only Twitter/X API records have: a JSON lines file whose first record has one is a dump.
+_TWEET_KEYS = {"id_str", "full_text", "extended_tweet", "retweeted_status", "author_id", "note_tweet",
+               "referenced_tweets", "in_reply_to_status_id_str"}  # fmt: skip
 
 
 class DataError(ValueError):
@@ -50,19 +61,23 @@ class Row:
     id: str | None
     text: str
     label: Any  # raw label as found, None when absent
+    meta: dict[str, Any] | None = None  # a tweet's metadata (tweets sources only)
+    skip: str | None = None  # why this row is not run through the model (``filtered: …``)
 
 
 @dataclass
 class Source:
     """A resolved input: its kind, its files and how to read columns. Small and picklable."""
 
-    kind: str  # csv | jsonl | parquet | tweeteval | hf_disk | hf_hub
+    kind: str  # csv | jsonl | parquet | tweeteval | hf_disk | hf_hub | tweets
     files: list[str]
     split: str | None = None
     text_column: str = "text"
     id_column: str = "id"
     label_column: str = "label"
     label_names: list[str] | None = None  # given by the source (mapping.txt, ClassLabel) or the user
+    normalize: str = "none"  # applied to every text as it is read: none | tweeteval
+    tweets: TweetOptions | None = None  # which tweets to run (tweets sources only)
 
     def describe(self) -> str:
         return f"{self.kind}:{self.files[0]}" + (
@@ -76,7 +91,8 @@ class FilePlan:
 
     path: str
     n_rows: int
-    bad_lines: list[int] = field(default_factory=list)
+    bad_positions: list[int] = field(default_factory=list)  # reader items (0-based) that are bad rows
+    duplicate_positions: list[int] = field(default_factory=list)  # tweets filtered by --dedupe
 
 
 @dataclass
@@ -89,6 +105,7 @@ class SourcePlan:
     bad_rows: list[BadRow]
     duplicate_ids: int = 0  # rows whose id an earlier row already had (all are kept and processed)
     empty_files: list[str] = field(default_factory=list)  # files with no rows at all
+    filtered: dict[str, int] = field(default_factory=dict)  # rows kept out of the model, by what filtered
 
     @property
     def n_rows(self) -> int:
@@ -121,6 +138,40 @@ def _read_mapping(path: Path) -> list[str]:
     return [names[i] for i in range(len(names))]
 
 
+def _first_record(path: str) -> Any:
+    """The first JSON value of a JSON lines file, or the first element of a JSON array (else None)."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(1 << 20).decode("utf-8", errors="replace").lstrip()
+    except OSError:
+        return None
+    if text.startswith("["):  # an array: decode its first element only
+        try:
+            return json.JSONDecoder().raw_decode(text[1:].lstrip())[0]
+        except json.JSONDecodeError:
+            return None
+    try:
+        return json.loads(text.split("\n", 1)[0])
+    except json.JSONDecodeError:
+        return None
+
+
+def looks_like_tweets(path: str) -> bool:
+    """A Twitter/X API dump: compressed JSON, or a first record with fields only the API writes."""
+    if not is_tweet_file(path):
+        return False
+    if not path.lower().endswith(tuple(FORMATS)):
+        return True  # .json.gz / .jsonl.zst: only dumps are read compressed
+    record = _first_record(path)
+    if isinstance(record, dict) and isinstance(record.get("data"), dict | list):
+        return True  # a v2 response envelope
+    return isinstance(record, dict) and bool(_TWEET_KEYS & set(record))
+
+
+def _file_kind(path: str) -> str | None:
+    return FORMATS.get(Path(path).suffix.lower()) or ("tweets" if is_tweet_file(path) else None)
+
+
 def resolve_source(
     data: str | os.PathLike,
     *,
@@ -129,25 +180,40 @@ def resolve_source(
     id_column: str = "id",
     label_column: str = "label",
     label_names: list[str] | None = None,
+    format: str = "auto",
+    normalize: str = "none",
+    tweets: TweetOptions | None = None,
 ) -> Source:
-    """Turn a path, folder, glob or ``hf:`` name into a :class:`Source` (nothing is read yet)."""
+    """Turn a path, folder, glob or ``hf:`` name into a :class:`Source` (nothing is read yet).
+
+    ``format`` forces a kind (``csv``, ``jsonl``, ``parquet``, ``tweets``); ``auto`` goes by suffix,
+    and reads JSON files as a tweet dump when their first record is a Twitter/X API record.
+    """
+    if format != "auto" and format not in KINDS:
+        raise DataError(f"--format must be auto or one of {', '.join(KINDS)}, not {format!r}")
+    if normalize not in NORMALIZE:
+        raise DataError(f"--normalize must be one of {', '.join(NORMALIZE)}, not {normalize!r}")
     cols = {"text_column": text_column, "id_column": id_column, "label_column": label_column}
+    extra = {"label_names": label_names, "normalize": normalize}
     spec = str(data)
     if spec.startswith("hf:"):
-        return Source("hf_hub", [spec[3:]], split=split or "train", label_names=label_names, **cols)
+        src = Source("hf_hub", [spec[3:]], split=split or "train", **extra, **cols)
+        return _with_tweet_options(src, tweets)
     path = Path(spec).expanduser()
     if path.is_dir():
         if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
-            return Source("hf_disk", [str(path)], split=split, label_names=label_names, **cols)
+            return _with_tweet_options(Source("hf_disk", [str(path)], split=split, **extra, **cols), tweets)
         if list(path.glob("*_text.txt")):
             split = split or "train"
             mapping = path / "mapping.txt"
-            names = label_names or (_read_mapping(mapping) if mapping.exists() else None)
-            return Source("tweeteval", _tweeteval_files(path, split), split=split, label_names=names, **cols)
-        files = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FORMATS)
+            extra["label_names"] = label_names or (_read_mapping(mapping) if mapping.exists() else None)
+            src = Source("tweeteval", _tweeteval_files(path, split), split=split, **extra, **cols)
+            return _with_tweet_options(src, tweets)
+        files = sorted(str(p) for p in path.rglob("*") if p.is_file() and _file_kind(str(p)))
         if not files:
             raise DataError(
-                f"{path}: no {', '.join(sorted(FORMATS))} files, TweetEval split or saved dataset"
+                f"{path}: no {', '.join(sorted(FORMATS))} files (or compressed tweet dumps), "
+                "TweetEval split or saved dataset"
             )
     elif path.is_file():
         files = [str(path)]
@@ -155,13 +221,36 @@ def resolve_source(
         files = sorted(glob.glob(spec, recursive=True))
         if not files:
             raise DataError(f"{spec}: no such file, folder or glob match")
-    kinds = {FORMATS.get(Path(f).suffix.lower()) for f in files}
-    if None in kinds:
-        bad = next(f for f in files if Path(f).suffix.lower() not in FORMATS)
-        raise DataError(f"{bad}: unknown format (expected one of {', '.join(sorted(FORMATS))})")
-    if len(kinds) > 1:
-        raise DataError(f"{spec}: mixes formats {sorted(kinds)}; point at one format at a time")
-    return Source(kinds.pop(), files, split=split, label_names=label_names, **cols)
+    for f in files:
+        if _file_kind(f) is None:
+            raise DataError(
+                f"{f}: unknown format (expected one of {', '.join(sorted(FORMATS))}, "
+                "or a .json/.jsonl tweet dump compressed as .gz or .zst)"
+            )
+    if format == "tweets":
+        kind = "tweets"
+        bad = next((f for f in files if not is_tweet_file(f)), None)
+        if bad:
+            raise DataError(f"{bad}: a tweet dump must be .json, .jsonl or .ndjson (optionally .gz/.zst)")
+    elif format != "auto":
+        kind = format
+    else:
+        kinds = {"tweets" if looks_like_tweets(f) else _file_kind(f) for f in files}
+        if len(kinds) > 1:
+            raise DataError(f"{spec}: mixes formats {sorted(kinds)}; point at one format at a time")
+        kind = kinds.pop()
+    return _with_tweet_options(Source(kind, files, split=split, **extra, **cols), tweets)
+
+
+def _with_tweet_options(src: Source, tweets: TweetOptions | None) -> Source:
+    if tweets is not None and tweets.active:
+        if src.kind != "tweets":
+            raise DataError(
+                f"{src.describe()}: --retweets, --dedupe and --lang need a Twitter/X API dump "
+                f"(this input reads as {src.kind}; --format tweets forces it)"
+            )
+        src.tweets = tweets
+    return src
 
 
 # ---------------------------------------------------------------- raw rows per format
@@ -319,6 +408,20 @@ def _hf_rows(src: Source, path: str) -> Iterator[Row | BadRow]:
             yield _row_from_record(src, path, n, record)
 
 
+def _tweet_rows(src: Source, path: str) -> Iterator[Row | BadRow]:
+    """Rows of a tweet dump: the chosen text, the tweet's metadata and, when filtered, why."""
+    for line, item in read_tweets(path):
+        if isinstance(item, Problem):
+            yield BadRow(path, item.line or line, item.problem)
+            continue
+        text = _check_text(path, line, item.text)
+        if isinstance(text, BadRow):
+            yield text
+            continue
+        skip = src.tweets.skip_reason(item) if src.tweets else None
+        yield Row(line, item.id, text, None, tweet_meta(item), skip)
+
+
 _READERS = {
     "csv": _csv_rows,
     "jsonl": _jsonl_rows,
@@ -326,6 +429,7 @@ _READERS = {
     "tweeteval": _tweeteval_rows,
     "hf_disk": _hf_rows,
     "hf_hub": _hf_rows,
+    "tweets": _tweet_rows,
 }
 
 
@@ -399,27 +503,37 @@ def plan_source(src: Source, *, on_bad_row: str = "error", label_kind: str = "au
     bad: list[BadRow] = []
     raw_labels: list[Any] = []
     has_labels = False
-    rows_by_line: list[list[tuple[int, Any]]] = []
+    rows_by_position: list[list[tuple[int, int, Any]]] = []
     id_hashes: list[int] = []
+    seen: set[str] | None = set() if src.tweets is not None and src.tweets.dedupe else None
+    filtered: dict[str, int] = {}
     for path in _data_files(src):
         plan = FilePlan(path, 0)
-        labelled: list[tuple[int, Any]] = []
-        for item in _READERS[src.kind](src, path):
+        labelled: list[tuple[int, int, Any]] = []  # (reader position, line, raw label)
+        for pos, item in enumerate(_READERS[src.kind](src, path)):
             if isinstance(item, BadRow):
                 if on_bad_row == "error":
                     raise DataError(str(item))
                 bad.append(item)
-                plan.bad_lines.append(item.line)
+                plan.bad_positions.append(pos)
                 continue
             plan.n_rows += 1
+            skip = item.skip
             if item.id is not None:
                 id_hashes.append(hash(item.id))
+                if seen is not None:
+                    if item.id in seen:
+                        plan.duplicate_positions.append(pos)
+                        skip = skip or DUPLICATE
+                    seen.add(item.id)
+            if skip:
+                filtered[filter_kind(skip)] = filtered.get(filter_kind(skip), 0) + 1
             if item.label is not None:
                 has_labels = True
-            labelled.append((item.line, item.label))
+            labelled.append((pos, item.line, item.label))
         files.append(plan)
-        rows_by_line.append(labelled)
-        raw_labels.extend(label for _, label in labelled if label is not None)
+        rows_by_position.append(labelled)
+        raw_labels.extend(label for _, _, label in labelled if label is not None)
     kind = None
     if has_labels:
         if label_kind == "auto":
@@ -429,30 +543,32 @@ def plan_source(src: Source, *, on_bad_row: str = "error", label_kind: str = "au
             kind = label_kind
             if kind == "class" and not names:  # forced classes: numbers that look like values too
                 names = _infer_labels(raw_labels)[1] or sorted({str(x).strip() for x in raw_labels})
-        for plan, labelled in zip(files, rows_by_line, strict=True):  # every label must encode
-            for line, raw in labelled:
+        for plan, labelled in zip(files, rows_by_position, strict=True):  # every label must encode
+            for pos, line, raw in labelled:
                 code = encode_label(raw, kind, names)
                 if isinstance(code, str):
                     problem = BadRow(plan.path, line, code)
                     if on_bad_row == "error":
                         raise DataError(str(problem))
                     bad.append(problem)
-                    plan.bad_lines.append(line)
+                    plan.bad_positions.append(pos)
                     plan.n_rows -= 1
     for plan in files:
-        plan.bad_lines.sort()
+        plan.bad_positions.sort()
     hashes = np.asarray(id_hashes, dtype=np.int64)
     duplicates = int(len(hashes) - len(np.unique(hashes)))
-    empty = [f.path for f in files if f.n_rows == 0 and not f.bad_lines]
+    empty = [f.path for f in files if f.n_rows == 0 and not f.bad_positions]
     return SourcePlan(
-        src, files, has_labels, kind, names if kind == "class" else None, bad, duplicates, empty
+        src, files, has_labels, kind, names if kind == "class" else None, bad, duplicates, empty, filtered
     )
 
 
 def input_warnings(plan: SourcePlan) -> list[str]:
     """What a job should tell its user about the input before running (rows are never dropped)."""
     out = []
-    if plan.duplicate_ids:
+    if plan.duplicate_ids and plan.source.tweets is not None and plan.source.tweets.dedupe:
+        out.append(f"{plan.duplicate_ids} rows repeat a tweet id of an earlier row; --dedupe filters them")
+    elif plan.duplicate_ids:
         out.append(
             f"{plan.duplicate_ids} rows repeat an id of an earlier row; every row is kept (tell them "
             "apart by the `row` column)"
@@ -463,19 +579,26 @@ def input_warnings(plan: SourcePlan) -> list[str]:
 
 
 def read_rows(plan: SourcePlan, file_index: int, start: int, count: int) -> list[Row]:
-    """Good rows ``start .. start+count`` of one file, skipping exactly the lines the plan rejected."""
+    """Good rows ``start .. start+count`` of one file, skipping exactly the items the plan rejected.
+
+    Texts come back normalised as the source asks, and rows ``--dedupe`` filtered carry their reason.
+    """
     fplan = plan.files[file_index]
-    skip = set(fplan.bad_lines)
+    skip = set(fplan.bad_positions)
+    duplicates = set(fplan.duplicate_positions)
+    normalize = tweeteval_normalize if plan.source.normalize == "tweeteval" else None
     out: list[Row] = []
     good = 0
-    for item in _READERS[plan.source.kind](plan.source, fplan.path):
-        if isinstance(item, BadRow):
-            if item.line in skip:
-                continue
-            raise DataError(f"{item} (the file changed since it was planned)")
-        if item.line in skip:
+    for pos, item in enumerate(_READERS[plan.source.kind](plan.source, fplan.path)):
+        if pos in skip:
             continue
+        if isinstance(item, BadRow):
+            raise DataError(f"{item} (the file changed since it was planned)")
         if good >= start:
+            if pos in duplicates and item.skip is None:
+                item = replace(item, skip=DUPLICATE)
+            if normalize is not None:
+                item = replace(item, text=normalize(item.text))
             out.append(item)
             if len(out) == count:
                 break

@@ -29,6 +29,12 @@ class HeadError(ValueError):
     """A head folder that cannot be used, with the reason."""
 
 
+def extraction_info(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What a head keeps of its features' extraction: scoring must read texts the same way."""
+    info = {k: manifest.get(k) for k in ("pool_special_tokens", "max_length", "pooling")}
+    return info | {"normalize": manifest.get("normalize") or "none"}
+
+
 def save_head(head: NeuronHead, folder: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
     """Write the head atomically (each file written then renamed); ``meta`` adds provenance."""
     folder = Path(folder)

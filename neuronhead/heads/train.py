@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from neuronhead.heads.artifact import load_head, save_head
+from neuronhead.heads.artifact import extraction_info, load_head, save_head
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.metrics import (
@@ -171,7 +171,7 @@ def fit_head(
 
     meta = {
         "model": manifest["model"],
-        "extraction": {k: manifest.get(k) for k in ("pool_special_tokens", "max_length", "pooling")},
+        "extraction": extraction_info(manifest),
         "train_features": str(Path(features).resolve()),
         "metric": metric,
         "val_metrics": report.get("val"),

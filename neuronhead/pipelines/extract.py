@@ -25,6 +25,7 @@ from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor
 from neuronhead.pipelines.runner import run_shards
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, read_manifest, shard_name, write_json
+from neuronhead.tweets.options import TweetOptions
 
 
 def parse_layers(spec: str | list[int] | None, n_layers: int) -> list[int]:
@@ -84,6 +85,9 @@ def extract(
     label_names: list[str] | None = None,
     label_kind: str = "auto",
     embeddings: bool = False,
+    format: str = "auto",
+    normalize: str = "auto",
+    tweets: TweetOptions | None = None,
     engine: str = "ray",
     address: str | None = None,
     num_actors: int | None = None,
@@ -93,7 +97,9 @@ def extract(
     """Extract pooled FFN features of ``data`` into the folder ``out``; return the manifest.
 
     Re-running with the same arguments skips the shards already written; different arguments on a
-    non-empty folder are refused rather than mixed.
+    non-empty folder are refused rather than mixed. ``normalize="auto"`` records a TweetEval folder's
+    texts as TweetEval-normalised (they come that way) and leaves other texts as they are; the
+    manifest records it, the head keeps it, and scoring applies it.
     """
     if engine not in ("ray", "local"):
         raise ValueError(f"engine must be 'ray' or 'local', not {engine!r}")
@@ -113,7 +119,13 @@ def extract(
         id_column=id_column,
         label_column=label_column,
         label_names=label_names,
+        format=format,
+        tweets=tweets,
     )
+    if normalize == "auto":
+        normalize = "tweeteval" if source.kind == "tweeteval" else "none"
+    # TweetEval's texts were normalised at the source: it is recorded, and there is nothing to apply.
+    source.normalize = "none" if source.kind == "tweeteval" else normalize
     settings_key = {
         "format_version": FORMAT_VERSION,
         "model_sha256": weights_hash(model_path),
@@ -135,6 +147,11 @@ def extract(
         settings_key["label_kind"] = label_kind
     if embeddings:
         settings_key["embeddings"] = True
+    if source.normalize != "none" or source.tweets is not None:  # keeps earlier fingerprints
+        settings_key["reading"] = {
+            "normalize": source.normalize,
+            "tweets": source.tweets and source.tweets.to_json(),
+        }
     fingerprint = hashlib.sha256(json.dumps(settings_key, sort_keys=True).encode()).hexdigest()[:16]
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
     if (out / MANIFEST).exists():
@@ -189,6 +206,8 @@ def extract(
         "pooling": ["mean", "max"],
         "pool_special_tokens": pool_special_tokens,
         "max_length": max_length,
+        "normalize": normalize,
+        "tweets": source.tweets.to_json() if source.tweets else None,
         "compute_dtype": dtype,
         "device": device,
         "storage_dtype": "float16",
@@ -205,6 +224,7 @@ def extract(
         "rows_in": plan.n_rows + len(plan.bad_rows),
         "bad_rows": len(plan.bad_rows),
         "duplicate_ids": plan.duplicate_ids,
+        "filtered": plan.filtered,
         "empty_files": plan.empty_files,
         "rows": plan.n_rows,
         "shards": [

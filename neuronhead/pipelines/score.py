@@ -4,7 +4,7 @@ One pass of the model serves all heads that share it, stopping after the deepest
 needs. Rows the reader rejects (undecodable, wrong type…) are not dropped: they are written as rows with
 an ``error`` (file, line and problem) in one extra shard. Shards appear atomically and finished ones are
 skipped on a rerun, so an interrupted job resumes. The job ends with ``summary.json``: rows in, scored,
-errors — and rows in always equals scored + errors.
+errors, filtered — and rows in always equals scored + errors + filtered.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from neuronhead.pipelines.runner import run_shards
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer, score_schema
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import MANIFEST, SHARDS, read_manifest, shard_name, write_json, write_table
+from neuronhead.tweets.options import FILTERED, TweetOptions
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NO_LABEL = "\x00no label column"  # scoring never reads labels: a label problem is not a scoring problem
@@ -50,16 +51,22 @@ def parse_head_specs(specs: list[str]) -> list[tuple[str, Path]]:
     return out
 
 
-def _check_heads(blobs: list[dict[str, Any]], model: str | None, force: bool) -> tuple[Path, dict]:
-    """All heads must come from one model and one extraction setting; returns the model path."""
+def _check_heads(
+    blobs: list[dict[str, Any]], model: str | None, force: bool, normalize: str = "auto"
+) -> tuple[Path, dict]:
+    """All heads must come from one model and one extraction setting; returns the model path.
+
+    An explicit ``normalize`` decides how texts are read, so then heads may differ in it.
+    """
     first = blobs[0]["info"]
+    ignore = set() if normalize == "auto" else {"normalize"}
     for b in blobs[1:]:
         if b["info"]["model"].get("weights_sha256") != first["model"].get("weights_sha256"):
             raise HeadError(
                 f"heads {blobs[0]['where']} and {b['where']} were trained on different models; "
                 "score them in separate jobs"
             )
-        if b["info"].get("extraction") != first.get("extraction"):
+        if _extraction(b["info"], ignore) != _extraction(first, ignore):
             raise HeadError(
                 f"heads {blobs[0]['where']} and {b['where']} were trained on features extracted "
                 f"differently ({b['info'].get('extraction')} vs {first.get('extraction')})"
@@ -78,7 +85,13 @@ def _check_heads(blobs: list[dict[str, Any]], model: str | None, force: bool) ->
             f"the model at {model_path} (weights {actual}) is not the one the heads were trained on "
             f"({expected}); pass --force to score anyway"
         )
-    return model_path, first.get("extraction") or {}
+    return model_path, _extraction(first)
+
+
+def _extraction(info: dict, ignore: set[str] = frozenset()) -> dict:
+    """How a head's features were made; heads from before ``normalize`` was recorded read ``none``."""
+    made = {"normalize": "none", **(info.get("extraction") or {})}
+    return {k: v for k, v in made.items() if k not in ignore}
 
 
 def score(
@@ -96,6 +109,9 @@ def score(
     device: str = "auto",
     shard_rows: int | None = None,
     keep_text: bool = False,
+    format: str = "auto",
+    normalize: str = "auto",
+    tweets: TweetOptions | None = None,
     engine: str = "ray",
     address: str | None = None,
     num_actors: int | None = None,
@@ -103,19 +119,33 @@ def score(
     trust_remote_code: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Score ``data`` with every head into ``out``; returns (and writes) the summary."""
+    """Score ``data`` with every head into ``out``; returns (and writes) the summary.
+
+    ``normalize="auto"`` normalises texts the way the heads' training texts were (recorded in each
+    head); ``tweets`` filters a tweet dump (filtered rows come out with their reason in ``error``).
+    """
     t_start = time.perf_counter()
     out = Path(out)
     named = parse_head_specs(heads)
     if not named:
         raise ValueError("give at least one --head")
     blobs = [head_bytes(path) | {"name": name} for name, path in named]
-    model_path, extraction = _check_heads(blobs, model, force)
+    model_path, extraction = _check_heads(blobs, model, force, normalize)
     built = {b["name"]: head_from_bytes(b)[0] for b in blobs}
     deepest = max(h.deepest_layer_ for h in built.values())
+    if normalize == "auto":
+        normalize = extraction.get("normalize") or "none"
     source = resolve_source(
-        data, split=split, text_column=text_column, id_column=id_column, label_column=NO_LABEL
+        data,
+        split=split,
+        text_column=text_column,
+        id_column=id_column,
+        label_column=NO_LABEL,
+        format=format,
+        normalize=normalize,
+        tweets=tweets,
     )
+    tweet_columns = source.kind == "tweets"
     shard_rows = shard_rows or auto_shard_rows(2048)  # scores are small: shards of 4,096 rows
     key = {
         "heads": [[b["name"], hashlib.sha256(b["weights"]).hexdigest()] for b in blobs],
@@ -129,6 +159,8 @@ def score(
         "shard_rows": shard_rows,
         "keep_text": keep_text,
     }
+    if tweet_columns or normalize != "none":  # only then, so earlier jobs keep their fingerprint
+        key["reading"] = {"normalize": normalize, "tweets": source.tweets and source.tweets.to_json()}
     fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
     if (out / MANIFEST).exists() and read_manifest(out).get("fingerprint") != fingerprint:
@@ -155,7 +187,10 @@ def score(
         "model": {"path": str(model_path), "weights_sha256": key["model_sha256"]},
         "deepest_layer": deepest,
         "source": {"kind": source.kind, "split": source.split, "files": source.files},
+        "normalize": normalize,
+        "tweets": source.tweets.to_json() if source.tweets else None,
         "rows_in": plan.n_rows + len(plan.bad_rows),
+        "filtered": plan.filtered,
         "duplicate_ids": plan.duplicate_ids,
         "empty_files": plan.empty_files,
         "shards": [{"file": shard_name(s.shard_id), "rows": s.count} for s in shards],
@@ -167,7 +202,8 @@ def score(
         manifest["shards"].append({"file": bad_file, "rows": len(plan.bad_rows), "bad_rows": True})
     write_json(manifest, out / MANIFEST)
     if plan.bad_rows and not (out / bad_file).exists():
-        _write_bad_rows(plan.bad_rows, built, keep_text, out / bad_file, first_row=plan.n_rows)
+        schema = score_schema(built, keep_text, tweet_columns)
+        _write_bad_rows(plan.bad_rows, schema, out / bad_file, first_row=plan.n_rows)
 
     settings = ScorerSettings(
         model_path=str(model_path),
@@ -181,6 +217,7 @@ def score(
         pool_special_tokens=bool(extraction.get("pool_special_tokens")),
         trust_remote_code=trust_remote_code,
         keep_text=keep_text,
+        tweet_columns=tweet_columns,
     )
     pending = [s for s in shards if not (out / shard_name(s.shard_id)).exists()]
     stats = _load_stats(out)
@@ -213,8 +250,10 @@ def score(
     result = {
         "rows_in": manifest["rows_in"],
         "rows_out": counts["rows"],
-        "scored": counts["rows"] - counts["errors"],
+        "scored": counts["rows"] - counts["errors"] - counts["filtered"],
         "errors": counts["errors"],
+        "filtered": counts["filtered"],
+        "filtered_by": plan.filtered,
         "bad_input_rows": len(plan.bad_rows),
         "duplicate_ids": plan.duplicate_ids,
         "empty_files": plan.empty_files,
@@ -236,9 +275,8 @@ def score(
     return result
 
 
-def _write_bad_rows(bad, heads, keep_text: bool, path: Path, first_row: int) -> None:
+def _write_bad_rows(bad, schema: pa.Schema, path: Path, first_row: int) -> None:
     """Rows the reader rejected, as output rows with their reason (row numbers after the good rows)."""
-    schema = score_schema(heads, keep_text)
     columns: dict[str, list] = {f.name: [None] * len(bad) for f in schema}
     columns["row"] = list(range(first_row, first_row + len(bad)))
     columns["error"] = [f"unreadable input: {b}" for b in bad]
@@ -246,13 +284,14 @@ def _write_bad_rows(bad, heads, keep_text: bool, path: Path, first_row: int) -> 
 
 
 def _count(out: Path, manifest: dict) -> dict[str, int]:
-    """Rows and errors over the shards of this job, read from the Parquet footers and error column."""
+    """Rows, errors and filtered rows over the shards of this job, read from the error column."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    rows = errors = 0
+    rows = errors = filtered = 0
     for s in manifest["shards"]:
-        table = pq.read_table(out / s["file"], columns=["error"])
-        rows += table.num_rows
-        errors += int(pc.sum(pc.is_valid(table["error"])).as_py() or 0)
-    return {"rows": rows, "errors": errors}
+        error = pq.read_table(out / s["file"], columns=["error"])["error"]
+        rows += len(error)
+        errors += int(pc.sum(pc.is_valid(error)).as_py() or 0)
+        filtered += int(pc.sum(pc.starts_with(error, FILTERED)).as_py() or 0)
+    return {"rows": rows, "errors": errors - filtered, "filtered": filtered}

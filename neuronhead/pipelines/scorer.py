@@ -26,6 +26,7 @@ from neuronhead.models.tokens import Tokenized
 from neuronhead.pipelines.extractor import pick_device_dtype
 from neuronhead.pipelines.shards import row_errors, unpack
 from neuronhead.store import shard_name, write_table
+from neuronhead.tweets.columns import META_FIELDS, META_NAMES
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ScorerSettings:
     trust_remote_code: bool = False
     torch_threads: int | None = None
     keep_text: bool = False
+    tweet_columns: bool = False  # carry the tweets' metadata columns into the scores
 
 
 def union_neurons(heads: dict[str, Any]) -> dict[int, np.ndarray]:
@@ -53,8 +55,10 @@ def union_neurons(heads: dict[str, Any]) -> dict[int, np.ndarray]:
     return {layer: np.array(sorted(v), dtype=np.int64) for layer, v in sorted(out.items())}
 
 
-def score_schema(heads: dict[str, Any], keep_text: bool = False) -> pa.Schema:
+def score_schema(heads: dict[str, Any], keep_text: bool = False, tweet_columns: bool = False) -> pa.Schema:
     fields = [pa.field("row", pa.int64()), pa.field("id", pa.string())]
+    if tweet_columns:
+        fields += META_FIELDS
     if keep_text:
         fields.append(pa.field("text", pa.string()))
     for name, head in heads.items():
@@ -101,7 +105,7 @@ class ShardScorer:
             neurons=self.neurons,
             pool_special_tokens=settings.pool_special_tokens,
         )
-        self.schema = score_schema(self.heads, settings.keep_text)
+        self.schema = score_schema(self.heads, settings.keep_text, settings.tweet_columns)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         return pa.Table.from_pylist([self.process(shard) for shard in unpack(batch)])
@@ -114,6 +118,8 @@ class ShardScorer:
         errors = row_errors(shard, s.pool_special_tokens)
         ok = [i for i in range(n) if errors[i] is None]
         columns: dict[str, Any] = {"row": shard["row"], "id": shard["id"]}
+        if s.tweet_columns:
+            columns.update({name: shard[name] for name in META_NAMES})
         if s.keep_text:
             columns["text"] = shard["text"]
         feats = {}

@@ -15,6 +15,7 @@ import pyarrow as pa
 from neuronhead.data import SourcePlan, label_ids, read_rows
 from neuronhead.models.loading import load_tokenizer
 from neuronhead.models.tokens import tokenize
+from neuronhead.tweets.columns import META_FIELDS
 
 
 @dataclass(frozen=True)
@@ -56,18 +57,25 @@ def unpack(table: pa.Table) -> list[dict[str, list]]:
 
 
 def read_shard(plan: SourcePlan, shard: Shard) -> pa.Table:
-    """The shard's rows: ``row``, ``id`` (given, else the row number), stripped ``text``, ``label``."""
+    """The shard's rows: ``row``, ``id`` (given, else the row number), stripped ``text``, ``label``,
+    ``skip`` (why a filtered row is not run) and, for tweet dumps, the tweets' metadata columns."""
     rows = read_rows(plan, shard.file_index, shard.start, shard.count)
     numbers = list(range(shard.first_row, shard.first_row + shard.count))
-    return pack(
+    table = pack(
         {
             "shard": shard.shard_id,
             "row": numbers,
             "id": [r.id if r.id is not None else str(n) for r, n in zip(rows, numbers, strict=True)],
             "text": [r.text for r in rows],
             "label": label_ids(plan, rows),
+            "skip": [r.skip for r in rows],
         }
-    ).replace_schema_metadata(None)
+    )
+    if plan.source.kind == "tweets":
+        for f in META_FIELDS:
+            values = [r.meta[f.name] if r.meta else None for r in rows]
+            table = table.append_column(f.name, pa.array([values], pa.list_(f.type)))
+    return table.replace_schema_metadata(None)
 
 
 @lru_cache(maxsize=4)
@@ -85,7 +93,8 @@ def tokenize_shards(
     out = []
     for shard in unpack(batch):
         texts = shard["text"]
-        keep = [i for i, t in enumerate(texts) if t]
+        skips = shard.get("skip") or [None] * len(texts)
+        keep = [i for i, t in enumerate(texts) if t and not skips[i]]
         tok = tokenize(tokenizer, [texts[i] for i in keep], max_length) if keep else None
         ids: list[list[int]] = [[] for _ in texts]
         special: list[list[int]] = [[] for _ in texts]
@@ -100,9 +109,12 @@ def tokenize_shards(
 def row_errors(shard: dict, pool_special_tokens: bool) -> list[str | None]:
     """Why each row of a tokenized shard cannot go through the model (None: it can)."""
     errors: list[str | None] = []
-    for text, special in zip(shard["text"], shard["special"], strict=True):
+    skips = shard.get("skip") or [None] * len(shard["text"])
+    for text, special, skip in zip(shard["text"], shard["special"], skips, strict=True):
         pooled = len(special) if pool_special_tokens else len(special) - sum(special)
-        if not text:
+        if skip:
+            errors.append(skip)
+        elif not text:
             errors.append("empty text")
         elif pooled == 0:
             errors.append("no tokens to pool (the text tokenizes to special tokens only)")

@@ -316,9 +316,13 @@ def _tuning(sec: Section, folder: Path, metric: str) -> None:
 
 
 def _scored(sec: Section, scores, out, shares, head, plots) -> None:
+    filtered = scores.get("filtered", 0)
+    by = ", ".join(f"{n:,} {what}" for what, n in (scores.get("filtered_by") or {}).items())
     sec.add(
         f"{scores['rows_in']:,} rows in, {scores['rows_out']:,} out: {scores['scored']:,} scored, "
-        f"{scores['errors']:,} with an error reason. Output: `{Path(scores['out']).name}/shards/` (Parquet)."
+        f"{scores['errors']:,} with an error reason"
+        + (f", {filtered:,} filtered ({by})" if filtered else "")
+        + f". Output: `{Path(scores['out']).name}/shards/` (Parquet)."
     )
     if not head.label_names_:
         return

@@ -33,6 +33,10 @@ class RunConfig:
     label_column: str = "label"
     label_kind: str = "auto"
     max_length: int = 128
+    normalize: str = "auto"  # auto | none | tweeteval (see `neuronhead extract --normalize`)
+    retweets: str = "keep"  # the --score tweet dump's retweets: keep | drop
+    dedupe: bool = False  # filter the --score dump's repeated tweet ids
+    lang: str | None = None  # keep only these languages of the --score dump, e.g. "en,es"
     task: str | None = None
     metric: str | None = None
     salient_fraction: float | None = None

@@ -124,6 +124,6 @@ def evaluate_from_data(
             layers=list(range(info["deepest_layer"] + 1)),
             max_length=ext.get("max_length", 128),
             pool_special_tokens=ext.get("pool_special_tokens", False),
-            **opts,
+            **({"normalize": ext.get("normalize", "none")} | opts),
         )
     return evaluate_head(head_folder, features)

@@ -22,6 +22,7 @@ import numpy as np
 from neuronhead.run.config import RunConfig
 from neuronhead.run.stages import StageLog, stage_key
 from neuronhead.store import read_manifest, write_json
+from neuronhead.tweets.options import TweetOptions
 
 HEAD_NAME = "head"  # scored columns are head_label, head_label_id, head_scores
 
@@ -69,6 +70,7 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
                 id_column=config.id_column,
                 label_column=config.label_column,
                 embeddings=config.baselines,
+                normalize=config.normalize,
                 engine=config.engine,
                 address=config.address,
                 progress=progress,
@@ -150,14 +152,22 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
                 split=config.score_split,
                 text_column=config.text_column,
                 id_column=config.id_column,
+                normalize=config.normalize,
+                tweets=TweetOptions.from_args(config.retweets, config.dedupe, config.lang),
                 engine=config.engine,
                 address=config.address,
                 progress=progress,
             )
             rec.update(
-                key=stage_key(_head_hash(chosen), config.score, config.score_split),
+                key=stage_key(
+                    _head_hash(chosen),
+                    config.score,
+                    config.score_split,
+                    *(config.normalize, config.retweets, config.dedupe, config.lang),
+                ),
                 rows=scores["rows_in"],
                 errors=scores["errors"],
+                filtered=scores["filtered"],
                 texts_per_second=scores["texts_per_second"],
                 reused=scores["texts_per_second"] is None,
             )

@@ -24,7 +24,7 @@ from ray.tune import Callback
 from ray.tune.search.optuna import OptunaSearch
 from tqdm.auto import tqdm
 
-from neuronhead.heads.artifact import save_head
+from neuronhead.heads.artifact import extraction_info, save_head
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.probes_store import load_probes, read_probes_info, save_probes
 from neuronhead.store import load_features, read_manifest, write_atomic, write_json
@@ -190,7 +190,7 @@ def tune_head(
     best = by_trial[rows[0]["trial"]]
     meta_base = {
         "model": manifest["model"],
-        "extraction": {k: manifest.get(k) for k in ("pool_special_tokens", "max_length", "pooling")},
+        "extraction": extraction_info(manifest),
         "train_features": str(Path(features).resolve()),
         "metric": metric,
         "tuning": {"search": str(out), "seed": seed},

@@ -1,0 +1,5 @@
+"""What scored tweets say: label shares over time and by group, with confidence intervals."""
+
+from neuronhead.analyze.job import analyze
+
+__all__ = ["analyze"]

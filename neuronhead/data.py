@@ -93,6 +93,9 @@ class FilePlan:
     n_rows: int
     bad_positions: list[int] = field(default_factory=list)  # reader items (0-based) that are bad rows
     duplicate_positions: list[int] = field(default_factory=list)  # tweets filtered by --dedupe
+    # (good rows before, reader position, line) at the first item of a line, every ~1024 good rows:
+    # a shard starts reading there instead of parsing the file from its top (line formats only).
+    checkpoints: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -282,18 +285,20 @@ def _row_from_record(src: Source, file: str, line: int, record: Any) -> Row | Ba
     return Row(line, None if rid is None else str(rid), text, record.get(src.label_column))
 
 
-def _decode_lines(path: str) -> Iterator[tuple[int, str | None]]:
-    """(line number, text or None when the line is not valid UTF-8)."""
+def _decode_lines(path: str, from_line: int = 1) -> Iterator[tuple[int, str | None]]:
+    """(line number, text or None when the line is not valid UTF-8), from line ``from_line`` on."""
     with open(path, "rb") as fh:
         for n, raw in enumerate(fh, 1):
+            if n < from_line:
+                continue
             try:
                 yield n, raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:
                 yield n, None
 
 
-def _jsonl_rows(src: Source, path: str) -> Iterator[Row | BadRow]:
-    for n, line in _decode_lines(path):
+def _jsonl_rows(src: Source, path: str, from_line: int = 1) -> Iterator[Row | BadRow]:
+    for n, line in _decode_lines(path, from_line):
         if line is None:
             yield BadRow(path, n, "line is not valid UTF-8")
             continue
@@ -408,9 +413,9 @@ def _hf_rows(src: Source, path: str) -> Iterator[Row | BadRow]:
             yield _row_from_record(src, path, n, record)
 
 
-def _tweet_rows(src: Source, path: str) -> Iterator[Row | BadRow]:
+def _tweet_rows(src: Source, path: str, from_line: int = 1) -> Iterator[Row | BadRow]:
     """Rows of a tweet dump: the chosen text, the tweet's metadata and, when filtered, why."""
-    for line, item in read_tweets(path):
+    for line, item in read_tweets(path, from_line):
         if isinstance(item, Problem):
             yield BadRow(path, item.line or line, item.problem)
             continue
@@ -421,6 +426,10 @@ def _tweet_rows(src: Source, path: str) -> Iterator[Row | BadRow]:
         skip = src.tweets.skip_reason(item) if src.tweets else None
         yield Row(line, item.id, text, None, tweet_meta(item), skip)
 
+
+# Readers that can start at a line without parsing the ones before it (see FilePlan.checkpoints).
+SEEKABLE = {"jsonl", "tweets"}
+CHECKPOINT_EVERY = 1024  # good rows between checkpoints
 
 _READERS = {
     "csv": _csv_rows,
@@ -503,14 +512,16 @@ def plan_source(src: Source, *, on_bad_row: str = "error", label_kind: str = "au
     bad: list[BadRow] = []
     raw_labels: list[Any] = []
     has_labels = False
-    rows_by_position: list[list[tuple[int, int, Any]]] = []
+    rows_by_position: list[list[tuple[int, int, Any, bool]]] = []
     id_hashes: list[int] = []
     seen: set[str] | None = set() if src.tweets is not None and src.tweets.dedupe else None
     filtered: dict[str, int] = {}
     for path in _data_files(src):
         plan = FilePlan(path, 0)
-        labelled: list[tuple[int, int, Any]] = []  # (reader position, line, raw label)
+        labelled: list[tuple[int, int, Any, bool]] = []  # (reader position, line, raw label, opens line)
+        last_line = None
         for pos, item in enumerate(_READERS[src.kind](src, path)):
+            opens_line, last_line = item.line != last_line, item.line
             if isinstance(item, BadRow):
                 if on_bad_row == "error":
                     raise DataError(str(item))
@@ -530,10 +541,10 @@ def plan_source(src: Source, *, on_bad_row: str = "error", label_kind: str = "au
                 filtered[filter_kind(skip)] = filtered.get(filter_kind(skip), 0) + 1
             if item.label is not None:
                 has_labels = True
-            labelled.append((pos, item.line, item.label))
+            labelled.append((pos, item.line, item.label, opens_line))
         files.append(plan)
         rows_by_position.append(labelled)
-        raw_labels.extend(label for _, _, label in labelled if label is not None)
+        raw_labels.extend(label for _, _, label, _ in labelled if label is not None)
     kind = None
     if has_labels:
         if label_kind == "auto":
@@ -544,7 +555,7 @@ def plan_source(src: Source, *, on_bad_row: str = "error", label_kind: str = "au
             if kind == "class" and not names:  # forced classes: numbers that look like values too
                 names = _infer_labels(raw_labels)[1] or sorted({str(x).strip() for x in raw_labels})
         for plan, labelled in zip(files, rows_by_position, strict=True):  # every label must encode
-            for pos, line, raw in labelled:
+            for pos, line, raw, _ in labelled:
                 code = encode_label(raw, kind, names)
                 if isinstance(code, str):
                     problem = BadRow(plan.path, line, code)
@@ -553,14 +564,30 @@ def plan_source(src: Source, *, on_bad_row: str = "error", label_kind: str = "au
                     bad.append(problem)
                     plan.bad_positions.append(pos)
                     plan.n_rows -= 1
-    for plan in files:
+    for plan, labelled in zip(files, rows_by_position, strict=True):
         plan.bad_positions.sort()
+        if src.kind in SEEKABLE:
+            plan.checkpoints = _checkpoints(labelled, set(plan.bad_positions))
     hashes = np.asarray(id_hashes, dtype=np.int64)
     duplicates = int(len(hashes) - len(np.unique(hashes)))
     empty = [f.path for f in files if f.n_rows == 0 and not f.bad_positions]
     return SourcePlan(
         src, files, has_labels, kind, names if kind == "class" else None, bad, duplicates, empty, filtered
     )
+
+
+def _checkpoints(rows: list[tuple[int, int, Any, bool]], bad: set[int]) -> list[tuple[int, int, int]]:
+    """Every ~CHECKPOINT_EVERY good rows, the next good row that is the first item of its line."""
+    out: list[tuple[int, int, int]] = []
+    index, due = 0, CHECKPOINT_EVERY
+    for pos, line, _, opens_line in rows:
+        if pos in bad:
+            continue
+        if index >= due and opens_line:
+            out.append((index, pos, line))
+            due = index + CHECKPOINT_EVERY
+        index += 1
+    return out
 
 
 def input_warnings(plan: SourcePlan) -> list[str]:
@@ -588,8 +615,10 @@ def read_rows(plan: SourcePlan, file_index: int, start: int, count: int) -> list
     duplicates = set(fplan.duplicate_positions)
     normalize = tweeteval_normalize if plan.source.normalize == "tweeteval" else None
     out: list[Row] = []
-    good = 0
-    for pos, item in enumerate(_READERS[plan.source.kind](plan.source, fplan.path)):
+    good, first, line = max(((g, p, n) for g, p, n in fplan.checkpoints if g <= start), default=(0, 0, 1))
+    reader = _READERS[plan.source.kind]
+    items = reader(plan.source, fplan.path, line) if line > 1 else reader(plan.source, fplan.path)
+    for pos, item in enumerate(items, first):
         if pos in skip:
             continue
         if isinstance(item, BadRow):

@@ -67,10 +67,11 @@ def _from_json(obj: Any, file: str, line: int) -> Iterator[Tweet | Problem]:
         yield Problem(file, line, str(exc))
 
 
-def read_tweets(path: str) -> Iterator[tuple[int, Tweet | Problem]]:
+def read_tweets(path: str, from_line: int = 1) -> Iterator[tuple[int, Tweet | Problem]]:
     """``(line, tweet or problem)`` for every record of one file, in file order.
 
-    A line that is not UTF-8 or not JSON is one problem; the lines after it are still read.
+    A line that is not UTF-8 or not JSON is one problem; the lines after it are still read. Lines
+    (array elements) before ``from_line`` are passed over without being parsed.
     """
     try:
         f = _open_binary(path)
@@ -86,12 +87,14 @@ def read_tweets(path: str) -> Iterator[tuple[int, Tweet | Problem]]:
                 yield 1, Problem(path, 1, f"broken JSON array: {exc}")
                 return
             for k, item in enumerate(obj, 1):
+                if k < from_line:
+                    continue
                 for got in _from_json(item, path, k):
                     yield k, got
             return
         try:
             for n, raw in enumerate(f, 1):
-                if not raw.strip():
+                if n < from_line or not raw.strip():
                     continue
                 try:
                     obj = json.loads(raw.decode("utf-8"))

@@ -167,3 +167,35 @@ def test_a_tweeteval_folder_is_recorded_as_normalised(tmp_path):
     plain = tmp_path / "p.csv"
     plain.write_text("text,label\n@bob hi,0\nyo,1\n")
     assert extract(plain, tmp_path / "g", layers="0", engine="local", progress=False)["normalize"] == "none"
+
+
+def test_shards_start_at_a_checkpoint_and_read_the_same_rows(tmp_path, monkeypatch):
+    """Later shards of a big file skip parsing the lines before them, and get exactly the same rows."""
+    import dataclasses
+
+    import neuronhead.tweets.reader as reader
+
+    lines = []
+    for i in range(5000):
+        if i % 97 == 0:
+            lines.append("{not json")
+        elif i % 61 == 0:  # an envelope whose first tweet is bad: its line must not be a checkpoint
+            lines.append(
+                json.dumps(
+                    {"data": [{"id": f"x{i}"}, {**V2_PLAIN, "id": f"e{i}"}, {**V2_PLAIN, "id": f"f{i}"}]}
+                )
+            )
+        else:
+            lines.append(json.dumps({**V2_PLAIN, "id": str(i), "text": f"tweet number {i}"}))
+    path = tmp_path / "big.jsonl.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    plan = plan_source(resolve_source(path), on_bad_row="skip")
+    assert len(plan.files[0].checkpoints) >= 4
+    scan = dataclasses.replace(plan, files=[dataclasses.replace(plan.files[0], checkpoints=[])])
+    for start in (0, 1, 1023, 1024, 2049, 3000, plan.n_rows - 10):
+        assert read_rows(plan, 0, start, 10) == read_rows(scan, 0, start, 10)
+    calls = []
+    real = reader.json.loads
+    monkeypatch.setattr(reader.json, "loads", lambda s, *a, **k: calls.append(1) or real(s, *a, **k))
+    read_rows(plan, 0, plan.n_rows - 10, 10)
+    assert len(calls) < 1100  # from the last checkpoint on, not all 5,000 lines

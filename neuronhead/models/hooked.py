@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from neuronhead.models.loading import LoadedModel
-from neuronhead.models.pooling import masked_mean_max
+from neuronhead.models.pooling import PoolMask, masked_mean_max
 from neuronhead.models.tokens import Tokenized, length_sorted_batches, pad_batch
 
 
@@ -85,7 +85,7 @@ class HookedModel:
         the last real one for decoders), each ``(batch, hidden) float32``.
         """
         pooled: dict[int, torch.Tensor] = {}
-        pool_mask = pool_mask.to(self.device)
+        pool_mask = PoolMask.of(pool_mask.to(self.device))  # once for all layers: no per-layer sync
         deepest = self.layers[-1]
         blocks = blocks_of(self.loaded)
 
@@ -104,9 +104,11 @@ class HookedModel:
             _get(blocks[layer], self.loaded.spec.down_proj).register_forward_pre_hook(make_hook(layer))
             for layer in self.layers
         ]
+        # Decoders cache keys and values for generation by default: memory nobody reads here.
+        extra = {"use_cache": False} if getattr(self.loaded.model.config, "use_cache", False) else {}
         try:
             out = self.loaded.model(
-                input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
+                input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device), **extra
             )
             if self.embeddings:
                 hidden = out.last_hidden_state.float()

@@ -1,0 +1,172 @@
+"""The seven-task TweetEval table: the neuron head against its baselines, fine-tuning and published figures.
+
+Reads what the other runs left behind, recomputes nothing but the pooled stance score:
+
+- ``RUNS/<task>/report.json`` of ``neuronhead fit --baselines`` (default head and baselines; the five
+  stance targets pool their val predictions, made here from the heads and their val features, into the
+  official stance score), and ``RUNS/<task>-tuned/report.json`` when a tuned head exists;
+- the JSON of ``bench/finetune.py --tweeteval`` (full fine-tuning of the same model);
+- the published **test** figures of other models from ``../shared/data/tweeteval/BASELINES.md``.
+
+    .venv/bin/python bench/tweeteval_table.py --runs runs/tasks --sentiment runs/sentiment-head \
+        --finetune docs/data/h200-2026-11-26/finetune_h200.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from neuronhead.heads.artifact import load_head
+from neuronhead.heads.metrics import classification_metrics, headline
+from neuronhead.store import load_features, read_manifest
+
+TASKS = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment"]
+STANCE = ["stance_abortion", "stance_atheism", "stance_climate", "stance_feminist", "stance_hillary"]
+BASELINES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tweeteval" / "BASELINES.md"
+PUBLISHED = ["RoBERTa-Retrained", "BERTweet", "FastText", "SVM"]
+
+
+def published() -> dict[str, dict[str, str]]:
+    """``{model: {task: figure}}`` from the leaderboard table of BASELINES.md (test set)."""
+    out: dict[str, dict[str, str]] = {}
+    cols = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment", "stance", "ALL"]
+    for line in BASELINES.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 10 and re.match(r"^\d", cells[1]):
+            name = cells[0].split(" / ")[0].split(" (")[0]
+            out[name] = dict(zip(cols, (c.replace("⚠", "").strip() for c in cells[1:9]), strict=True))
+    return out
+
+
+def fmt(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+def report(folder: Path) -> dict | None:
+    path = folder / "report.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def val_predictions(folder: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The head's val predictions from its val features (for pooling stance targets)."""
+    r = report(folder)
+    head, info = load_head(folder)
+    val = load_features(r["val_source"], layers=r["layers"], dtype=np.float16)
+    return val["label"].astype(np.int64), head.predict(val["X"], r["layers"]), info["label_names"]
+
+
+def pooled_stance(folders: list[Path]) -> float | None:
+    if not all((f / "report.json").exists() for f in folders):
+        return None
+    got = [val_predictions(f) for f in folders]
+    y = np.concatenate([g[0] for g in got])
+    pred = np.concatenate([g[1] for g in got])
+    return classification_metrics(y, pred, got[0][2])["f1_against_favor"]
+
+
+def extraction_seconds(folder: Path) -> float | None:
+    """Train + val extraction seconds, from the features' manifests (as they ran, reused or not)."""
+    info = json.loads((folder / "head.json").read_text())
+    total = 0.0
+    for path in (info.get("train_features"), report(folder).get("val_source")):
+        if not path or not Path(path, "manifest.json").exists():
+            return None
+        total += read_manifest(path).get("seconds", {}).get("extract", 0.0)
+    return total
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", default="runs/tasks", help="folder of per-task head folders")
+    p.add_argument("--sentiment", default=None, help="sentiment head folder, if not RUNS/sentiment")
+    p.add_argument("--finetune", default=None, help="JSON of bench/finetune.py --tweeteval")
+    args = p.parse_args()
+    runs = Path(args.runs)
+    folder = {t: runs / t for t in TASKS + STANCE}
+    if args.sentiment:
+        folder["sentiment"] = Path(args.sentiment)
+    ft = json.loads(Path(args.finetune).read_text()) if args.finetune else {}
+    pub = published()
+
+    rows, costs = [], []
+    for task in TASKS + ["stance"]:
+        if task == "stance":
+            metric = "f1_against_favor"
+            head = pooled_stance([folder[t] for t in STANCE])
+            tuned = pooled_stance([runs / f"{t}-tuned" for t in STANCE])
+            reps = [folder[t] for t in STANCE]
+            r = None
+        else:
+            r = report(folder[task])
+            metric = r["metric"] if r else None
+            head = headline(r["val"], metric) if r else None
+            t = report(runs / f"{task}-tuned")
+            tuned = headline(t["val"], metric) if t else None
+            reps = [folder[task]]
+        b = (r or {}).get("baselines", {})
+        best = max(
+            b.get("per_layer_probes", {}).items(), key=lambda kv: headline(kv[1], metric), default=None
+        )
+
+        def base(name: str, b: dict = b, metric: str | None = metric, task: str = task) -> str:
+            return (
+                fmt(headline(b[name], metric)) if name in b else ("per target" if task == "stance" else "–")
+            )
+
+        rows.append(
+            [
+                task,
+                metric or "–",
+                fmt(tuned),
+                f"**{fmt(head)}**",
+                f"{fmt(headline(best[1], metric))} (L{best[0]})" if best else base("per_layer_probes"),
+                base("all_layers_concatenated"),
+                base("embed_mean"),
+                fmt(ft.get(task, {}).get("val")),
+                *(pub.get(m, {}).get(task, "–") for m in PUBLISHED),
+            ]
+        )
+        ok = [f for f in reps if report(f)]
+        ext = [extraction_seconds(f) for f in ok]
+        fit = sum(report(f)["seconds"]["fit"] for f in ok) if ok else None
+        costs.append(
+            [
+                task,
+                fmt(sum(ext)) if ok and None not in ext else "–",
+                fmt(fit),
+                fmt(ft.get(task, {}).get("train_seconds")),
+            ]
+        )
+    heads = [float(r[3].strip("*")) for r in rows if r[3].strip("*") != "–"]
+    fts = [ft.get(t, {}).get("val") for t in TASKS + ["stance"]]
+    all_row = [
+        "ALL",
+        "mean of 7",
+        "–",
+        f"**{np.mean(heads):.2f}**" if len(heads) == 7 else "–",
+        "–",
+        "–",
+        "–",
+        f"{np.mean(fts):.2f}" if None not in fts else "–",
+        *(pub.get(m, {}).get("ALL", "–") for m in PUBLISHED),
+    ]
+    header = ["task", "metric", "tuned head", "default head", "best layer", "all layers", "sentence emb.",
+              "fine-tuned", *(f"{m} (test)" for m in PUBLISHED)]  # fmt: skip
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in [*rows, all_row]:
+        print("| " + " | ".join(r) + " |")
+    print()
+    print("| task | extraction s (train + val) | head fit s | fine-tuning s (H200) |")
+    print("|---|---|---|---|")
+    for c in costs:
+        print("| " + " | ".join(c) + " |")
+
+
+if __name__ == "__main__":
+    main()

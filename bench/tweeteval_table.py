@@ -4,7 +4,7 @@ Reads what the other runs left behind, recomputes nothing but the pooled stance 
 
 - ``RUNS/<task>/report.json`` of ``neuronhead fit --baselines`` (default head and baselines; the five
   stance targets pool their val predictions, made here from the heads and their val features, into the
-  official stance score), and ``RUNS/<task>-tuned/report.json`` when a tuned head exists;
+  official stance score), and ``RUNS/<task>-tune/`` (``neuronhead tune --out``) when a search was run;
 - the JSON of ``bench/finetune.py --tweeteval`` (full fine-tuning of the same model);
 - the published **test** figures of other models from ``../shared/data/tweeteval/BASELINES.md``.
 
@@ -47,23 +47,28 @@ def fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.2f}"
 
 
+def tune_summary(folder: Path) -> dict | None:
+    path = folder / "summary.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def report(folder: Path) -> dict | None:
     path = folder / "report.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def val_predictions(folder: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The head's val predictions from its val features (for pooling stance targets)."""
-    r = report(folder)
-    head, info = load_head(folder)
+def val_predictions(head_folder: Path, default: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A head's val predictions from the val features of the task's default run (for pooling stance)."""
+    r = report(default)
+    head, info = load_head(head_folder)
     val = load_features(r["val_source"], layers=r["layers"], dtype=np.float16)
     return val["label"].astype(np.int64), head.predict(val["X"], r["layers"]), info["label_names"]
 
 
-def pooled_stance(folders: list[Path]) -> float | None:
-    if not all((f / "report.json").exists() for f in folders):
+def pooled_stance(heads: list[Path], defaults: list[Path]) -> float | None:
+    if not all((f / "head.json").exists() for f in heads):
         return None
-    got = [val_predictions(f) for f in folders]
+    got = [val_predictions(h, d) for h, d in zip(heads, defaults, strict=True)]
     y = np.concatenate([g[0] for g in got])
     pred = np.concatenate([g[1] for g in got])
     return classification_metrics(y, pred, got[0][2])["f1_against_favor"]
@@ -97,16 +102,18 @@ def main() -> None:
     for task in TASKS + ["stance"]:
         if task == "stance":
             metric = "f1_against_favor"
-            head = pooled_stance([folder[t] for t in STANCE])
-            tuned = pooled_stance([runs / f"{t}-tuned" for t in STANCE])
+            head = pooled_stance([folder[t] for t in STANCE], [folder[t] for t in STANCE])
+            tuned = pooled_stance(
+                [runs / f"{t}-tune" / "best-head" for t in STANCE], [folder[t] for t in STANCE]
+            )
             reps = [folder[t] for t in STANCE]
             r = None
         else:
             r = report(folder[task])
             metric = r["metric"] if r else None
             head = headline(r["val"], metric) if r else None
-            t = report(runs / f"{task}-tuned")
-            tuned = headline(t["val"], metric) if t else None
+            t = tune_summary(runs / f"{task}-tune")
+            tuned = t["best"][metric] if t else None
             reps = [folder[task]]
         b = (r or {}).get("baselines", {})
         best = max(
@@ -134,11 +141,13 @@ def main() -> None:
         ok = [f for f in reps if report(f)]
         ext = [extraction_seconds(f) for f in ok]
         fit = sum(report(f)["seconds"]["fit"] for f in ok) if ok else None
+        tunes = [tune_summary(runs / f"{f.name}-tune") for f in reps]
         costs.append(
             [
                 task,
                 fmt(sum(ext)) if ok and None not in ext else "–",
                 fmt(fit),
+                fmt(sum(t["seconds"]["total"] for t in tunes)) if all(tunes) else "–",
                 fmt(ft.get(task, {}).get("train_seconds")),
             ]
         )
@@ -162,8 +171,8 @@ def main() -> None:
     for r in [*rows, all_row]:
         print("| " + " | ".join(r) + " |")
     print()
-    print("| task | extraction s (train + val) | head fit s | fine-tuning s (H200) |")
-    print("|---|---|---|---|")
+    print("| task | extraction s (train + val) | head fit s | tuning s | fine-tuning s (H200) |")
+    print("|---|---|---|---|---|")
     for c in costs:
         print("| " + " | ".join(c) + " |")
 

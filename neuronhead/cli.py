@@ -145,7 +145,9 @@ def _reading(args: argparse.Namespace) -> dict:
     from neuronhead.tweets.options import TweetOptions
 
     tweets = TweetOptions.from_args(args.retweets, args.dedupe, args.lang)
-    return {"format": args.format, "normalize": args.normalize, "tweets": tweets if tweets.active else None}
+    given = {"format": args.format, "normalize": args.normalize, "tweets": tweets if tweets.active else None}
+    # Only what differs from the defaults, so extraction caches keyed on these options stay valid.
+    return {k: v for k, v in given.items() if v not in ("auto", None)}
 
 
 def _add_fit(sub: argparse._SubParsersAction) -> None:

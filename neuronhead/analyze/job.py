@@ -100,7 +100,7 @@ def analyze(
     files = [str(scores / s["file"]) for s in manifest["shards"]]
     available = set(pq.read_schema(files[0]).names) if files else set()
     needed = {"created_at"} if by else set()
-    needed |= {"hashtags": {"hashtags"}, "lang": {"lang"}, "author": {"author_id"}}.get(group_by or "", set())
+    needed |= {"hashtag": {"hashtags"}, "lang": {"lang"}, "author": {"author_id"}}.get(group_by or "", set())
     missing = sorted(needed - available)
     if missing:
         raise ValueError(

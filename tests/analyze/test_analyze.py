@@ -165,6 +165,8 @@ def test_clear_errors(tmp_path):
         pq.write_table(t.drop_columns(["created_at", "lang", "hashtags"]), f)
     with pytest.raises(ValueError, match="no created_at column"):
         analyze(plain, tmp_path / "a", by="day", engine="local", progress=False)
+    with pytest.raises(ValueError, match="no hashtags column"):
+        analyze(plain, tmp_path / "a", by=None, group_by="hashtag", engine="local", progress=False)
     summary = analyze(plain, tmp_path / "b", by=None, engine="local", progress=False)
     assert summary["scored"] == sum(r["error"] is None for r in rows)
     with pytest.raises(FileNotFoundError, match="no manifest.json"):

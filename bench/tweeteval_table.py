@@ -141,7 +141,7 @@ def main() -> None:
         ok = [f for f in reps if report(f)]
         ext = [extraction_seconds(f) for f in ok]
         fit = sum(report(f)["seconds"]["fit"] for f in ok) if ok else None
-        tunes = [tune_summary(runs / f"{f.name}-tune") for f in reps]
+        tunes = [tune_summary(runs / f"{t}-tune") for t in (STANCE if task == "stance" else [task])]
         costs.append(
             [
                 task,

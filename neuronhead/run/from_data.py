@@ -60,7 +60,9 @@ def features_from_data(
         if weights_hash(resolve_model_path(model)) != manifest["model"]["weights_sha256"]:
             raise ValueError(f"{features} was extracted with another model than --model {model}")
     if val_features is None and val is not None:
-        val_opts = {**opts, "label_kind": manifest["label_kind"]} if manifest.get("label_kind") else opts
+        val_opts = {k: v for k, v in opts.items() if k != "layers"}  # the training features' layers
+        if manifest.get("label_kind"):
+            val_opts["label_kind"] = manifest["label_kind"]
         if manifest.get("label_names"):
             val_opts["label_names"] = manifest["label_names"]
         val_features = cached_extraction(

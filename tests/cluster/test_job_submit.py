@@ -70,8 +70,13 @@ def ray_head(tmp_path):
         "--num-cpus=2", f"--temp-dir={temp}",
     ]  # fmt: skip
     # Token authentication on, with a token of this test's own (head, job client and job share it).
+    import ray
+
+    ray.shutdown()  # a Ray started by an earlier test in this process is not this cluster
+    # ray.init leaves RAY_CLIENT_MODE and PYTHONBREAKPOINT in os.environ; the head must not inherit them.
+    leftovers = {"RAY_CLIENT_MODE", "PYTHONBREAKPOINT", "RAY_ADDRESS"}
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in leftovers},
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_worker_niceness": "0",
         "RAY_AUTH_MODE": "token",

@@ -8,6 +8,7 @@ task scores. Slow on CPU (the whole model trains): ``--limit`` caps the training
 
     .venv/bin/python bench/finetune.py --data ../shared/data/tweeteval/emotion --epochs 1
     python3 bench/finetune.py --tweeteval DIR --device cuda --epochs 3 --out finetune.json   # all tasks
+    .venv/bin/python bench/finetune.py --tweeteval ../shared/data/tweeteval --tasks emotion,irony --epochs 2
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="one labelled dataset (a TweetEval task folder)")
     p.add_argument("--tweeteval", help="or: the TweetEval root, to fine-tune every task")
+    p.add_argument("--tasks", default=None, help="with --tweeteval: only these tasks, e.g. emotion,irony")
     p.add_argument("--model", default=None, help="model folder (default: the bundled MiniLM)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--epochs", type=int, default=1)
@@ -119,6 +121,11 @@ def main() -> None:
 
         args.model = str(resolve_model_path(None))
     order = STANCE + ["emotion", "irony", "hate", "offensive", "sentiment", "emoji"]  # small first
+    if args.tasks:
+        unknown = set(args.tasks.split(",")) - set(order)
+        if unknown:
+            p.error(f"unknown tasks {sorted(unknown)}; choose from {order}")
+        order = [t for t in order if t in args.tasks.split(",")]
     datasets = [args.data] if args.data else [str(Path(args.tweeteval) / t) for t in order]
     results = {}
     for data in datasets:

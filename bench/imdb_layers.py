@@ -32,11 +32,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--features", required=True, help="extraction of imdb/train.jsonl (label = rating)")
+    parser.add_argument("--features", help="extraction of imdb/train.jsonl (label = rating)")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        default=None,
+        help="or: imdb_layers.json of several max lengths, to plot together",
+    )
     parser.add_argument("--val", type=int, default=5000)
     parser.add_argument("--out", default="docs/img")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.compare:
+        return compare(args.compare, Path(args.out))
+    if not args.features:
+        parser.error("give --features (or --compare)")
     manifest = read_manifest(args.features)
     t0 = time.perf_counter()
     data = load_features(args.features, dtype=np.float16)
@@ -88,11 +98,29 @@ def main() -> None:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(result, indent=1), flush=True)  # before the plots: a machine without matplotlib
+    (out / "imdb_layers.json").write_text(json.dumps(result, indent=1))
     plot_layer_metric({"MiniLM-L6, IMDb val": per_layer}, "accuracy", out / "imdb-per-layer.png",
                       "IMDb polarity: linear probe on one layer")  # fmt: skip
     plot_depth_curve(depth, "accuracy", out / "imdb-depth-curve.png",
                      {"best single layer": max(per_layer.values())})  # fmt: skip
-    print(json.dumps(result, indent=1))
+
+
+def compare(paths: list[str], out: Path) -> None:
+    """One plot per figure, a line per max length: what reading more of each review adds, layer by layer."""
+    runs = sorted((json.loads(Path(p).read_text()) for p in paths), key=lambda r: r["max_length"])
+    per_layer = {
+        f"{r['max_length']} tokens": {int(k): v for k, v in r["per_layer_accuracy"].items()} for r in runs
+    }
+    depth = {
+        f"{r['max_length']} tokens": {int(k): v for k, v in r["depth_curve_accuracy"].items()} for r in runs
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    plot_layer_metric(per_layer, "accuracy", out / "imdb-context-per-layer.png",
+                      "IMDb polarity: linear probe on one layer, by max length")  # fmt: skip
+    plot_layer_metric(depth, "accuracy", out / "imdb-context-depth.png",
+                      "IMDb polarity: two-phase head on layers 0..k, by max length")  # fmt: skip
+    print(f"wrote {out / 'imdb-context-per-layer.png'} and {out / 'imdb-context-depth.png'}")
 
 
 if __name__ == "__main__":

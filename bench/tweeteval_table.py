@@ -152,11 +152,12 @@ def main() -> None:
             ]
         )
     heads = [float(r[3].strip("*")) for r in rows if r[3].strip("*") != "–"]
+    tuned_all = [float(r[2]) for r in rows if r[2] != "–"]
     fts = [ft.get(t, {}).get("val") for t in TASKS + ["stance"]]
     all_row = [
         "ALL",
         "mean of 7",
-        "–",
+        f"{np.mean(tuned_all):.2f}" if len(tuned_all) == 7 else "–",
         f"**{np.mean(heads):.2f}**" if len(heads) == 7 else "–",
         "–",
         "–",

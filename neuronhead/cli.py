@@ -168,6 +168,9 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-layer", type=int, default=None, help="use only layers 0..K (scoring stops there)")
     p.add_argument("--folds", type=int, default=None, help="Phase-1 folds for out-of-fold stacking")
     p.add_argument(
+        "--phase1-epochs", type=int, default=None, help="at most this many Phase-1 epochs (default 15)"
+    )
+    p.add_argument(
         "--class-weight",
         default=None,
         choices=["balanced", "none"],
@@ -183,6 +186,12 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
         default="local",
         choices=["local", "ray"],
         help="Phase 1 in this process (default) or as a Ray Train job streaming the shards",
+    )
+    p.add_argument(
+        "--train-workers",
+        type=int,
+        default=1,
+        help="Ray Train workers for Phase 1 (--train-engine ray), spread over the cluster's nodes",
     )
     p.set_defaults(func=_fit)
 
@@ -207,8 +216,9 @@ def _fit(args: argparse.Namespace) -> int:
         params["class_weight"] = None
     if args.salient_share is not None:
         params["salient_fraction"] = None
-    if args.folds is not None:
-        params["probe_params"] = {"folds": args.folds}
+    probe_params = {"folds": args.folds, "max_epochs": args.phase1_epochs}
+    if any(v is not None for v in probe_params.values()):
+        params["probe_params"] = {k: v for k, v in probe_params.items() if v is not None}
     report = fit_from_data(
         args.out,
         data_options=_data_options(args),
@@ -218,6 +228,7 @@ def _fit(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         baselines=args.baselines,
         train_engine=args.train_engine,
+        train_workers=args.train_workers,
         address=args.address,
         plots=not args.no_plots,
     )
@@ -342,6 +353,12 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", default="auto", help="auto: bf16/fp16 on CUDA, fp32 on CPU")
     p.add_argument("--device", default="auto")
     p.add_argument("--keep-text", action="store_true", help="copy the text into the output")
+    p.add_argument(
+        "--shard-rows",
+        type=int,
+        default=None,
+        help="rows per output shard, the unit of retry and resume (default 4096)",
+    )
     p.add_argument("--engine", default="ray", choices=["ray", "local"])
     p.add_argument("--num-actors", type=int, default=None, help="model actors (default: by cluster size)")
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
@@ -366,6 +383,7 @@ def _score(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         device=args.device,
         keep_text=args.keep_text,
+        shard_rows=args.shard_rows,
         engine=args.engine,
         address=args.address,
         num_actors=args.num_actors,

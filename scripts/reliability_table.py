@@ -1,8 +1,11 @@
 """Render the reliability suite's log as the table in docs/reliability.md (between its markers).
 
     NEURONHEAD_RELIABILITY_OUT=/tmp/rel ../shared/bin/loopback-only \\
-        .venv/bin/python -m pytest tests/reliability
+        .venv/bin/python -m pytest tests/reliability tests/cluster
     .venv/bin/python scripts/reliability_table.py /tmp/rel/reliability.json
+
+Several logs are merged. ``--merge`` keeps the rows of the table already in the document whose case no
+given log has (to add the rows of one suite, e.g. ``pytest -m multinode``, without rerunning the rest).
 """
 
 from __future__ import annotations
@@ -31,9 +34,25 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def rows_in_doc(text: str) -> list[dict]:
+    """The table now in the document, back as log rows."""
+    body = re.search(r"<!-- table -->\n(.*?)<!-- /table -->", text, flags=re.S).group(1)
+    rows = []
+    for line in body.splitlines()[2:]:
+        cells = [c.replace("\\|", "|").strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        value = [None if c == "–" else c for c in cells]
+        rows.append(dict(zip(["kind", "case", "outcome", "rows_in", "rows_out"], value, strict=True)))
+    return rows
+
+
 if __name__ == "__main__":
-    rows = json.loads(Path(sys.argv[1]).read_text())
+    args = sys.argv[1:]
+    merge = "--merge" in args
+    rows = [r for a in args if a != "--merge" for r in json.loads(Path(a).read_text())]
     text = DOC.read_text()
+    if merge:
+        cases = {r["case"] for r in rows}
+        rows = [r for r in rows_in_doc(text) if r["case"] not in cases] + rows
     pattern = r"(<!-- table -->\n).*?(<!-- /table -->)"
     new = re.sub(pattern, lambda m: m.group(1) + table(rows) + "\n" + m.group(2), text, flags=re.S)
     DOC.write_text(new)

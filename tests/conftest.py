@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -17,6 +18,29 @@ for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
 os.environ["no_proxy"] = os.environ["NO_PROXY"] = "localhost,127.0.0.1"
 
 from neuronhead.models.loading import bundled_model_path  # noqa: E402
+
+_RELIABILITY_LOG: list[dict] = []
+
+
+@pytest.fixture(scope="session")
+def record():
+    """``record(kind, case, outcome, rows_in=None, rows_out=None)``: one row of docs/reliability.md.
+
+    Set ``NEURONHEAD_RELIABILITY_OUT=DIR`` to keep the log as ``DIR/reliability.json``;
+    ``scripts/reliability_table.py`` turns it into the table (tests/reliability and tests/cluster add rows).
+    """
+
+    def add(kind: str, case: str, outcome: str, rows_in: int | None = None, rows_out: int | None = None):
+        _RELIABILITY_LOG.append(
+            {"kind": kind, "case": case, "outcome": outcome, "rows_in": rows_in, "rows_out": rows_out}
+        )
+
+    yield add
+    out = os.environ.get("NEURONHEAD_RELIABILITY_OUT")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        text = json.dumps(_RELIABILITY_LOG, indent=1, ensure_ascii=False)
+        (Path(out) / "reliability.json").write_text(text)
 
 SENTENCES = [
     "I love this phone, the camera is amazing!",

@@ -74,19 +74,36 @@ class PoolSizing:
     torch_threads: int
 
 
-def pool_sizing(requested: int | None = None, resources: dict | None = None) -> PoolSizing:
+def alive_node_resources() -> list[dict]:
+    """Each live node's resources (``CPU``, ``GPU``, …), so pools are sized per machine, not per total."""
+    return [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+
+
+def pool_sizing(
+    requested: int | None = None, resources: dict | None = None, nodes: list[dict] | None = None
+) -> PoolSizing:
     """How many model actors, and what each reserves.
 
-    GPUs: one actor per GPU. CPU only: leave one CPU to the read/tokenize tasks; each actor reserves
-    one CPU and runs torch on its share of the node's cores (a 2-CPU machine: one actor, two threads).
+    GPUs: one actor per GPU. CPU only, on each node: leave one CPU to the read/tokenize tasks; each actor
+    reserves one CPU and runs torch on its share of that node's cores (a 2-CPU machine: one actor, two
+    threads). On a cluster the per-node pools add up, so every worker node gets actors of its own; a
+    head started with ``--num-cpus=0`` gets none.
     """
-    res = resources if resources is not None else ray.cluster_resources()
-    cpus = int(res.get("CPU", 1))
-    gpus = int(res.get("GPU", 0))
+    if nodes is None:
+        nodes = [resources] if resources is not None else alive_node_resources()
+    cpu_nodes = [int(n.get("CPU", 0)) for n in nodes if n.get("CPU", 0) >= 1]
+    cpus = sum(cpu_nodes) or 1
+    gpus = int(sum(n.get("GPU", 0) for n in nodes))
     if gpus:
         size = min(requested or gpus, gpus)
         return PoolSizing(size, 1.0, 1.0, max(1, (cpus - size) // size or 1))
-    size = requested or max(1, cpus // 4)  # big matmuls scale across threads better than across actors
-    size = max(1, min(size, cpus - 1)) if cpus > 1 else 1
-    num_cpus = 1.0 if cpus > size else 0.5
-    return PoolSizing(size, num_cpus, 0.0, max(1, cpus // size))
+    per_node = [max(1, min(c // 4, c - 1)) if c > 1 else 1 for c in cpu_nodes] or [1]
+    size = requested or sum(per_node)  # big matmuls scale across threads better than across actors
+    biggest = max(cpu_nodes or [1])
+    if len(per_node) == 1:
+        size = max(1, min(size, cpus - 1)) if cpus > 1 else 1
+        num_cpus = 1.0 if cpus > size else 0.5
+        return PoolSizing(size, num_cpus, 0.0, max(1, cpus // size))
+    # several nodes: one CPU per actor, threads for the share of the largest node's cores each gets
+    threads = max(1, biggest // max(per_node))
+    return PoolSizing(size, 1.0, 0.0, threads)

@@ -192,7 +192,11 @@ def fit_probes_ray(
     trainer = TorchTrainer(
         _train_loop,
         train_loop_config=config,
-        scaling_config=ray.train.ScalingConfig(num_workers=num_workers, use_gpu=use_gpu),
+        # SPREAD: a worker per node while there are nodes enough; after a node is lost the restarted
+        # group packs onto the nodes left instead of waiting for a replacement.
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=num_workers, use_gpu=use_gpu, placement_strategy="SPREAD"
+        ),
         run_config=ray.train.RunConfig(
             name=name,
             storage_path=str(storage),

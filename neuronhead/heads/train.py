@@ -80,6 +80,7 @@ def fit_head(
     params: dict[str, Any] | None = None,
     val_fraction: float = 0.0,
     train_engine: str = "local",
+    train_workers: int = 1,
     address: str | None = None,
     baselines: bool = False,
     depth_curve: bool = True,
@@ -114,7 +115,13 @@ def fit_head(
     if train_engine == "ray":  # Phase 1 as a Ray Train job over the shards (checkpointed, resumable)
         from neuronhead.heads.ray_train import fit_probes_ray
 
-        probes = fit_probes_ray(features, head.make_probes(), storage_path=out / "ray-train", address=address)
+        probes = fit_probes_ray(
+            features,
+            head.make_probes(),
+            storage_path=out / "ray-train",
+            num_workers=train_workers,
+            address=address,
+        )
     elif train_engine != "local":
         raise ValueError(f"train_engine must be 'local' or 'ray', not {train_engine!r}")
     head.fit(tr["X"], y, tr["row"], layers=layers, label_names=label_names, probes=probes)
@@ -141,6 +148,7 @@ def fit_head(
     }
     if probes is not None:  # Ray Train: the epoch a restarted worker group resumed from, if any
         report["phase1_resumed_from"] = getattr(probes, "resumed_from_", None)
+        report["train_workers"] = train_workers
     if val_features is not None:
         vm = read_manifest(val_features)
         _check_same_extraction(manifest, vm, f"validation features {val_features}")

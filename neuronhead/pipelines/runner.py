@@ -39,9 +39,12 @@ def run_shards(
     import ray
 
     from neuronhead.cluster import ensure_ray, pool_sizing
+    from neuronhead.cluster.storage import check_shared_storage
     from neuronhead.pipelines.datasource import ShardDatasource
 
     ensure_ray(address)
+    # Actors on other nodes read the inputs and model and write shards the driver reads back.
+    check_shared_storage(settings.out, [settings.model_path] + [f.path for f in plan.files])
     sizing = pool_sizing(num_actors)
     settings = dataclasses.replace(settings, torch_threads=settings.torch_threads or sizing.torch_threads)
     ds = ray.data.read_datasource(ShardDatasource(plan, shards), override_num_blocks=len(shards))

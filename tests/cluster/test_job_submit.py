@@ -20,6 +20,7 @@ import pytest
 
 from neuronhead.heads.train import fit_head
 from neuronhead.pipelines import extract
+from tests.cluster.netns_cluster import children
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -29,18 +30,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
 
 
 def _members(namespaces: set[str]) -> list[int]:
@@ -100,7 +89,7 @@ def ray_head(tmp_path):
     yield url, env
     # Kill the namespace's init (the `ray start` under unshare): the kernel then kills every process
     # of that PID namespace, and only those (`ray stop` would hit every Ray process on the machine).
-    inits = _children(proc.pid)
+    inits = children(proc.pid)
     namespace = {os.readlink(f"/proc/{pid}/ns/pid") for pid in inits}
     for pid in inits:
         os.kill(pid, signal.SIGKILL)

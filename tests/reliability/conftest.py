@@ -1,13 +1,7 @@
-"""Shared pieces of the reliability suite: a small real head, and a log of what each case did.
-
-Set ``NEURONHEAD_RELIABILITY_OUT=DIR`` to keep that log as ``DIR/reliability.json``;
-``scripts/reliability_table.py`` turns it into the table in docs/reliability.md.
-"""
+"""Shared pieces of the reliability suite: a small real head (the ``record`` log is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
@@ -16,23 +10,6 @@ from neuronhead.heads.train import fit_head
 from neuronhead.pipelines import extract
 
 REPO = Path(__file__).resolve().parents[2]
-_LOG: list[dict] = []
-
-
-@pytest.fixture(scope="session")
-def record():
-    """``record(kind, case, outcome, rows_in=None, rows_out=None)``: one row of the reliability table."""
-
-    def add(kind: str, case: str, outcome: str, rows_in: int | None = None, rows_out: int | None = None):
-        _LOG.append(
-            {"kind": kind, "case": case, "outcome": outcome, "rows_in": rows_in, "rows_out": rows_out}
-        )
-
-    yield add
-    out = os.environ.get("NEURONHEAD_RELIABILITY_OUT")
-    if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "reliability.json").write_text(json.dumps(_LOG, indent=1, ensure_ascii=False))
 
 
 @pytest.fixture(scope="session")

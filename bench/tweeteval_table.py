@@ -90,12 +90,34 @@ def main() -> None:
     p.add_argument("--runs", default="runs/tasks", help="folder of per-task head folders")
     p.add_argument("--sentiment", default=None, help="sentiment head folder, if not RUNS/sentiment")
     p.add_argument("--finetune", default=None, help="JSON of bench/finetune.py --tweeteval")
+    p.add_argument(
+        "--finetune-cpu",
+        default=None,
+        help="JSON of a CPU run of bench/finetune.py: its training seconds, and the others at its rate",
+    )
     args = p.parse_args()
     runs = Path(args.runs)
     folder = {t: runs / t for t in TASKS + STANCE}
     if args.sentiment:
         folder["sentiment"] = Path(args.sentiment)
     ft = json.loads(Path(args.finetune).read_text()) if args.finetune else {}
+    cpu = json.loads(Path(args.finetune_cpu).read_text()) if args.finetune_cpu else {}
+    measured = [v for k, v in cpu.items() if v.get("train_texts_per_s")]
+    rate = (
+        sum(v["epochs"] * v["train_rows"] for v in measured) / sum(v["train_seconds"] for v in measured)
+        if measured
+        else None
+    )
+
+    def cpu_seconds(task: str) -> str:
+        """Measured on this CPU, or ``≈`` the measured rate times the rows and epochs of the GPU run."""
+        if task in cpu:
+            return fmt(cpu[task]["train_seconds"])
+        parts = STANCE if task == "stance" else [task]
+        if rate and all(ft.get(t, {}).get("train_rows") for t in parts):
+            return "≈" + fmt(sum(ft[t]["epochs"] * ft[t]["train_rows"] for t in parts) / rate)
+        return "–"
+
     pub = published()
 
     rows, costs = [], []
@@ -149,6 +171,7 @@ def main() -> None:
                 fmt(fit),
                 fmt(sum(t["seconds"]["total"] for t in tunes)) if all(tunes) else "–",
                 fmt(ft.get(task, {}).get("train_seconds")),
+                *([cpu_seconds(task)] if cpu else []),
             ]
         )
     heads = [float(r[3].strip("*")) for r in rows if r[3].strip("*") != "–"]
@@ -172,8 +195,9 @@ def main() -> None:
     for r in [*rows, all_row]:
         print("| " + " | ".join(r) + " |")
     print()
-    print("| task | extraction s (train + val) | head fit s | tuning s | fine-tuning s (H200) |")
-    print("|---|---|---|---|---|")
+    extra = " fine-tuning s (this CPU; ≈: at the measured rate) |" if cpu else ""
+    print("| task | extraction s (train + val) | head fit s | tuning s | fine-tuning s (H200) |" + extra)
+    print("|---|---|---|---|---|" + ("---|" if cpu else ""))
     for c in costs:
         print("| " + " | ".join(c) + " |")
 

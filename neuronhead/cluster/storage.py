@@ -56,7 +56,8 @@ def check_shared_storage(write_dir: str | os.PathLike, read_paths: list[str] | N
         for n in ray.nodes()
         if n.get("Alive") and (n["Resources"].get("CPU", 0) > 0 or n["Resources"].get("GPU", 0) > 0)
     ]
-    if len(nodes) < 2 and all(n["NodeManagerAddress"] == ray.util.get_node_ip_address() for n in nodes):
+    driver_node = ray.get_runtime_context().get_node_id()
+    if all(n["NodeID"] == driver_node for n in nodes):  # one machine: nothing to share
         return 0
     write_dir = Path(write_dir).resolve()
     write_dir.mkdir(parents=True, exist_ok=True)

@@ -110,8 +110,6 @@ def _train_loop(config: dict[str, Any]) -> None:
                 getattr(trainer, f"{phase}_batch")(x, y, split)
         if count and not go_on and trainer.all_reduce_sum:
             trainer.all_reduce_sum([trainer.conf])
-        if config.get("_fail_once_after_epoch") == trainer.epoch and not ckpt:
-            raise RuntimeError(f"injected failure after epoch {trainer.epoch} (fault-tolerance test)")
         with tempfile.TemporaryDirectory() as d:
             checkpoint = None
             if ray.train.get_context().get_world_rank() == 0:
@@ -138,7 +136,6 @@ def fit_probes_ray(
     use_gpu: bool = False,
     max_failures: int = 2,
     address: str | None = None,
-    _fail_once_after_epoch: int | None = None,
 ) -> LayerProbes:
     """Fit ``probes`` (an unfitted :class:`LayerProbes`) on a feature folder with Ray Train.
 
@@ -174,7 +171,6 @@ def fit_probes_ray(
         "mean": std.mean_.reshape(-1).tolist(),
         "scale": std.scale_.reshape(-1).tolist(),
         "class_weight": None,
-        "_fail_once_after_epoch": _fail_once_after_epoch,
     }
     if task == "regression":
         probes.y_mean_, probes.y_scale_ = float(y.mean()), float(y.std() or 1.0)

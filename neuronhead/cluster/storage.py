@@ -20,10 +20,9 @@ class StorageError(OSError):
     """A path the job needs is not the same on every node."""
 
 
-def _probe(write_dir: str, token_file: str, token: str, read_paths: list[str]) -> list[str]:
-    """Runs on one node: what it cannot see or write."""
+def _probe(write_dir: str, token_file: str, token: str, read_paths: list[str], node: str) -> list[str]:
+    """Runs on node ``node``: what it cannot see or write."""
     import os as _os
-    import socket
 
     problems = []
     try:
@@ -32,7 +31,7 @@ def _probe(write_dir: str, token_file: str, token: str, read_paths: list[str]) -
                 problems.append(f"{token_file} has other contents there")
     except OSError as e:
         problems.append(f"cannot read {token_file}, which the driver just wrote ({e.strerror})")
-    back = f"{token_file}.{socket.gethostname()}.{_os.getpid()}"
+    back = f"{token_file}.{node}"  # per node: hostnames and PIDs can repeat across containers
     try:
         with open(back, "w") as fh:
             fh.write(token)
@@ -69,7 +68,7 @@ def check_shared_storage(write_dir: str | os.PathLike, read_paths: list[str] | N
     refs = {
         n["NodeManagerAddress"]: probe.options(
             scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
-        ).remote(str(write_dir), str(token_file), token, reads)
+        ).remote(str(write_dir), str(token_file), token, reads, n["NodeID"][:16])
         for n in nodes
     }
     failures = []

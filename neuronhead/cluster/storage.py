@@ -20,10 +20,8 @@ class StorageError(OSError):
     """A path the job needs is not the same on every node."""
 
 
-def _probe(write_dir: str, token_file: str, token: str, read_paths: list[str], node: str) -> list[str]:
-    """Runs on node ``node``: what it cannot see or write."""
-    import os as _os
-
+def _probe(write_dir: str, token_file: str, token: str, read_paths: list[str], node: str):
+    """Runs on node ``node``: what it cannot see or write, and the file it wrote (None if it could not)."""
     problems = []
     try:
         with open(token_file) as fh:
@@ -37,9 +35,9 @@ def _probe(write_dir: str, token_file: str, token: str, read_paths: list[str], n
             fh.write(token)
     except OSError as e:
         problems.append(f"cannot write into {write_dir} ({e.strerror})")
-        back = ""
-    problems += [f"{p} does not exist there" for p in read_paths if not _os.path.exists(p)]
-    return problems if not back else problems + [f"@wrote {back}"]
+        back = None
+    problems += [f"{p} does not exist there" for p in read_paths if not os.path.exists(p)]
+    return problems, back
 
 
 def check_shared_storage(write_dir: str | os.PathLike, read_paths: list[str] | None = None) -> int:
@@ -65,24 +63,22 @@ def check_shared_storage(write_dir: str | os.PathLike, read_paths: list[str] | N
     token_file.write_text(token)
     reads = [str(Path(p).resolve()) for p in read_paths or [] if Path(p).exists()]
     probe = ray.remote(num_cpus=0, max_retries=0)(_probe)
-    refs = {
-        n["NodeManagerAddress"]: probe.options(
-            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
-        ).remote(str(write_dir), str(token_file), token, reads, n["NodeID"][:16])
+    refs = [
+        probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(
+            str(write_dir), str(token_file), token, reads, n["NodeID"][:16]
+        )
         for n in nodes
-    }
+    ]
     failures = []
     try:
-        for ip, ref in refs.items():
-            found = ray.get(ref, timeout=120)
-            wrote = [p[len("@wrote ") :] for p in found if p.startswith("@wrote ")]
-            problems = [p for p in found if not p.startswith("@wrote ")]
-            for path in wrote:
-                if not Path(path).exists():
+        for n, ref in zip(nodes, refs, strict=True):
+            problems, wrote = ray.get(ref, timeout=120)
+            if wrote is not None:
+                if not Path(wrote).exists():
                     problems.append(f"a file it wrote into {write_dir} is not visible to the driver")
-                Path(path).unlink(missing_ok=True)
+                Path(wrote).unlink(missing_ok=True)
             if problems:
-                failures.append(f"node {ip}: " + "; ".join(problems))
+                failures.append(f"node {n['NodeManagerAddress']}: " + "; ".join(problems))
     finally:
         token_file.unlink(missing_ok=True)
     if failures:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
@@ -97,15 +96,3 @@ class Jobs:
 @pytest.fixture(scope="module")
 def jobs(cluster, tmp_path_factory) -> Jobs:
     return Jobs(cluster, tmp_path_factory.mktemp("workdir"))
-
-
-def last_json(text: str) -> dict:
-    """The last line of ``text`` that is a JSON object (what a neuronhead command prints)."""
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                continue
-    raise AssertionError(f"no JSON line in: {text[-2000:]}")

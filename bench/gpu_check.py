@@ -242,7 +242,13 @@ def part_fit_head(ctx: dict[str, Any]) -> dict[str, Any]:
     out = ctx["work"] / "head"
     t = time.perf_counter()
     report = fit_head(
-        ctx["features_gpu"], out, params=ctx["head_params"], depth_curve=False, plots=False, progress=False
+        ctx["features_gpu"],
+        out,
+        params=ctx["head_params"],
+        depth_curve=False,
+        plots=False,
+        select=None,
+        progress=False,
     )
     ctx["head"] = out
     return {

@@ -179,6 +179,19 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=0.1, help="held out of --train when --val is absent")
     p.add_argument("--baselines", action="store_true", help="also fit the baselines (side by side)")
+    p.add_argument(
+        "--select-on",
+        default="auto",
+        choices=["auto", "dev", "cv", "val", "none"],
+        help="where the shipped model is chosen among heads, shallower heads and probes: dev: a 20%% "
+        "split carved from --train; cv: folds of --train; auto (default): dev when it holds 1,000 rows, "
+        "else cv; val: the validation data (then its figure is not held out); none: ship the head the "
+        "flags describe",
+    )
+    p.add_argument(
+        "--dev-fraction", type=float, default=0.2, help="share of --train carved out for --select-on dev"
+    )
+    p.add_argument("--cv-folds", type=int, default=3, help="folds of --train for --select-on cv")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--embeddings", action="store_true", help="extract final hidden states (for baselines)")
     p.add_argument(
@@ -227,6 +240,7 @@ def _fit(args: argparse.Namespace) -> int:
         params=params,
         val_fraction=args.val_fraction,
         baselines=args.baselines,
+        select=select_options(args),
         train_engine=args.train_engine,
         train_workers=args.train_workers,
         address=args.address,
@@ -235,6 +249,18 @@ def _fit(args: argparse.Namespace) -> int:
     summary = {"head": args.out, "metric": report["metric"], "val": report.get("val"), **report["head"]}
     print(json.dumps(summary))
     return 0
+
+
+def select_options(args: argparse.Namespace):
+    """``--select-on`` and its knobs as :class:`SelectOptions`; ``None`` for ``--select-on none``."""
+    from neuronhead.heads.select import SelectOptions
+
+    if args.select_on == "none":
+        return None
+    variants = (args.variant,) if args.variant else SelectOptions.variants
+    return SelectOptions(
+        select_on=args.select_on, dev_fraction=args.dev_fraction, cv_folds=args.cv_folds, variants=variants
+    )
 
 
 def _data_options(args: argparse.Namespace) -> dict:
@@ -290,7 +316,21 @@ def _add_tune(sub: argparse._SubParsersAction) -> None:
     _add_data_arguments(p)
     p.add_argument("--out", required=True, help="search folder to write (resumes when it exists)")
     p.add_argument("--trials", type=int, default=50)
-    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after S seconds")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="time budget of the search in seconds: Ray Tune's time_budget_s stops every trial, running "
+        "ones included, when it is spent",
+    )
+    p.add_argument(
+        "--select-on",
+        default="dev",
+        choices=["dev", "val"],
+        help="score trials on a 20%% dev split carved from --train (default; the chosen heads are then "
+        "refitted on all of it and reported on val once), or on val (its figures are then not held out)",
+    )
+    p.add_argument("--dev-fraction", type=float, default=0.2, help="share of --train carved out for dev")
     p.add_argument(
         "--max-concurrent",
         default="1",
@@ -314,7 +354,7 @@ def _tune(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-concurrent must be a number or auto, not {args.max_concurrent!r}")
     features, val_features = features_from_data(**_data_options(args))
     if val_features is None:
-        raise ValueError("tuning selects on validation data: give --val or --val-features")
+        raise ValueError("tuning reports on validation data: give --val or --val-features")
     summary = tune_head(
         features,
         val_features,
@@ -327,8 +367,11 @@ def _tune(args: argparse.Namespace) -> int:
         seed=args.seed,
         storage=args.storage,
         address=args.address,
+        select_on=args.select_on,
+        dev_fraction=args.dev_fraction,
     )
-    print(json.dumps({k: summary[k] for k in ("metric", "trials", "best", "default_head", "seconds")}))
+    keys = ("metric", "trials", "selected_on", "best", "refits", "default_head", "seconds")
+    print(json.dumps({k: summary[k] for k in keys}))
     print(f"leaderboard: {Path(args.out) / 'leaderboard.md'}")
     return 0
 
@@ -452,7 +495,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score", default=None, help="texts to score with the final head")
     p.add_argument("--out", default=None, help="run folder (rerun to resume)")
     p.add_argument("--tune", type=int, default=None, help="search N trials and use the best head (0: none)")
-    p.add_argument("--tune-timeout", type=float, default=None, help="stop starting trials after S seconds")
+    p.add_argument(
+        "--tune-timeout", type=float, default=None, help="time budget of the search (stops every trial)"
+    )
     for split in ("train", "val", "test", "score"):
         p.add_argument(f"--{split}-split", default=None, help=f"split of a TweetEval folder for --{split}")
     p.add_argument("--text-column", default=None)

@@ -63,7 +63,7 @@ def save_head(head: NeuronHead, folder: str | os.PathLike, meta: dict[str, Any] 
         "neuron_fraction": head.neuron_fraction_,
         "n_outputs": head.n_outputs_,
         "label_names": head.label_names_,
-        "net": {"n_in": int(len(head.z_mean_)), "width": head.width, "dropout": head.dropout},
+        "net": {"n_in": int(len(head.z_mean_)), "width": net_width(head), "dropout": head.dropout},
         "phase2": {k: v for k, v in head.phase2_.items() if k != "history"},
         "phase1": head.phase1_,
         **({"y_mean": head.y_mean_, "y_scale": head.y_scale_} if head.task == "regression" else {}),
@@ -76,6 +76,11 @@ def save_head(head: NeuronHead, folder: str | os.PathLike, meta: dict[str, Any] 
     os.replace(tmp, folder / WEIGHTS)
     write_json(info, folder / META)
     return folder
+
+
+def net_width(head: NeuronHead) -> int:
+    """The saved network's hidden width: a ``"probe"`` head's Phase 2 is a linear identity."""
+    return 0 if head.variant == "probe" else head.width
 
 
 def read_head_info(folder: str | os.PathLike) -> dict[str, Any]:

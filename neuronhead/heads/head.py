@@ -16,22 +16,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuronhead.heads.dense import DenseSettings, fit_dense
+from neuronhead.heads.baselines import LinearBaseline
+from neuronhead.heads.dense import DenseHead, DenseSettings, fit_dense
 from neuronhead.heads.phase1 import LayerProbes, neuron_columns
 from neuronhead.heads.probes import class_weights, split_of
 from neuronhead.heads.salient import select_random, select_salient
 
-VARIANTS = ("logits", "logits+values")
+VARIANTS = ("logits", "logits+values", "values", "probe")
 
 
 class NeuronHead:
     """A classifier or regressor over a few salient FFN neurons of the first k layers.
 
-    ``variant="logits"`` feeds Phase 2 only the per-layer probe outputs; ``"logits+values"`` also
-    feeds the salient neurons' standardized pooled values. ``selection="random"`` is the control:
-    the same number of neurons per layer, drawn at random. The defaults (5% of the neurons, width 32,
-    logits+values, balanced classes) were picked by measurement on TweetEval sentiment val
-    (docs/benchmarks.md).
+    ``variant="logits"`` (the seed's Phase 2) feeds Phase 2 only the per-layer outputs of the frozen,
+    pruned probes; ``"logits+values"`` also feeds the salient neurons' standardized pooled values;
+    ``"values"`` feeds only those values (with ``width=0`` and ``salient_fraction=1`` it is the
+    all-layer probe on layers ``min_layer..max_layer``); ``"probe"`` has no trained Phase 2: it is one
+    layer's frozen Phase-1 probe (``min_layer == max_layer``), kept as a head so that scoring, early
+    exit and the artifact treat every candidate of model selection alike. ``selection="random"`` is
+    the control: the same number of neurons per layer, drawn at random. Which of these ``fit`` ships
+    is chosen per task on data carved from train (:mod:`neuronhead.heads.select`).
     """
 
     def __init__(
@@ -43,6 +47,7 @@ class NeuronHead:
         width: int = 32,
         variant: str = "logits+values",
         max_layer: int | None = None,
+        min_layer: int | None = None,
         selection: str = "salient",
         dropout: float = 0.1,
         lr: float = 1e-3,
@@ -59,6 +64,7 @@ class NeuronHead:
         self.width = width
         self.variant = variant
         self.max_layer = max_layer
+        self.min_layer = min_layer
         self.selection = selection
         self.dropout = dropout
         self.lr = lr
@@ -77,6 +83,7 @@ class NeuronHead:
             "width",
             "variant",
             "max_layer",
+            "min_layer",
             "selection",
             "dropout",
             "lr",
@@ -117,9 +124,11 @@ class NeuronHead:
         n_out = len(label_names) if label_names else None
         rows = np.arange(len(X)) if rows is None else np.asarray(rows)
         probes = probes or self.make_probes().fit(X, y, rows, n_outputs=n_out, label_names=label_names)
-        positions = [p for p, layer in enumerate(layers) if self.max_layer is None or layer <= self.max_layer]
+        positions = [p for p, layer in enumerate(layers) if self._uses(layer)]
         if not positions:
-            raise ValueError(f"no layer ≤ max_layer={self.max_layer} among {layers}")
+            raise ValueError(f"no layer in {self.min_layer}..{self.max_layer} among {layers}")
+        if self.variant == "probe" and len(positions) != 1:
+            raise ValueError("variant 'probe' is one layer's probe: set min_layer == max_layer")
         keep = select_salient(
             probes.importance_, fraction=self.salient_fraction, share=self.salient_share, layers=positions
         )
@@ -143,18 +152,28 @@ class NeuronHead:
         self.n_neurons_ = int(sum(len(v) for v in self.neurons_.values()))
         self.neuron_fraction_ = self.n_neurons_ / (len(self.layers_) * probes.width_)
 
+        self.probes_ = probes
+        self.phase1_ = _phase1_summary(probes)
+        if self.variant == "probe":
+            return self._adopt_probe()
         # Phase-1 outputs the dense head trains on: out of fold, salient edges only.
         z = self._assemble(
-            probes.decision(X, keep, out_of_fold=True, rows=rows),
-            probes.standardized(X, keep) if self.variant == "logits+values" else None,
+            probes.decision(X, keep, out_of_fold=True, rows=rows) if self.variant != "values" else None,
+            probes.standardized(X, keep) if "values" in self.variant else None,
         )
+        if self.variant == "values" and self.width == 0:
+            return self._fit_linear(z, y, rows)
         split = split_of(rows, probes.settings().n_splits)
         usable = np.ones(len(X), bool) if probes.folds >= 2 else split == 0
         rng = np.random.default_rng(self.seed + 1)
         heldout = (rng.random(len(X)) < self.heldout) & usable
         train = usable & ~heldout
-        self.z_mean_ = z[train].mean(0)
-        self.z_scale_ = np.where(z[train].std(0) > 1e-6, z[train].std(0), 1.0).astype(np.float32)
+        zt = z[train]  # one copy; wide inputs (an all-layer probe) make every copy count
+        self.z_mean_, std = zt.mean(0), zt.std(0)
+        del zt
+        self.z_scale_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+        z -= self.z_mean_  # in place: z is this method's own array
+        z /= self.z_scale_
         if self.task == "regression":
             self.y_mean_, self.y_scale_ = probes.y_mean_, probes.y_scale_
             target = ((np.asarray(y, np.float64) - self.y_mean_) / self.y_scale_).astype(np.float32)
@@ -171,7 +190,7 @@ class NeuronHead:
             seed=self.seed,
         )
         self.net_, self.phase2_ = fit_dense(
-            (z[usable] - self.z_mean_) / self.z_scale_,
+            z if usable.all() else z[usable],
             target[usable],
             heldout[usable],
             probes.n_outputs_,
@@ -179,20 +198,52 @@ class NeuronHead:
             cw,
             on_epoch=None if on_epoch is None else (lambda e, net, better: on_epoch(self, e, net, better)),
         )
-        self.probes_ = probes
-        self.phase1_ = {
-            "c": [float(v) for v in probes.c_],
-            "epochs": probes.epochs_,
-            "folds": probes.folds,
-            "heldout_loss": [float(v) for v in probes.heldout_loss_],
-            "select": probes.select,
-            "c_grid": [float(v) for v in probes.c_grid],
-            "grid_score": np.round(probes.grid_score_, 4).tolist(),
-        }
         return self
 
-    def _assemble(self, logits: np.ndarray, values: Mapping[int, np.ndarray] | None) -> np.ndarray:
-        parts = [logits.reshape(len(logits), -1)]
+    def _uses(self, layer: int) -> bool:
+        return (self.max_layer is None or layer <= self.max_layer) and (
+            self.min_layer is None or layer >= self.min_layer
+        )
+
+    def _adopt_probe(self) -> NeuronHead:
+        """Phase 2 of a ``"probe"`` head: the identity on the (fold-averaged) probe's outputs."""
+        n = self.n_outputs_
+        self.z_mean_ = np.zeros(n, np.float32)
+        self.z_scale_ = np.ones(n, np.float32)
+        if self.task == "regression":
+            self.y_mean_, self.y_scale_ = self.probes_.y_mean_, self.probes_.y_scale_
+        net = DenseHead(n, 0, n, self.dropout)
+        with torch.no_grad():
+            net.net[0].weight.copy_(torch.eye(n))
+            net.net[0].bias.zero_()
+        self.net_ = net.eval()
+        self.phase2_ = {"identity": True}
+        return self
+
+    def _fit_linear(self, z: np.ndarray, y: np.ndarray, rows: np.ndarray) -> NeuronHead:
+        """A linear Phase 2 on values alone is a logistic (or linear) regression: train it like a
+        baseline, with the Phase-1 trainer's L2 grid chosen on held-out rows, not with the dense loop.
+        Its own standardization becomes ``z_mean_``/``z_scale_`` and its weights the linear ``net_``."""
+        keys = ("select", "c_grid", "max_epochs", "lr", "batch_size", "patience")
+        opts = {k: v for k, v in self.probe_params.items() if k in keys}
+        lin = LinearBaseline(
+            self.task, label_names=self.label_names_, class_weight=self.class_weight, seed=self.seed, **opts
+        )
+        probe = lin.fit(z, y, rows, n_outputs=self.n_outputs_).probe_
+        if self.task == "regression":
+            self.y_mean_, self.y_scale_ = probe.y_mean_, probe.y_scale_
+        self.z_mean_ = probe.standardizer_.mean_.reshape(-1)[: z.shape[1]]
+        self.z_scale_ = probe.standardizer_.scale_.reshape(-1)[: z.shape[1]]
+        net = DenseHead(z.shape[1], 0, self.n_outputs_, self.dropout)
+        with torch.no_grad():
+            net.net[0].weight.copy_(torch.from_numpy(probe.weight_[0][:, : z.shape[1]]))
+            net.net[0].bias.copy_(torch.from_numpy(probe.bias_[0]))
+        self.net_ = net.eval()
+        self.phase2_ = {"linear": True, "c": float(probe.c_[0]), "epochs": probe.epochs_}
+        return self
+
+    def _assemble(self, logits: np.ndarray | None, values: Mapping[int, np.ndarray] | None) -> np.ndarray:
+        parts = [] if logits is None else [logits.reshape(len(logits), -1)]
         if values is not None:
             parts += [values[k] for k in sorted(values)]
         return np.concatenate(parts, axis=1).astype(np.float32)
@@ -213,7 +264,10 @@ class NeuronHead:
             v = (np.asarray(values[layer], np.float32) - self.mean_[layer]) / self.scale_[layer]
             std[layer] = v.reshape(len(v), -1)
             logits.append(std[layer] @ self.probe_weight_[layer].T + self.probe_bias_[layer])
-        z = self._assemble(np.stack(logits, 1), std if self.variant == "logits+values" else None)
+        z = self._assemble(
+            np.stack(logits, 1) if self.variant != "values" else None,
+            std if "values" in self.variant else None,
+        )
         return ((z - self.z_mean_) / self.z_scale_).astype(np.float32)
 
     def decision_values(self, values: Mapping[int, np.ndarray]) -> np.ndarray:
@@ -236,3 +290,15 @@ class NeuronHead:
         if self.task == "regression":
             raise ValueError("predict_proba is for classification heads")
         return torch.softmax(torch.from_numpy(self.decision(X, layers)), 1).numpy()
+
+
+def _phase1_summary(probes: LayerProbes) -> dict[str, Any]:
+    return {
+        "c": [float(v) for v in probes.c_],
+        "epochs": probes.epochs_,
+        "folds": probes.folds,
+        "heldout_loss": [float(v) for v in probes.heldout_loss_],
+        "select": probes.select,
+        "c_grid": [float(v) for v in probes.c_grid],
+        "grid_score": np.round(probes.grid_score_, 4).tolist(),
+    }

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from neuronhead.heads.artifact import extraction_info, load_head, save_head
 from neuronhead.heads.baselines import LinearBaseline
+from neuronhead.heads.bootstrap import interval, paired
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.metrics import (
     classification_metrics,
@@ -26,6 +27,7 @@ from neuronhead.heads.metrics import (
     official_metric,
     regression_metrics,
 )
+from neuronhead.heads.select import DEFAULT_SELECT, SelectOptions, candidates, select_model
 from neuronhead.store import load_features, read_manifest, write_atomic, write_json
 
 
@@ -79,6 +81,7 @@ def fit_head(
     metric: str | None = None,
     params: dict[str, Any] | None = None,
     val_fraction: float = 0.0,
+    select: SelectOptions | None = DEFAULT_SELECT,
     train_engine: str = "local",
     train_workers: int = 1,
     address: str | None = None,
@@ -87,10 +90,12 @@ def fit_head(
     plots: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Fit the two-phase head; returns (and writes to ``out/report.json``) every measured number.
+    """Choose, fit and write the model to ship; returns (and writes to ``out/report.json``) every figure.
 
-    Without ``val_features``, ``val_fraction`` of the training rows (a stable hash of the row number)
-    is held out for validation.
+    ``select`` chooses among heads, shallower heads and probes on rows carved from the training
+    data (:mod:`neuronhead.heads.select`); ``None`` ships the head ``params`` describe, unchosen.
+    Validation data is read after the choice and reported once. Without ``val_features``,
+    ``val_fraction`` of the training rows (a stable hash of the row number) is held out for it.
     """
     out = Path(out)
     manifest = read_manifest(features)
@@ -106,8 +111,21 @@ def fit_head(
     val = None
     if val_features is None and val_fraction > 0:
         tr, val = _hold_out(tr, val_fraction)
+    elif val_features is not None:
+        _check_same_extraction(manifest, read_manifest(val_features), f"validation features {val_features}")
     y = tr["label"].astype(np.float64 if task == "regression" else np.int64)
     load_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    selection = None
+    if select is not None:
+        if select.select_on == "val" and val is None and val_features is not None:
+            val = load_features(val_features, layers=layers, dtype=np.float16)
+        selection = _select(tr, y, val, task, metric, layers, label_names, params, select, progress)
+    base_params = params  # what the user asked for: the default head of the curves and comparators
+    if selection is not None:
+        params = {k: v for k, v in selection["chosen_params"].items() if k != "task"}
+    select_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     head = NeuronHead(task, progress=progress, **params)
@@ -134,48 +152,24 @@ def fit_head(
         if val_features is not None
         else (f"{val_fraction:.0%} of the training rows" if val is not None else None),
         "layers": layers,
-        "head": {
-            "layers": head.layers_,
-            "deepest_layer": head.deepest_layer_,
-            "n_neurons": head.n_neurons_,
-            "neuron_fraction": head.neuron_fraction_,
-            "neurons_per_layer": {int(k): len(v) for k, v in head.neurons_.items()},
-        },
+        "selection": selection,
+        "val_is_held_out": select is None or select.select_on != "val",
+        "head": _head_summary(head),
         "phase1": head.phase1_,
         "phase2": {k: v for k, v in head.phase2_.items() if k != "history"},
-        "seconds": {"load": round(load_s, 1), "fit": round(fit_s, 1)},
+        "seconds": {"load": round(load_s, 1), "select": round(select_s, 1), "fit": round(fit_s, 1)},
         "train_engine": train_engine,
     }
     if probes is not None:  # Ray Train: the epoch a restarted worker group resumed from, if any
         report["phase1_resumed_from"] = getattr(probes, "resumed_from_", None)
         report["train_workers"] = train_workers
-    if val_features is not None:
-        vm = read_manifest(val_features)
-        _check_same_extraction(manifest, vm, f"validation features {val_features}")
+    if val_features is not None and val is None:
         val = load_features(val_features, layers=layers, dtype=np.float16)
+    pred = yv = None
     if val is not None:
         yv = val["label"].astype(np.float64 if task == "regression" else np.int64)
         pred = head.predict(val["X"], layers)
-        report["val"] = score(task, yv, pred, label_names)
-        report["per_layer"] = {
-            int(layer): score(task, yv, p, label_names)
-            for layer, p in zip(layers, head.probes_.predict_layer(val["X"]).T, strict=True)
-        }
-        if depth_curve:
-            report["depth_curve"] = {}
-            for k in tqdm(layers, desc="heads on layers 0..k", unit="head", disable=not progress):
-                h = (
-                    head
-                    if k == head.deepest_layer_ and head.max_layer in (None, k)
-                    else NeuronHead(task, **{**params, "max_layer": k}).fit(
-                        tr["X"], y, tr["row"], layers=layers, label_names=label_names, probes=head.probes_
-                    )
-                )
-                report["depth_curve"][int(k)] = score(task, yv, h.predict(val["X"], layers), label_names)
-        if baselines:
-            if progress:
-                print("baselines: all layers concatenated, random neurons, sentence embeddings", flush=True)
-            report["baselines"] = _baselines(head, tr, y, val, yv, task, layers, label_names, params, report)
+        _report_val(report, head, tr, y, val, yv, pred, base_params, depth_curve, baselines, progress)
 
     meta = {
         "model": manifest["model"],
@@ -183,21 +177,112 @@ def fit_head(
         "train_features": str(Path(features).resolve()),
         "metric": metric,
         "val_metrics": report.get("val"),
+        "selection": None if selection is None else {k: selection[k] for k in ("select_on", "chosen", "why")},
     }
     save_head(head, out, meta)
     _write_ranking(head, layers, out / "ranking.csv")
     if plots:
-        report["plots"] = _plots(
-            head,
-            report,
-            pred if val is not None else None,
-            yv if val is not None else None,
-            metric,
-            label_names,
-            out / "plots",
-        )
+        report["plots"] = _plots(head, report, pred, yv, metric, label_names, out / "plots")
+    preds = report.pop("_val_predictions", None)
+    if preds is not None:  # for pooling (stance) and paired comparisons across runs
+        write_json({k: np.asarray(v).tolist() for k, v in preds.items()}, out / "val_predictions.json")
     write_json(report, out / "report.json")
     return report
+
+
+def _select(tr, y, val, task, metric, layers, label_names, params, options, progress) -> dict[str, Any]:
+    """Run model selection; ``val`` is handed over only when the user asked to select on it."""
+    options = options.resolved(len(y))
+    if options.select_on != "val":
+        val = None
+    elif val is None:
+        raise ValueError("--select-on val needs validation data (--val or --val-features)")
+    if progress:
+        print(f"model selection on {options.select_on}: heads, shallower heads and probes", flush=True)
+    val_pair = None
+    if val is not None:
+        val_pair = (val["X"], val["label"].astype(np.float64 if task == "regression" else np.int64))
+    return select_model(
+        tr["X"],
+        y,
+        np.asarray(tr["row"]),
+        task=task,
+        metric=metric,
+        layers=layers,
+        label_names=label_names,
+        base={**params, "seed": params.get("seed", 0)},
+        options=options,
+        val=val_pair,
+        progress=progress,
+    )
+
+
+def _head_summary(head: NeuronHead) -> dict[str, Any]:
+    return {
+        "variant": head.variant,
+        "layers": head.layers_,
+        "deepest_layer": head.deepest_layer_,
+        "n_neurons": head.n_neurons_,
+        "neuron_fraction": head.neuron_fraction_,
+        "neurons_per_layer": {int(k): len(v) for k, v in head.neurons_.items()},
+    }
+
+
+def _report_val(report, head, tr, y, val, yv, pred, params, depth_curve, baselines, progress) -> None:
+    """Val figures of the shipped model, with 95% intervals, its comparators and the curves."""
+    task, metric, layers = report["task"], report["metric"], report["layers"]
+    label_names = head.label_names_
+    report["val"] = score(task, yv, pred, label_names)
+    report["val_interval"] = interval(yv, pred, metric, label_names)
+    report["per_layer"] = {
+        int(layer): score(task, yv, p, label_names)
+        for layer, p in zip(layers, head.probes_.predict_layer(val["X"]).T, strict=True)
+    }
+    report["_val_predictions"] = {"label": yv, "shipped": pred}
+    report["comparators"] = _comparators(head, tr, y, val, yv, pred, params, report)
+    if depth_curve:
+        report["depth_curve"] = {}
+        for k in tqdm(layers, desc="heads on layers 0..k", unit="head", disable=not progress):
+            h = NeuronHead(task, **{**params, "min_layer": None, "max_layer": k}).fit(
+                tr["X"], y, tr["row"], layers=layers, label_names=label_names, probes=head.probes_
+            )
+            report["depth_curve"][int(k)] = score(task, yv, h.predict(val["X"], layers), label_names)
+    if baselines:
+        if progress:
+            print("baselines: all layers concatenated, random neurons, sentence embeddings", flush=True)
+        report["baselines"] = _baselines(head, tr, y, val, yv, task, layers, label_names, params, report)
+
+
+def _comparators(head, tr, y, val, yv, pred, params, report) -> dict[str, Any]:
+    """Both Phase-2 variants at full depth, the layer probe the selection liked best and the all-layer
+    probe, refitted on every training row on the shipped head's Phase 1; each with its val interval
+    and a paired bootstrap against the shipped model (verdict "A": the shipped model wins)."""
+    task, metric, layers = report["task"], report["metric"], report["layers"]
+    sel = report.get("selection")
+    base = {k: v for k, v in params.items() if k != "task"} | {"max_layer": None, "min_layer": None}
+    names = {c.name: c for c in candidates(base, layers, ("logits+values", "logits"))}
+    wanted = [f"head[logits+values]@0..{max(layers)}", f"head[logits]@0..{max(layers)}", "all-layer probe"]
+    if sel:
+        probes_ranked = [c for c in sel["candidates"] if c["kind"] == "layer_probe"]
+        wanted.append(max(probes_ranked, key=lambda c: c["score"])["name"])
+    out, preds = {}, {}
+    for name in wanted:
+        c = names.get(name)
+        if c is None:
+            continue
+        h = NeuronHead(task, **c.params).fit(
+            tr["X"], y, tr["row"], layers=layers, label_names=head.label_names_, probes=head.probes_
+        )
+        preds[name] = h.predict(val["X"], layers)
+        out[name] = {
+            "deepest_layer": h.deepest_layer_,
+            "n_neurons": h.n_neurons_,
+            **interval(yv, preds[name], metric, head.label_names_),
+            "shipped_minus_this": paired(yv, pred, preds[name], metric, head.label_names_),
+            "metrics": score(task, yv, preds[name], head.label_names_),
+        }
+    report["_val_predictions"].update(preds)
+    return out
 
 
 def _hold_out(tr: dict, fraction: float) -> tuple[dict, dict]:
@@ -222,22 +307,29 @@ def _baseline_params(head: NeuronHead) -> dict[str, Any]:
 
 
 def _baselines(head, tr, y, val, yv, task, layers, label_names, params, report) -> dict[str, Any]:
+    """The all-layer probe (shared with the comparators), the random-neuron control and the sentence
+    embeddings, each with its val interval; their predictions join ``report["_val_predictions"]``."""
     n_out = len(label_names) if label_names else None
+    metric, preds = report["metric"], report["_val_predictions"]
     out: dict[str, Any] = {"per_layer_probes": report["per_layer"]}
-    t0 = time.perf_counter()
-    concat = LinearBaseline(task, **_baseline_params(head)).fit(tr["X"], y, tr["row"], n_outputs=n_out)
-    out["all_layers_concatenated"] = score(task, yv, concat.predict(val["X"]), label_names)
-    out["all_layers_concatenated"]["seconds"] = round(time.perf_counter() - t0, 1)
+    if "all-layer probe" in report["comparators"]:
+        out["all_layers_concatenated"] = report["comparators"]["all-layer probe"]["metrics"]
+        preds["all_layers_concatenated"] = preds["all-layer probe"]
     rand = NeuronHead(task, **{**params, "selection": "random"}).fit(
         tr["X"], y, tr["row"], layers=layers, label_names=label_names, probes=head.probes_
     )
-    out["random_neurons"] = score(task, yv, rand.predict(val["X"], layers), label_names)
+    preds["random_neurons"] = rand.predict(val["X"], layers)
+    out["random_neurons"] = score(task, yv, preds["random_neurons"], label_names)
     out["random_neurons"]["n_neurons"] = rand.n_neurons_
     for name in ("embed_mean", "embed_token"):
         if name in tr and name in val:
             b = LinearBaseline(task, **_baseline_params(head))
             b.fit(tr[name], y, tr["row"], n_outputs=n_out)
-            out[name] = score(task, yv, b.predict(val[name]), label_names)
+            preds[name] = b.predict(val[name])
+            out[name] = score(task, yv, preds[name], label_names)
+    for name, m in out.items():
+        if name != "per_layer_probes" and name in preds:
+            m["interval"] = interval(yv, preds[name], metric, label_names)
     return out
 
 
@@ -280,6 +372,8 @@ def _plots(head, report, pred, yv, metric, label_names, folder: Path) -> list[st
                 refs,
             )
         )
+    if report.get("selection"):
+        made.append(plots.plot_selection_front(report["selection"], folder / "selection_front.png"))
     made.append(
         plots.plot_salient_per_layer(
             {int(k): len(v) for k, v in head.neurons_.items()},
@@ -309,4 +403,10 @@ def evaluate_head(head_folder: str | os.PathLike, features: str | os.PathLike) -
         raise ValueError(f"{features}: has no labels to evaluate against")
     y = data["label"].astype(np.float64 if head.task == "regression" else np.int64)
     pred = head.predict(data["X"], head.layers_)
-    return {"rows": len(y), "metric": info.get("metric"), **score(head.task, y, pred, head.label_names_)}
+    metric = info.get("metric") or ("pearson" if head.task == "regression" else "macro_f1")
+    return {
+        "rows": len(y),
+        "metric": metric,
+        **score(head.task, y, pred, head.label_names_),
+        "interval": interval(y, pred, metric, head.label_names_),
+    }

@@ -144,3 +144,32 @@ def plot_label_shares(shares: Mapping[str, Mapping[str, float]], path: str | os.
     ax.set_title("label shares")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_selection_front(selection: Mapping, path: str | os.PathLike) -> Path:
+    """Every candidate of model selection: score on the selection split (95% interval) against the
+    deepest layer it needs, marker area ∝ neurons read; the shipped model is ringed."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    styles = {"head": "o", "layer_probe": "s", "all_layer_probe": "D"}
+    offsets = {"head[logits+values]": -0.15, "head[logits]": 0.0, "head[values]": 0.15}
+    for kind, marker in styles.items():
+        for family in sorted({c["name"].split("@")[0] for c in selection["candidates"] if c["kind"] == kind}):
+            cs = [c for c in selection["candidates"] if c["name"].split("@")[0] == family]
+            x = np.array([c["deepest_layer"] + offsets.get(family, 0.0) for c in cs])
+            y = np.array([c["score"] for c in cs])
+            err = np.array([[c["score"] - c["lo"] for c in cs], [c["hi"] - c["score"] for c in cs]])
+            ax.errorbar(x, y, yerr=err, fmt="none", alpha=0.35, color="gray")
+            size = np.array([20 + 60 * c["relative_neurons"] for c in cs])
+            label = family if kind == "head" else kind.replace("_", " ")
+            ax.scatter(x, y, s=size, marker=marker, label=label, zorder=3)
+    chosen = next(c for c in selection["candidates"] if c["name"] == selection["chosen"])
+    ax.scatter(
+        [chosen["deepest_layer"]], [chosen["score"]], s=260, facecolors="none", edgecolors="k", zorder=4
+    )
+    ax.set_xlabel("deepest layer the model needs")
+    ax.set_ylabel(f"{selection['metric']} on {selection['select_on']} ({selection['rows']} rows)")
+    ax.set_title(f"model selection: shipped {selection['chosen']}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)

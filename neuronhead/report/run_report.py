@@ -75,7 +75,13 @@ def _fmt(value: float | None) -> str:
 def _summary(sec: Section, fit, head, evaluations, metric, model, tuned, chosen, out) -> None:
     val = evaluations["val"]["metrics"]
     test = evaluations.get("test", {}).get("metrics")
-    which = "the best head of the search" if tuned else "the default two-phase head"
+    sel = fit.get("selection")
+    if tuned:
+        which = "the best head of the search"
+    elif sel:
+        which = f"the shipped model, {sel['chosen']}, chosen on {sel['select_on']}"
+    else:
+        which = "the two-phase head"
     text = (
         f"**{which}** (`{chosen.relative_to(out)}`) scores **{metric} {_fmt(val[metric])}** on validation"
         + (f" and **{_fmt(test[metric])}** on test" if test else "")
@@ -85,6 +91,10 @@ def _summary(sec: Section, fit, head, evaluations, metric, model, tuned, chosen,
         f"stops the model after layer {head.deepest_layer_}."
     )
     sec.add(text)
+    if sel and not tuned:
+        sec.add(f"Why this model: {sel['why']}.")
+    if not fit.get("val_is_held_out", True):
+        sec.add("**The validation figures are not held out**: the model was chosen on validation data.")
     base = fit.get("baselines", {})
     refs = []
     if "all_layers_concatenated" in base:
@@ -192,16 +202,26 @@ def _results(sec: Section, fit, evaluations, metric, tuned, out) -> None:
     h = fit["head"]
     if tuned:
         add("tuned two-phase head (best of search)", val_eval, "see Tuning", test_eval)
+    sel = fit.get("selection")
     add(
-        "default two-phase head",
+        f"shipped model: {sel['chosen']}" if sel else "two-phase head",
         fit.get("val"),
         f"{h['n_neurons']:,} neurons ({100 * h['neuron_fraction']:.1f}%)",
         None if tuned else test_eval,
     )
+    comp = fit.get("comparators", {})
+    for name, m in comp.items():
+        if name.startswith("head[") or name.startswith("probe@"):
+            label = {
+                "head[logits+values]": "two-phase head, logits+values (neuronhead's Phase 2)",
+                "head[logits]": "two-phase head, logits (the seed's Phase 2)",
+            }.get(name.split("@")[0])
+            label = label or f"best single-layer probe on the selection split ({name})"
+            add(label, m["metrics"], f"{m['n_neurons']:,} neurons, layers 0..{m['deepest_layer']}")
     per_layer = fit.get("per_layer", {})
-    if per_layer:
+    if per_layer and not comp:
         best = max(per_layer, key=lambda k: headline(per_layer[k], metric))
-        add(f"best single-layer probe (layer {best})", per_layer[best], "1 layer, all neurons")
+        add(f"best single-layer probe (layer {best}, picked on val)", per_layer[best], "1 layer, all neurons")
     add("all layers concatenated (linear)", base.get("all_layers_concatenated"), "all FFN neurons")
     rn = base.get("random_neurons")
     add("random neurons, same count (control)", rn, f"{rn['n_neurons']:,} random neurons" if rn else "")
@@ -214,6 +234,19 @@ def _results(sec: Section, fit, evaluations, metric, tuned, out) -> None:
             f"validation metrics (higher is better{'; mae: lower' if task == 'regression' else ''})",
         )
     )
+    ci = fit.get("val_interval")
+    if ci:
+        sec.add(
+            f"The shipped model's 95% bootstrap interval on validation: [{ci['lo']:.2f}, {ci['hi']:.2f}]."
+        )
+    verdicts = {"A": "the shipped model wins", "B": "it loses", "tie": "a tie"}
+    paired_notes = [
+        f"{name}: {m['shipped_minus_this']['score']:+.2f} [{m['shipped_minus_this']['lo']:+.2f}, "
+        f"{m['shipped_minus_this']['hi']:+.2f}], {verdicts[m['shipped_minus_this']['verdict']]}"
+        for name, m in comp.items()
+    ]
+    if paired_notes:
+        sec.add("Paired bootstrap, shipped minus each (95%): " + "; ".join(paired_notes) + ".")
     if not base:
         sec.add("Baselines were not fitted (run without `--no-baselines` to see them).")
         return

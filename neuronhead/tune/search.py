@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 from neuronhead.heads.artifact import extraction_info, save_head
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.probes_store import load_probes, read_probes_info, save_probes
+from neuronhead.heads.select import SelectOptions, selection_parts
 from neuronhead.store import load_features, read_manifest, write_atomic, write_json
 from neuronhead.tune.leaderboard import leaderboard_rows, markdown, pareto_rows, row_score, write_csv
 from neuronhead.tune.space import SearchSpace
@@ -83,9 +85,16 @@ def tune_head(
     storage: str | None = None,
     address: str | None = None,
     grace_epochs: int = 4,
+    select_on: str = "dev",
+    dev_fraction: float = 0.2,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run (or resume) a search; returns and writes ``out/summary.json``."""
+    """Run (or resume) a search; returns and writes ``out/summary.json``.
+
+    ``select_on="dev"`` (default) scores trials on a split carved from the training rows (Phase 1 is
+    fitted on the rest), refits the chosen heads on every training row, and reads the validation
+    features once, for the report. ``"val"`` scores trials on val: its figures are then not held out.
+    """
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -109,17 +118,21 @@ def tune_head(
     va = load_features(val_features, layers=layers, dtype=np.float16)
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
+    if select_on not in ("dev", "val"):
+        raise ValueError(f"select_on must be 'dev' or 'val', not {select_on!r}")
+    full = (tr["X"], tr["label"].astype(ytype), np.asarray(tr["row"]))
+    if select_on == "dev":
+        dev = selection_parts(full[2], SelectOptions(select_on="dev", dev_fraction=dev_fraction))[0]
+        search_on, scored_on = tuple(a[~dev] for a in full), (full[0][dev], full[1][dev])
+    else:
+        search_on, scored_on = full, (va["X"], va["label"].astype(ytype))
+    phase1 = {"task": task, "metric": metric, "label_names": label_names, "progress": progress}
     probes, reused = shared_phase1(
-        out / "phase1",
-        tr["X"],
-        tr["label"].astype(ytype),
-        tr["row"],
-        task=task,
-        metric=metric,
-        label_names=label_names,
-        features=str(features),
-        progress=progress,
+        out / "phase1", *search_on, features=f"{features}|{select_on}|{dev_fraction}", **phase1
     )
+    full_probes = probes
+    if select_on == "dev":  # the refits train on every row: Phase 1 too
+        full_probes, _ = shared_phase1(out / "phase1-full", *full, features=str(features), **phase1)
     phase1_s = time.perf_counter() - t0
 
     ensure_ray(address)
@@ -127,11 +140,11 @@ def tune_head(
     concurrent = max(1, cpus) if max_concurrent == "auto" else int(max_concurrent)
     threads = max(1, cpus // concurrent)
     data = TrialData(
-        X=tr["X"],
-        y=tr["label"].astype(ytype),
-        rows=tr["row"],
-        Xv=va["X"],
-        yv=va["label"].astype(ytype),
+        X=search_on[0],
+        y=search_on[1],
+        rows=search_on[2],
+        Xv=scored_on[0],
+        yv=scored_on[1],
         layers=layers,
         label_names=label_names,
         probes=probes,
@@ -196,11 +209,14 @@ def tune_head(
         "tuning": {"search": str(out), "seed": seed},
     }
     refits = {}
+    refit_data = replace(
+        data, X=full[0], y=full[1], rows=full[2], Xv=va["X"], yv=va["label"].astype(ytype), probes=full_probes
+    )
     for name, trial in [("best-head", best)] + [
         (f"pareto/layer-{p['deepest_layer']}", by_trial[p["trial"]]) for p in front if p["on_front"]
     ]:
-        head = build_head(trial["config"], data)
-        m = val_metrics(head, data, head.decision(va["X"], layers))
+        head = build_head(trial["config"], refit_data)
+        m = val_metrics(head, refit_data, head.decision(va["X"], layers))
         save_head(
             head,
             out / name,
@@ -227,6 +243,9 @@ def tune_head(
         "threads_per_trial": threads,
         "resumed": resumed,
         "phase1_reused": reused,
+        "selected_on": select_on,
+        "reported_on": "val",
+        "val_is_held_out": select_on != "val",
         "best": {"trial": best["trial"], metric: rows[0][metric], "config": _plain(best["config"])},
         "default_head": None if default is None else {"trial": 0, metric: _val(default, metric)},
         "refits": refits,
@@ -260,7 +279,12 @@ def _write_outputs(out: Path, rows, front, summary, metric: str) -> None:
 
     write_csv(rows, out / "leaderboard.csv")
     write_csv(front, out / "pareto.csv")
-    head = [f"# Tuning leaderboard ({summary['trials']} trials, {metric} on val, seed {summary['seed']})", ""]
+    on = summary.get("selected_on", "val")
+    head = [
+        f"# Tuning leaderboard ({summary['trials']} trials, {metric} on {on}, seed {summary['seed']})",
+        "",
+    ]
+    head += [f"Trials are scored on {on}; the refitted heads' `{metric}` in summary.json is on val.", ""]
     if summary.get("default_head"):
         head.append(
             f"Best: {summary['best'][metric]} (trial {summary['best']['trial']}); default head (trial 0): "

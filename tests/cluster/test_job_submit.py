@@ -111,6 +111,7 @@ def test_score_job_submitted_to_a_real_head(ray_head, tmp_path):
         params={"probe_params": {"folds": 2, "max_epochs": 3}},
         depth_curve=False,
         plots=False,
+        select=None,
         progress=False,
     )
     out = tmp_path / "scores"

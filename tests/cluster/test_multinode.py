@@ -55,7 +55,7 @@ def data(tmp_path_factory) -> Path:
     # the head the scoring jobs use
     fit_head(root / "train-f", root / "head", val_features=root / "val-f",
              params={"probe_params": {"max_epochs": 5}}, depth_curve=False, plots=False,
-             progress=False)  # fmt: skip
+             select=None, progress=False)  # fmt: skip
     return root
 
 

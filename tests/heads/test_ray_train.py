@@ -31,6 +31,7 @@ def test_fit_head_with_phase1_on_ray_train(ray_local, tmp_path):
         train_engine="ray",
         depth_curve=False,
         plots=False,
+        select=None,
         progress=False,
         params={"probe_params": {"folds": 2, "max_epochs": 3}},
     )

@@ -44,6 +44,7 @@ def heads(tmp_path_factory):
             params={"max_layer": k, "probe_params": {"folds": 2, "max_epochs": 4}},
             depth_curve=False,
             plots=False,
+            select=None,
             progress=False,
         )
     return root

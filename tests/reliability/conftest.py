@@ -27,6 +27,7 @@ def small_head(tmp_path_factory) -> Path:
         params={"max_layer": 1, "probe_params": {"folds": 2, "max_epochs": 4}},
         depth_curve=False,
         plots=False,
+        select=None,
         progress=False,
     )
     return root / "head"

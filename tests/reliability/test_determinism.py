@@ -16,12 +16,12 @@ def test_same_seed_same_head_and_same_scores(small_head, tmp_path, record):
     params = {"max_layer": 1, "seed": 7, "probe_params": {"folds": 2, "max_epochs": 4}}
     for name in ("a", "b"):
         fit_head(root / "train", tmp_path / name, val_features=root / "val", params=params, depth_curve=False,
-                 plots=False, progress=False)  # fmt: skip
+                 plots=False, select=None, progress=False)  # fmt: skip
     a, b = ((tmp_path / n / "head.safetensors").read_bytes() for n in ("a", "b"))
     assert a == b
     other = {**params, "seed": 8}
     fit_head(root / "train", tmp_path / "c", val_features=root / "val", params=other, depth_curve=False,
-             plots=False, progress=False)  # fmt: skip
+             plots=False, select=None, progress=False)  # fmt: skip
     assert (tmp_path / "c" / "head.safetensors").read_bytes() != a  # the seed does matter
 
     data = REPO / "examples/demo/score.csv"

@@ -69,6 +69,7 @@ def heads(tmp_path_factory) -> dict[str, Path]:
             params={"max_layer": 1, "probe_params": {"folds": 2, "max_epochs": 4}},
             depth_curve=False,
             plots=False,
+            select=None,
             progress=False,
         )
         out[normalize] = root / f"head-{normalize}"

@@ -1,0 +1,202 @@
+"""The seven TweetEval tasks, honestly: chosen on train, reported once on val, with 95% intervals.
+
+For each task (and each stance target) ``neuronhead fit`` runs with its defaults: the shipped model is
+chosen among heads, shallower heads and probes on a dev split carved from train (``--select-on``), then
+refitted on all of train and scored once on val. Beside it, refitted on the same Phase 1: both Phase-2
+variants at full depth, the layer probe the selection liked best, the all-layer probe, and the
+sentence-embedding probe. Stance pools its five targets' val predictions, as the official metric does;
+ALL is the mean of the seven tasks, its interval from the same bootstrap replicate in every task.
+
+    bash bench/extract_tweeteval.sh FEATS                      # once: features of every task
+    .venv/bin/python bench/honest_table.py --features FEATS --runs RUNS \\
+        --out docs/data/cpu-2026-11-30/honest_table.json [--finetune docs/data/.../finetune_fair.json]
+
+A task whose ``RUNS/<task>/report.json`` exists is not refitted (rerun to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neuronhead.heads.bootstrap import BootstrapOptions, paired, replicate_scores, resample_indices, summarize
+from neuronhead.heads.select import SelectOptions
+from neuronhead.heads.train import fit_head
+
+TASKS = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment", "stance"]
+STANCE = ["stance_abortion", "stance_atheism", "stance_climate", "stance_feminist", "stance_hillary"]
+FULL = "head[{}]@0..5"
+COLUMNS = {  # table column → key in val_predictions.json
+    "shipped": "shipped",
+    "head logits+values @0..5": FULL.format("logits+values"),
+    "head logits @0..5 (seed)": FULL.format("logits"),
+    "best-layer probe (dev)": "best_layer_probe",
+    "all-layer probe": "all-layer probe",
+    "embedding probe": "embed_mean",
+}
+
+
+def fit_all(features: Path, runs: Path, select_on: str, tasks: list[str]) -> None:
+    for t in tasks:
+        out = runs / t
+        if (out / "report.json").exists():
+            continue
+        t0 = time.perf_counter()
+        fit_head(
+            features / t / "train",
+            out,
+            val_features=features / t / "val",
+            baselines=True,
+            select=SelectOptions(select_on=select_on),
+            progress=False,
+        )
+        print(f"{t}: fitted in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def load_task(runs: Path, t: str) -> dict:
+    r = json.loads((runs / t / "report.json").read_text())
+    p = {k: np.asarray(v) for k, v in json.loads((runs / t / "val_predictions.json").read_text()).items()}
+    best_probe = [k for k in r["comparators"] if k.startswith("probe@")]
+    if best_probe:
+        p["best_layer_probe"] = p[best_probe[0]]
+    return {"report": r, "preds": p, "best_probe": best_probe[0] if best_probe else None}
+
+
+def pooled(runs: Path, task: str) -> tuple[np.ndarray, dict[str, np.ndarray], list[dict]]:
+    """Labels and every column's val predictions of a task; stance concatenates its five targets."""
+    parts = [load_task(runs, t) for t in (STANCE if task == "stance" else [task])]
+    y = np.concatenate([p["preds"]["label"] for p in parts])
+    preds = {c: np.concatenate([p["preds"][k] for p in parts]) for c, k in COLUMNS.items()}
+    return y, preds, parts
+
+
+def table(runs: Path, options: BootstrapOptions) -> dict:
+    out: dict = {"tasks": {}, "bootstrap": vars(options)}
+    reps_by_col: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
+    present = [
+        t
+        for t in TASKS
+        if all((runs / x / "report.json").exists() for x in (STANCE if t == "stance" else [t]))
+    ]
+    for task in present:
+        y, preds, parts = pooled(runs, task)
+        r0 = parts[0]["report"]
+        metric, names = r0["metric"], _label_names(runs, task)
+        idx = resample_indices(len(y), options)
+        row = {"metric": metric, "val_rows": int(len(y)), "shipped_models": [_shipped(p) for p in parts]}
+        for c in COLUMNS:
+            reps = replicate_scores(y, preds[c], metric, names, idx)
+            reps_by_col[c].append(reps)
+            row[c] = summarize(_point(y, preds[c], metric, names), reps, options.level)
+        for c in ("all-layer probe", "embedding probe"):
+            row[f"shipped vs {c}"] = paired(y, preds["shipped"], preds[c], metric, names, options)
+        row["seconds"] = {
+            "select": sum(p["report"]["seconds"]["select"] for p in parts),
+            "fit": sum(p["report"]["seconds"]["fit"] for p in parts),
+        }
+        out["tasks"][task] = row
+    out["ALL"] = {}
+    if present != TASKS:
+        return out
+    for c in COLUMNS:
+        reps = np.mean(reps_by_col[c], axis=0)
+        out["ALL"][c] = summarize(np.mean([out["tasks"][t][c]["score"] for t in TASKS]), reps, options.level)
+    for c in ("all-layer probe", "embedding probe"):
+        diff = np.mean(reps_by_col["shipped"], axis=0) - np.mean(reps_by_col[c], axis=0)
+        point = out["ALL"]["shipped"]["score"] - out["ALL"][c]["score"]
+        d = summarize(point, diff, options.level)
+        d["verdict"] = "A" if d["lo"] > 0 else "B" if d["hi"] < 0 else "tie"
+        out["ALL"][f"shipped vs {c}"] = d
+    return out
+
+
+def _label_names(runs: Path, task: str) -> list[str]:
+    t = STANCE[0] if task == "stance" else task
+    return json.loads((runs / t / "head.json").read_text())["label_names"]
+
+
+def _point(y, pred, metric, names) -> float:
+    from neuronhead.heads.bootstrap import point_score
+
+    return point_score(y, pred, metric, names)
+
+
+def _shipped(part: dict) -> dict:
+    r = part["report"]
+    h = r["head"]
+    return {
+        "chosen": r["selection"]["chosen"],
+        "deepest_layer": h["deepest_layer"],
+        "neuron_fraction_of_model": round(h["n_neurons"] / (len(r["layers"]) * 1536), 4),
+        "why": r["selection"]["why"],
+    }
+
+
+def finetuned(path: Path | None) -> dict[str, str]:
+    """``{task: "mean ± sd (n seeds)"}`` from bench/finetune.py's JSON; tasks it lacks are "not run"."""
+    got = json.loads(path.read_text()) if path and path.exists() else {}
+    out = {}
+    for task in TASKS + ["ALL"]:
+        r = got.get(task)
+        n = len(r.get("val_by_seed", [])) if r else 0
+        out[task] = f"{r['val']:.2f} ± {r.get('val_sd', 0):.2f} ({n} seeds)" if r else "not run"
+    return out
+
+
+def markdown(t: dict, ft: dict[str, str]) -> str:
+    cols = list(COLUMNS)
+    lines = [
+        "| task | metric | " + " | ".join(cols) + " | fine-tuned | shipped model |",
+        "|" + "---|" * (len(cols) + 4),
+    ]
+    for task in t["tasks"]:
+        row = t["tasks"][task]
+        cells = [f"{row[c]['score']:.2f} [{row[c]['lo']:.1f}, {row[c]['hi']:.1f}]" for c in cols] + [ft[task]]
+        ship = "; ".join(
+            f"{s['chosen']} ({100 * s['neuron_fraction_of_model']:.1f}%)" for s in row["shipped_models"]
+        )
+        lines.append(f"| {task} | {row['metric']} | " + " | ".join(cells) + f" | {ship} |")
+    if not t["ALL"]:
+        return "\n".join(lines)
+    cells = [f"{t['ALL'][c]['score']:.2f} [{t['ALL'][c]['lo']:.1f}, {t['ALL'][c]['hi']:.1f}]" for c in cols]
+    lines.append("| **ALL** | mean of 7 | " + " | ".join(cells) + f" | {ft['ALL']} | |")
+    return "\n".join(lines)
+
+
+def costs(t: dict) -> str:
+    lines = ["| task | selection s | refit of the shipped model s |", "|---|---|---|"]
+    for task in t["tasks"]:
+        sec = t["tasks"][task]["seconds"]
+        lines.append(f"| {task} | {sec['select']:.0f} | {sec['fit']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--features", type=Path, required=True, help="FEATS of bench/extract_tweeteval.sh")
+    ap.add_argument("--runs", type=Path, required=True, help="where each task's fit is written")
+    ap.add_argument("--select-on", default="auto", choices=["auto", "dev", "cv"])
+    ap.add_argument("--tasks", default=None, help="comma-separated task folders to fit (default: all)")
+    ap.add_argument("--fit-only", action="store_true", help="fit, do not build the table")
+    ap.add_argument("--out", type=Path, default=None, help="write the table's JSON here")
+    ap.add_argument("--finetune", type=Path, default=None, help="bench/finetune.py's JSON, for its column")
+    args = ap.parse_args()
+    names = args.tasks.split(",") if args.tasks else [t for t in TASKS if t != "stance"] + STANCE
+    fit_all(args.features, args.runs, args.select_on, names)
+    if args.fit_only:
+        return
+    t = table(args.runs, BootstrapOptions())
+    t["select_on"], t["reported_on"] = args.select_on, "val (once)"
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(t, indent=1))
+    print(markdown(t, finetuned(args.finetune)))
+    print(costs(t))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Model selection on data the report never uses: which head (or probe) ``fit`` ships.
+
+Every choice ``fit`` makes beyond Phase 1's own C grid (the Phase-2 variant, the depth, head vs
+probe) is made here, on a split carved from the training rows:
+
+- ``dev``: a stable 20% of the training rows (hashed row numbers) scores candidates fitted on the
+  other 80%;
+- ``cv``: k folds of the training rows; each candidate's out-of-fold predictions are pooled;
+- ``auto`` (default): ``dev`` when it holds at least ``MIN_DEV_ROWS`` rows, else ``cv``;
+- ``val``: the old way, on the validation features. The val figure is then not held out, and the
+  report says so.
+
+The winner is then refitted on every training row. Within noise, cheaper wins: every candidate whose
+paired-bootstrap difference to the best lies within one bootstrap standard error counts as tied
+with it, and among those the one that stops earliest (then reads the fewest neurons) is shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from neuronhead.heads.bootstrap import BootstrapOptions, interval, paired
+from neuronhead.heads.head import NeuronHead
+from neuronhead.heads.probes import split_of
+
+SELECT_ON = ("auto", "dev", "cv", "val")
+# Under this many dev rows one bootstrap SE spans most gaps between candidates (about 5 points of
+# macro-F1 at 100 rows), so "auto" pools the out-of-fold predictions of every training row instead.
+MIN_DEV_ROWS = 1000
+_SALT = 104_729_000_000  # decorrelates the selection split from Phase 1's fold hash
+
+
+@dataclass(frozen=True)
+class SelectOptions:
+    """Where candidates are compared, and what counts as noise."""
+
+    select_on: str = "auto"
+    dev_fraction: float = 0.2
+    cv_folds: int = 3
+    variants: tuple[str, ...] = ("logits+values", "logits", "values")
+    bootstrap: BootstrapOptions = field(default_factory=BootstrapOptions)
+
+    def __post_init__(self) -> None:
+        if self.select_on not in SELECT_ON:
+            raise ValueError(f"select_on must be one of {SELECT_ON}, not {self.select_on!r}")
+        if not 0 < self.dev_fraction < 1:
+            raise ValueError(f"dev_fraction must lie in (0, 1), got {self.dev_fraction}")
+        if self.cv_folds < 2:
+            raise ValueError(f"cv_folds must be at least 2, got {self.cv_folds}")
+
+    def resolved(self, n_rows: int) -> SelectOptions:
+        """``auto`` becomes ``dev`` when the dev split would hold ``MIN_DEV_ROWS`` rows, else ``cv``."""
+        if self.select_on != "auto":
+            return self
+        return replace(self, select_on="dev" if n_rows * self.dev_fraction >= MIN_DEV_ROWS else "cv")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model ``fit`` may ship: a name, its kind, and the :class:`NeuronHead` parameters it means."""
+
+    name: str
+    kind: str  # "head", "layer_probe" or "all_layer_probe"
+    params: dict[str, Any]
+
+
+DEFAULT_SELECT = SelectOptions()
+
+
+def candidates(base: dict[str, Any], layers: Sequence[int], variants: Sequence[str]) -> list[Candidate]:
+    """Heads of each variant on layers 0..k for every k, each layer's probe, and the all-layer probe."""
+    out, top = [], max(layers)
+    for variant in variants:
+        for k in layers:
+            if base.get("max_layer") is not None and k > base["max_layer"]:
+                continue
+            p = {**base, "variant": variant, "min_layer": None, "max_layer": k}
+            if variant == "values":  # a linear head on the salient values: logistic regression
+                p["width"] = 0
+            out.append(Candidate(f"head[{variant}]@0..{k}", "head", p))
+    whole = {"salient_fraction": 1.0, "salient_share": None}
+    for k in layers:
+        if base.get("max_layer") is None or k <= base["max_layer"]:
+            p = {**base, **whole, "variant": "probe", "min_layer": k, "max_layer": k}
+            out.append(Candidate(f"probe@L{k}", "layer_probe", p))
+    deepest = top if base.get("max_layer") is None else base["max_layer"]
+    p = {**base, **whole, "variant": "values", "width": 0, "min_layer": None, "max_layer": deepest}
+    out.append(Candidate("all-layer probe", "all_layer_probe", p))
+    return out
+
+
+def selection_parts(rows: np.ndarray, options: SelectOptions) -> list[np.ndarray]:
+    """Boolean masks of the rows each part scores on (the rest of the training rows fit)."""
+    if options.select_on == "dev":
+        return [split_of(rows + _SALT, 1000) < round(options.dev_fraction * 1000)]
+    fold = split_of(rows + _SALT, options.cv_folds)
+    return [fold == k for k in range(options.cv_folds)]
+
+
+def select_model(
+    X: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    *,
+    task: str,
+    metric: str,
+    layers: Sequence[int],
+    label_names: Sequence[str] | None,
+    base: dict[str, Any],
+    options: SelectOptions,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Score every candidate on the selection split; returns the table, the choice and why.
+
+    ``val`` (features, labels) is read only when ``options.select_on == "val"``.
+    """
+    options = options.resolved(len(y))
+    cands = candidates(base, layers, options.variants)
+    if options.select_on == "val":
+        if val is None:
+            raise ValueError("select_on='val' needs validation features")
+        preds = _fit_and_predict(X, y, rows, val[0], task, layers, label_names, base, cands, progress)
+        y_sel = val[1]
+    else:
+        parts = selection_parts(rows, options)
+        got, y_parts = [], []
+        for held in parts:
+            fit = ~held
+            got.append(
+                _fit_and_predict(
+                    X[fit], y[fit], rows[fit], X[held], task, layers, label_names, base, cands, progress
+                )
+            )
+            y_parts.append(y[held])
+        preds = {c.name: np.concatenate([g[c.name] for g in got]) for c in cands}
+        y_sel = np.concatenate(y_parts)
+    return _choose(cands, preds, y_sel, metric, label_names, options)
+
+
+def _fit_and_predict(X, y, rows, X_eval, task, layers, label_names, base, cands, progress):
+    n_out = len(label_names) if label_names else None
+    probes = NeuronHead(task, **base).make_probes().fit(X, y, rows, n_outputs=n_out, label_names=label_names)
+    preds = {}
+    for c in tqdm(cands, desc="selection candidates", unit="model", disable=not progress):
+        head = NeuronHead(task, **c.params)
+        head.fit(X, y, rows, layers=layers, label_names=label_names, probes=probes)
+        preds[c.name] = head.predict(X_eval, layers)
+    return preds
+
+
+def _choose(cands, preds, y, metric, label_names, options) -> dict[str, Any]:
+    names = list(label_names) if label_names else None
+    table = {c.name: interval(y, preds[c.name], metric, names, options.bootstrap) for c in cands}
+    best = max(table, key=lambda n: table[n]["score"])
+    tied = []
+    for c in cands:
+        diff = paired(y, preds[best], preds[c.name], metric, names, options.bootstrap)
+        table[c.name]["gap_to_best"] = float(diff["score"])
+        table[c.name]["gap_se"] = float(diff["se"])
+        if c.name == best or diff["score"] <= diff["se"]:
+            tied.append(c)
+    chosen = min(tied, key=lambda c: cost(c))
+    return {
+        "select_on": options.select_on,
+        "rows": int(len(y)),
+        "metric": metric,
+        "noise": "one standard error of the paired bootstrap difference to the best candidate",
+        "candidates": [{"name": c.name, "kind": c.kind, **cost_fields(c), **table[c.name]} for c in cands],
+        "best": best,
+        "tied_with_best": [c.name for c in tied],
+        "chosen": chosen.name,
+        "chosen_params": chosen.params,
+        "why": (
+            f"{chosen.name} scores {table[chosen.name]['score']:.2f} on the selection rows against "
+            f"{table[best]['score']:.2f} for the best ({best}); within one SE of it, it stops earliest "
+            "and reads the fewest neurons"
+            if chosen.name != best
+            else f"{best} scores best on the selection rows ({table[best]['score']:.2f}) and no "
+            "cheaper candidate is within one SE of it"
+        ),
+    }
+
+
+def cost_fields(c: Candidate) -> dict[str, Any]:
+    deepest, neurons = cost(c)
+    return {"deepest_layer": deepest, "relative_neurons": neurons}
+
+
+def cost(c: Candidate) -> tuple[int, float]:
+    """(deepest layer, share of a layer's neurons read, summed over layers): the cheaper, the smaller."""
+    p = c.params
+    hi = p.get("max_layer")
+    lo = p.get("min_layer") or 0
+    hi = 10**6 if hi is None else hi
+    frac = p.get("salient_fraction") or p.get("salient_share") or 1.0
+    return hi, round((hi - lo + 1) * frac, 4)

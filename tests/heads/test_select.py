@@ -1,0 +1,111 @@
+"""Model selection never reads the reporting split, and every candidate kind ships and scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neuronhead.heads.train as train_mod
+from neuronhead.heads.artifact import load_head
+from neuronhead.heads.select import SelectOptions, candidates, selection_parts
+from neuronhead.heads.train import fit_head
+from neuronhead.pipelines import extract
+from neuronhead.store import load_features
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
+# Layers 0..1 only and short Phase 1: 9 candidates instead of 25, so the suite stays quick.
+FAST = {"max_layer": 1, "probe_params": {"folds": 3, "max_epochs": 6}}
+
+
+@pytest.fixture(scope="module")
+def demo_features(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo-select")
+    for split in ("train", "val"):
+        extract(DEMO / f"{split}.csv", root / split, engine="local", progress=False)
+    return root
+
+
+def test_cv_parts_cover_every_row_once():
+    rows = np.arange(1000)
+    parts = selection_parts(rows, SelectOptions(select_on="cv", cv_folds=4))
+    assert len(parts) == 4 and (np.sum(parts, axis=0) == 1).all()
+    assert all(150 < p.sum() < 350 for p in parts)
+    (dev,) = selection_parts(rows, SelectOptions(select_on="dev", dev_fraction=0.2))
+    assert 150 < dev.sum() < 250
+
+
+def _poison_val(monkeypatch, val_folder: Path) -> None:
+    """Every read of the val folder returns noise features and shuffled labels."""
+    real = train_mod.load_features
+
+    def poisoned(folder, *args, **kwargs):
+        data = real(folder, *args, **kwargs)
+        if Path(folder) == val_folder:
+            rng = np.random.default_rng(9)
+            data["X"] = rng.normal(size=data["X"].shape).astype(data["X"].dtype)
+            data["label"] = rng.permutation(data["label"])
+        return data
+
+    monkeypatch.setattr(train_mod, "load_features", poisoned)
+
+
+def _fit(root, out, select):
+    return fit_head(
+        root / "train",
+        out,
+        val_features=root / "val",
+        params=FAST,
+        select=select,
+        depth_curve=False,
+        plots=False,
+        progress=False,
+    )
+
+
+def test_poisoned_val_leaves_the_choice_unchanged(demo_features, tmp_path, monkeypatch):
+    opts = SelectOptions(select_on="dev")
+    clean = _fit(demo_features, tmp_path / "clean", opts)
+    _poison_val(monkeypatch, demo_features / "val")
+    dirty = _fit(demo_features, tmp_path / "dirty", opts)
+    assert dirty["val"] != clean["val"]  # the poison reached the report
+    assert dirty["selection"]["chosen"] == clean["selection"]["chosen"]
+    assert dirty["selection"]["candidates"] == clean["selection"]["candidates"]
+    assert clean["val_is_held_out"] and dirty["val_is_held_out"]
+
+
+def test_selecting_on_val_does_read_val(demo_features, tmp_path, monkeypatch):
+    """The control: the same poison changes a selection made on val (so the test above can fail)."""
+    opts = SelectOptions(select_on="val")
+    clean = _fit(demo_features, tmp_path / "clean", opts)
+    _poison_val(monkeypatch, demo_features / "val")
+    dirty = _fit(demo_features, tmp_path / "dirty", opts)
+    assert dirty["selection"]["candidates"] != clean["selection"]["candidates"]
+    assert not clean["val_is_held_out"]
+
+
+def test_every_candidate_kind_round_trips(demo_features, tmp_path):
+    """Probe, linear and dense heads save, load and predict alike; a probe head is its layer's probe."""
+    tr = load_features(demo_features / "train", dtype=np.float16)
+    va = load_features(demo_features / "val", dtype=np.float16)
+    layers = list(range(6))  # the features' layers; the candidates stop at 0..1
+    y = tr["label"].astype(np.int64)
+    names = ["negative", "neutral", "positive"]
+    cands = {c.name: c for c in candidates(FAST, layers, ("logits+values", "logits", "values"))}
+    probes = None
+    for name in ("probe@L1", "head[values]@0..1", "all-layer probe", "head[logits]@0..0"):
+        from neuronhead.heads.head import NeuronHead
+
+        head = NeuronHead("classification", **cands[name].params)
+        head.fit(tr["X"], y, tr["row"], layers=layers, label_names=names, probes=probes)
+        probes = head.probes_
+        train_mod.save_head(head, tmp_path / name, {})
+        loaded, _ = load_head(tmp_path / name)
+        assert loaded.deepest_layer_ == cands[name].params["max_layer"]
+        np.testing.assert_allclose(
+            loaded.decision(va["X"], layers), head.decision(va["X"], layers), atol=1e-5
+        )
+        if name == "probe@L1":
+            want = probes.decision(va["X"])[:, 1]
+            np.testing.assert_allclose(head.decision(va["X"], layers), want, atol=1e-4)

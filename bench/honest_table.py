@@ -34,7 +34,7 @@ COLUMNS = {  # table column → key in val_predictions.json
     "shipped": "shipped",
     "head logits+values @0..5": FULL.format("logits+values"),
     "head logits @0..5 (seed)": FULL.format("logits"),
-    "best-layer probe (dev)": "best_layer_probe",
+    "best-layer probe (chosen on train)": "best_layer_probe",
     "all-layer probe": "all-layer probe",
     "embedding probe": "embed_mean",
 }

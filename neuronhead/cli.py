@@ -518,6 +518,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         help="fit the baselines beside the head (default: on)",
     )
     p.add_argument(
+        "--select-on",
+        default=None,
+        choices=["auto", "dev", "cv", "val", "none"],
+        help="where the shipped model is chosen, as for `fit` (default auto: dev when it holds 1,000 "
+        "rows, else cv)",
+    )
+    p.add_argument(
         "--examples", type=int, default=None, help="texts shown per neuron in the report (default 5)"
     )
     p.add_argument(

@@ -44,6 +44,7 @@ class RunConfig:
     max_layer: int | None = None
     seed: int = 0
     baselines: bool = True
+    select_on: str = "auto"
     tune: int = 0
     tune_timeout: float | None = None
     engine: str = "ray"

@@ -39,6 +39,7 @@ def _val_source(config: RunConfig) -> tuple[str, str | None]:
 
 def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every stage; returns the summary also written to ``OUT/run.json``."""
+    from neuronhead.heads.select import SelectOptions
     from neuronhead.heads.train import fit_head
     from neuronhead.pipelines.extract import extract
 
@@ -93,7 +94,9 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     fp = {name: read_manifest(f)["fingerprint"] for name, f in features.items()}
 
     params = config.head_settings()
-    key = stage_key(fp["train"], fp["val"], config.task, config.metric, params, config.baselines)
+    key = stage_key(
+        fp["train"], fp["val"], config.task, config.metric, params, config.baselines, config.select_on
+    )
     with log.stage(
         "head", key, "Phase 1 probes → salient neurons → Phase 2 (+ baselines, depth curve)"
     ) as rec:
@@ -106,6 +109,7 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
                 metric=config.metric,
                 params=params,
                 baselines=config.baselines,
+                select=None if config.select_on == "none" else SelectOptions(select_on=config.select_on),
                 progress=progress,
             )
             rec.update(

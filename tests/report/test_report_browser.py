@@ -53,7 +53,8 @@ def _browser(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess
 def emotion_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("emotion") / "run"
     r = subprocess.run(
-        [sys.executable, "-m", "neuronhead.cli", "run", "--train", str(EMOTION), "--out", str(out)],
+        [sys.executable, "-m", "neuronhead.cli", "run", "--train", str(EMOTION), "--out", str(out),
+         "--select-on", "dev"],  # one dev split: this test is about the page, not the choice
         cwd=REPO, capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]

@@ -195,6 +195,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(t, indent=1))
     print(markdown(t, finetuned(args.finetune)))
+    print()
     print(costs(t))
 
 

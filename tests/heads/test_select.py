@@ -65,7 +65,7 @@ def _fit(root, out, select):
 
 
 def test_poisoned_val_leaves_the_choice_unchanged(demo_features, tmp_path, monkeypatch):
-    opts = SelectOptions(select_on="dev")
+    opts = SelectOptions(select_on="dev", variants=("logits",))  # 5 candidates: the suite stays quick
     clean = _fit(demo_features, tmp_path / "clean", opts)
     _poison_val(monkeypatch, demo_features / "val")
     dirty = _fit(demo_features, tmp_path / "dirty", opts)
@@ -77,7 +77,7 @@ def test_poisoned_val_leaves_the_choice_unchanged(demo_features, tmp_path, monke
 
 def test_selecting_on_val_does_read_val(demo_features, tmp_path, monkeypatch):
     """The control: the same poison changes a selection made on val (so the test above can fail)."""
-    opts = SelectOptions(select_on="val")
+    opts = SelectOptions(select_on="val", variants=("logits",))
     clean = _fit(demo_features, tmp_path / "clean", opts)
     _poison_val(monkeypatch, demo_features / "val")
     dirty = _fit(demo_features, tmp_path / "dirty", opts)

@@ -24,7 +24,13 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from neuronhead.heads.bootstrap import BootstrapOptions, interval, paired
+from neuronhead.heads.bootstrap import (
+    BootstrapOptions,
+    point_score,
+    replicate_scores,
+    resample_indices,
+    summarize,
+)
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.probes import split_of
 
@@ -102,16 +108,23 @@ def selection_parts(rows: np.ndarray, options: SelectOptions) -> list[np.ndarray
     return [fold == k for k in range(options.cv_folds)]
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What every candidate is fitted for: the task, its headline metric, the features' layers and
+    labels, and the head parameters the candidates start from."""
+
+    task: str
+    metric: str
+    layers: Sequence[int]
+    label_names: Sequence[str] | None
+    base: dict[str, Any]
+
+
 def select_model(
     X: np.ndarray,
     y: np.ndarray,
     rows: np.ndarray,
-    *,
-    task: str,
-    metric: str,
-    layers: Sequence[int],
-    label_names: Sequence[str] | None,
-    base: dict[str, Any],
+    problem: Problem,
     options: SelectOptions,
     val: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = False,
@@ -121,49 +134,52 @@ def select_model(
     ``val`` (features, labels) is read only when ``options.select_on == "val"``.
     """
     options = options.resolved(len(y))
-    cands = candidates(base, layers, options.variants)
+    cands = candidates(problem.base, problem.layers, options.variants)
     if options.select_on == "val":
         if val is None:
             raise ValueError("select_on='val' needs validation features")
-        preds = _fit_and_predict(X, y, rows, val[0], task, layers, label_names, base, cands, progress)
+        preds = _fit_and_predict(X, y, rows, val[0], problem, cands, progress)
         y_sel = val[1]
     else:
-        parts = selection_parts(rows, options)
         got, y_parts = [], []
-        for held in parts:
+        for held in selection_parts(rows, options):
             fit = ~held
-            got.append(
-                _fit_and_predict(
-                    X[fit], y[fit], rows[fit], X[held], task, layers, label_names, base, cands, progress
-                )
-            )
+            got.append(_fit_and_predict(X[fit], y[fit], rows[fit], X[held], problem, cands, progress))
             y_parts.append(y[held])
         preds = {c.name: np.concatenate([g[c.name] for g in got]) for c in cands}
         y_sel = np.concatenate(y_parts)
-    return _choose(cands, preds, y_sel, metric, label_names, options)
+    return _choose(cands, preds, y_sel, problem, options)
 
 
-def _fit_and_predict(X, y, rows, X_eval, task, layers, label_names, base, cands, progress):
-    n_out = len(label_names) if label_names else None
-    probes = NeuronHead(task, **base).make_probes().fit(X, y, rows, n_outputs=n_out, label_names=label_names)
+def _fit_and_predict(X, y, rows, X_eval, problem: Problem, cands, progress) -> dict[str, np.ndarray]:
+    """One Phase 1 on ``X``, every candidate's Phase 2 on it, predictions for ``X_eval``."""
+    names, layers = problem.label_names, problem.layers
+    n_out = len(names) if names else None
+    probes = NeuronHead(problem.task, **problem.base).make_probes()
+    probes.fit(X, y, rows, n_outputs=n_out, label_names=names)
     preds = {}
     for c in tqdm(cands, desc="selection candidates", unit="model", disable=not progress):
-        head = NeuronHead(task, **c.params)
-        head.fit(X, y, rows, layers=layers, label_names=label_names, probes=probes)
+        head = NeuronHead(problem.task, **c.params)
+        head.fit(X, y, rows, layers=layers, label_names=names, probes=probes)
         preds[c.name] = head.predict(X_eval, layers)
     return preds
 
 
-def _choose(cands, preds, y, metric, label_names, options) -> dict[str, Any]:
-    names = list(label_names) if label_names else None
-    table = {c.name: interval(y, preds[c.name], metric, names, options.bootstrap) for c in cands}
+def _choose(cands, preds, y, problem: Problem, options: SelectOptions) -> dict[str, Any]:
+    """Intervals and paired gaps from one set of resamples shared by every candidate."""
+    metric = problem.metric
+    names = list(problem.label_names) if problem.label_names else None
+    idx = resample_indices(len(y), options.bootstrap)
+    reps = {c.name: replicate_scores(y, preds[c.name], metric, names, idx) for c in cands}
+    point = {c.name: point_score(y, preds[c.name], metric, names) for c in cands}
+    table = {n: summarize(point[n], reps[n], options.bootstrap.level) for n in reps}
     best = max(table, key=lambda n: table[n]["score"])
     tied = []
     for c in cands:
-        diff = paired(y, preds[best], preds[c.name], metric, names, options.bootstrap)
-        table[c.name]["gap_to_best"] = float(diff["score"])
-        table[c.name]["gap_se"] = float(diff["se"])
-        if c.name == best or diff["score"] <= diff["se"]:
+        gap = summarize(point[best] - point[c.name], reps[best] - reps[c.name], options.bootstrap.level)
+        table[c.name]["gap_to_best"] = gap["score"]
+        table[c.name]["gap_se"] = gap["se"]
+        if c.name == best or gap["score"] <= gap["se"]:
             tied.append(c)
     chosen = min(tied, key=lambda c: cost(c))
     return {
@@ -176,15 +192,21 @@ def _choose(cands, preds, y, metric, label_names, options) -> dict[str, Any]:
         "tied_with_best": [c.name for c in tied],
         "chosen": chosen.name,
         "chosen_params": chosen.params,
-        "why": (
-            f"{chosen.name} scores {table[chosen.name]['score']:.2f} on the selection rows against "
-            f"{table[best]['score']:.2f} for the best ({best}); within one SE of it, it stops earliest "
-            "and reads the fewest neurons"
-            if chosen.name != best
-            else f"{best} scores best on the selection rows ({table[best]['score']:.2f}) and no "
-            "cheaper candidate is within one SE of it"
-        ),
+        "why": _why(chosen.name, best, table),
     }
+
+
+def _why(chosen: str, best: str, table: dict[str, dict[str, float]]) -> str:
+    if chosen == best:
+        return (
+            f"{best} scores best on the selection rows ({table[best]['score']:.2f}) and no cheaper "
+            "candidate is within one SE of it"
+        )
+    return (
+        f"{chosen} scores {table[chosen]['score']:.2f} on the selection rows against "
+        f"{table[best]['score']:.2f} for the best ({best}); within one SE of it, it stops earliest "
+        "and reads the fewest neurons"
+    )
 
 
 def cost_fields(c: Candidate) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from neuronhead.heads.metrics import (
     official_metric,
     regression_metrics,
 )
-from neuronhead.heads.select import DEFAULT_SELECT, SelectOptions, candidates, select_model
+from neuronhead.heads.select import DEFAULT_SELECT, Problem, SelectOptions, candidates, select_model
 from neuronhead.store import load_features, read_manifest, write_atomic, write_json
 
 
@@ -202,19 +202,8 @@ def _select(tr, y, val, task, metric, layers, label_names, params, options, prog
     val_pair = None
     if val is not None:
         val_pair = (val["X"], val["label"].astype(np.float64 if task == "regression" else np.int64))
-    return select_model(
-        tr["X"],
-        y,
-        np.asarray(tr["row"]),
-        task=task,
-        metric=metric,
-        layers=layers,
-        label_names=label_names,
-        base={**params, "seed": params.get("seed", 0)},
-        options=options,
-        val=val_pair,
-        progress=progress,
-    )
+    problem = Problem(task, metric, layers, label_names, {**params, "seed": params.get("seed", 0)})
+    return select_model(tr["X"], y, np.asarray(tr["row"]), problem, options, val=val_pair, progress=progress)
 
 
 def _head_summary(head: NeuronHead) -> dict[str, Any]:

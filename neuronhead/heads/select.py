@@ -138,7 +138,7 @@ def select_model(
     if options.select_on == "val":
         if val is None:
             raise ValueError("select_on='val' needs validation features")
-        preds = _fit_and_predict(X, y, rows, val[0], problem, cands, progress)
+        preds, costs = _fit_and_predict(X, y, rows, val[0], problem, cands, progress)
         y_sel = val[1]
     else:
         got, y_parts = [], []
@@ -146,27 +146,36 @@ def select_model(
             fit = ~held
             got.append(_fit_and_predict(X[fit], y[fit], rows[fit], X[held], problem, cands, progress))
             y_parts.append(y[held])
-        preds = {c.name: np.concatenate([g[c.name] for g in got]) for c in cands}
+        preds = {c.name: np.concatenate([g[0][c.name] for g in got]) for c in cands}
+        costs = {c.name: _mean_cost([g[1][c.name] for g in got]) for c in cands}
         y_sel = np.concatenate(y_parts)
-    return _choose(cands, preds, y_sel, problem, options)
+    return _choose(cands, preds, costs, y_sel, problem, options)
 
 
-def _fit_and_predict(X, y, rows, X_eval, problem: Problem, cands, progress) -> dict[str, np.ndarray]:
-    """One Phase 1 on ``X``, every candidate's Phase 2 on it, predictions for ``X_eval``."""
+def _mean_cost(per_part: list[tuple[int, float]]) -> tuple[int, float]:
+    """A candidate's cost over the cv folds (``salient_share`` may keep different counts per fold)."""
+    return max(d for d, _ in per_part), float(np.mean([n for _, n in per_part]))
+
+
+def _fit_and_predict(X, y, rows, X_eval, problem: Problem, cands, progress) -> tuple[dict, dict]:
+    """One Phase 1 on ``X``, every candidate's Phase 2 on it: predictions for ``X_eval``, and each
+    fitted candidate's cost (deepest layer, share of the model's neurons it reads)."""
     names, layers = problem.label_names, problem.layers
     n_out = len(names) if names else None
     probes = NeuronHead(problem.task, **problem.base).make_probes()
     probes.fit(X, y, rows, n_outputs=n_out, label_names=names)
-    preds = {}
+    preds, costs = {}, {}
     for c in tqdm(cands, desc="selection candidates", unit="model", disable=not progress):
         head = NeuronHead(problem.task, **c.params)
         head.fit(X, y, rows, layers=layers, label_names=names, probes=probes)
         preds[c.name] = head.predict(X_eval, layers)
-    return preds
+        costs[c.name] = (head.deepest_layer_, head.n_neurons_ / (len(layers) * head.ffn_width_))
+    return preds, costs
 
 
-def _choose(cands, preds, y, problem: Problem, options: SelectOptions) -> dict[str, Any]:
-    """Intervals and paired gaps from one set of resamples shared by every candidate."""
+def _choose(cands, preds, costs, y, problem: Problem, options: SelectOptions) -> dict[str, Any]:
+    """Intervals and paired gaps from one set of resamples shared by every candidate; among the
+    candidates tied with the best, the cheapest by ``costs`` (deepest layer, then neuron share)."""
     metric = problem.metric
     names = list(problem.label_names) if problem.label_names else None
     idx = resample_indices(len(y), options.bootstrap)
@@ -181,13 +190,15 @@ def _choose(cands, preds, y, problem: Problem, options: SelectOptions) -> dict[s
         table[c.name]["gap_se"] = gap["se"]
         if c.name == best or gap["score"] <= gap["se"]:
             tied.append(c)
-    chosen = min(tied, key=lambda c: cost(c))
+    chosen = min(tied, key=lambda c: (costs[c.name][0], round(costs[c.name][1], 6)))
     return {
         "select_on": options.select_on,
         "rows": int(len(y)),
         "metric": metric,
         "noise": "one standard error of the paired bootstrap difference to the best candidate",
-        "candidates": [{"name": c.name, "kind": c.kind, **cost_fields(c), **table[c.name]} for c in cands],
+        "candidates": [
+            {"name": c.name, "kind": c.kind, **_cost_fields(costs[c.name]), **table[c.name]} for c in cands
+        ],
         "best": best,
         "tied_with_best": [c.name for c in tied],
         "chosen": chosen.name,
@@ -209,16 +220,5 @@ def _why(chosen: str, best: str, table: dict[str, dict[str, float]]) -> str:
     )
 
 
-def cost_fields(c: Candidate) -> dict[str, Any]:
-    deepest, neurons = cost(c)
-    return {"deepest_layer": deepest, "relative_neurons": neurons}
-
-
-def cost(c: Candidate) -> tuple[int, float]:
-    """(deepest layer, share of a layer's neurons read, summed over layers): the cheaper, the smaller."""
-    p = c.params
-    hi = p.get("max_layer")
-    lo = p.get("min_layer") or 0
-    hi = 10**6 if hi is None else hi
-    frac = p.get("salient_fraction") or p.get("salient_share") or 1.0
-    return hi, round((hi - lo + 1) * frac, 4)
+def _cost_fields(cost: tuple[int, float]) -> dict[str, Any]:
+    return {"deepest_layer": int(cost[0]), "neuron_share": round(float(cost[1]), 6)}

@@ -148,7 +148,7 @@ def plot_label_shares(shares: Mapping[str, Mapping[str, float]], path: str | os.
 
 def plot_selection_front(selection: Mapping, path: str | os.PathLike) -> Path:
     """Every candidate of model selection: score on the selection split (95% interval) against the
-    deepest layer it needs, marker area ∝ neurons read; the shipped model is ringed."""
+    deepest layer it needs, marker area ∝ share of the model's neurons read; the shipped model is ringed."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4))
     styles = {"head": "o", "layer_probe": "s", "all_layer_probe": "D"}
@@ -160,7 +160,7 @@ def plot_selection_front(selection: Mapping, path: str | os.PathLike) -> Path:
             y = np.array([c["score"] for c in cs])
             err = np.array([[c["score"] - c["lo"] for c in cs], [c["hi"] - c["score"] for c in cs]])
             ax.errorbar(x, y, yerr=err, fmt="none", alpha=0.35, color="gray")
-            size = np.array([20 + 60 * c["relative_neurons"] for c in cs])
+            size = np.array([20 + 360 * c["neuron_share"] for c in cs])
             label = family if kind == "head" else kind.replace("_", " ")
             ax.scatter(x, y, s=size, marker=marker, label=label, zorder=3)
     chosen = next(c for c in selection["candidates"] if c["name"] == selection["chosen"])

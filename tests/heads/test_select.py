@@ -109,3 +109,35 @@ def test_every_candidate_kind_round_trips(demo_features, tmp_path):
         if name == "probe@L1":
             want = probes.decision(va["X"])[:, 1]
             np.testing.assert_allclose(head.decision(va["X"], layers), want, atol=1e-4)
+
+
+def test_ties_go_to_the_earliest_stop_then_the_fewest_neurons_read():
+    """Identical predictions tie; the cost is what each fitted candidate reads, not its parameters
+    (a default head's 5% of four layers is cheaper than layer 3's whole probe at the same depth)."""
+    from neuronhead.heads.select import Candidate, Problem, _choose
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    good = np.where(rng.random(400) < 0.8, y, 1 - y)
+    cands = [
+        Candidate(n, k, {})
+        for n, k in (
+            ("probe@L3", "layer_probe"),
+            ("head@0..3", "head"),
+            ("head@0..5", "head"),
+            ("bad@0..0", "head"),
+        )
+    ]
+    preds = {"probe@L3": good, "head@0..3": good, "head@0..5": good, "bad@0..0": 1 - good}
+    costs = {
+        "probe@L3": (3, 1 / 6),
+        "head@0..3": (3, 0.05 * 4 / 6),
+        "head@0..5": (5, 0.05),
+        "bad@0..0": (0, 0.05 / 6),
+    }
+    problem = Problem("classification", "macro_f1", range(6), ["a", "b"], {})
+    got = _choose(cands, preds, costs, y, problem, SelectOptions(select_on="dev"))
+    assert set(got["tied_with_best"]) == {"probe@L3", "head@0..3", "head@0..5"}
+    assert got["chosen"] == "head@0..3"
+    shares = {c["name"]: c["neuron_share"] for c in got["candidates"]}
+    assert shares["head@0..3"] == pytest.approx(0.2 / 6, abs=1e-6)

@@ -192,3 +192,62 @@ def iter_feature_shards(
         if "label" in table.column_names:
             chunk["label"] = table["label"].to_numpy(zero_copy_only=False)
         yield chunk
+
+
+def check_shards(folder: str | os.PathLike) -> list[Path]:
+    """The shards, each checked against the manifest from its footer alone (no data read).
+
+    A truncated or corrupt file, or one whose layer columns or widths differ from the manifest's, is
+    refused with its name: a streamed fit would otherwise fail (or mix widths) hours in.
+    """
+    manifest = read_manifest(folder)
+    files = shard_files(folder)
+    if not files:
+        raise FileNotFoundError(f"{folder}: no finished shards under {SHARDS}/")
+    want = None
+    for path in files:
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ValueError(f"{path}: not a readable Parquet shard (truncated or corrupt?): {exc}") from None
+        widths = {
+            name: schema.field(name).type.list_size
+            for name in schema.names
+            if name.startswith("layer_") and pa.types.is_fixed_size_list(schema.field(name).type)
+        }
+        missing = [c for c in feature_columns(list(manifest["layers"])) if c not in widths]
+        if missing:
+            raise ValueError(f"{path}: lacks the manifest's feature columns {missing[:4]}")
+        if want is None:
+            want = (widths, files[0])
+        elif widths != want[0]:
+            diff = sorted(k for k in set(widths) | set(want[0]) if widths.get(k) != want[0].get(k))
+            raise ValueError(
+                f"{path}: feature columns differ from {want[1].name} ({diff[0]}: "
+                f"{widths.get(diff[0])} vs {want[0].get(diff[0])}); one store holds one extraction"
+            )
+    return files
+
+
+def iter_columns(
+    files: list[Path],
+    columns: list[str],
+    chunk_rows: int = 2048,
+    order: np.random.Generator | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Featured rows (no ``error``) of ``columns``, at most ``chunk_rows`` at a time.
+
+    Memory is bounded by ``chunk_rows`` × the columns asked for, whatever the store's size. With
+    ``order``, the shards come in a random order drawn from it (rows are shuffled by the caller):
+    a seeded order, not arrival order, so a streamed fit is repeatable.
+    """
+    shards = list(files) if order is None else [files[i] for i in order.permutation(len(files))]
+    for path in shards:
+        try:
+            reader = pq.ParquetFile(path)
+            for batch in reader.iter_batches(batch_size=chunk_rows, columns=[*columns, "error"]):
+                batch = batch.filter(pc.is_null(batch.column("error")))
+                if batch.num_rows:
+                    yield batch
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ValueError(f"{path}: cannot be read (truncated or corrupt?): {exc}") from None

@@ -1,0 +1,219 @@
+"""Phase 1 streamed from the feature store, a group of layers at a time.
+
+The in-memory fit (:meth:`LayerProbes.fit`) holds every row of every layer. Here a layer group's two
+columns per layer are read shard by shard (:func:`neuronhead.store.iter_columns`), so memory is bounded
+by ``chunk_rows`` × the group's width, whatever the number of rows:
+
+1. one pass over the ``row``/``label`` columns: targets, class weights, fold of each row;
+2. per group, one pass for the standardization statistics (float64 sums), then epochs of
+   :class:`~neuronhead.heads.probes.ProbeTrainer` batches: shards in an order drawn from
+   ``(seed, epoch)``, rows shuffled within each chunk, so the fit repeats exactly for a seed;
+3. each group's result is joined along the layer axis into one :class:`LayerProbes`.
+
+Layers are independent in Phase 1 (one probe per layer, per-parameter Adam), so grouping changes
+nothing but when training stops: a group stops when all its probes have stopped improving, where
+the all-layer loop ran until the last layer had.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from tqdm.auto import tqdm
+
+from neuronhead.heads.phase1 import LayerProbes, grid_scores
+from neuronhead.heads.probes import ProbeResult, ProbeTrainer, class_weights, split_of
+from neuronhead.heads.standardize import Standardizer
+from neuronhead.store import check_shards, feature_columns, iter_columns, read_manifest, table_features
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How much of the store one process holds.
+
+    A layer group's columns are read ``chunk_rows`` rows at a time. When a group's float16 values
+    fit ``cache_gb`` they are read once and kept (the fast path); otherwise every pass re-reads them.
+    Both paths see the same chunks in the same seeded order, so they give the same probes.
+    """
+
+    chunk_rows: int = 2048
+    cache_gb: float = 0.5
+    layers_per_group: int | None = None  # None: as many as ``cache_gb`` caches for every row
+
+    def groups(self, layers: Sequence[int], width: int, n_rows: int) -> list[list[int]]:
+        per_layer = n_rows * 2 * width * 2
+        n = self.layers_per_group or max(1, int(self.cache_gb * 2**30 // per_layer))
+        layers = list(layers)
+        return [layers[i : i + n] for i in range(0, len(layers), n)]
+
+    def caches(self, n_layers: int, width: int, n_rows: int) -> bool:
+        return n_rows * n_layers * 2 * width * 2 <= self.cache_gb * 2**30
+
+
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray]  # row, label, X (rows, layers, 2, width) float16
+
+
+@dataclass(frozen=True)
+class StoreRows:
+    """The featured rows of a store, and which of them a fit trains on (``train``: row numbers)."""
+
+    folder: str | os.PathLike
+    train: np.ndarray | None = None  # None: every featured row
+
+    def shards(self, layers: Sequence[int], options: StreamOptions) -> Iterator[Iterator[Chunk]]:
+        """Per shard (in store order), its chunks of ``layers``."""
+        columns = ["row", "label", *feature_columns(list(layers))]
+        for path in check_shards(self.folder):
+            yield self._chunks(iter_columns([path], columns, options.chunk_rows), layers)
+
+    def _chunks(self, batches, layers) -> Iterator[Chunk]:
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            row = table["row"].to_numpy()
+            keep = np.ones(len(row), bool) if self.train is None else np.isin(row, self.train)
+            if keep.any():
+                label = table["label"].to_numpy(zero_copy_only=False)
+                X = table_features(table, list(layers), np.float16)
+                yield row[keep], label[keep], X[keep]
+
+    def targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers and labels of the rows a fit trains on, in store order."""
+        rows, labels = [], []
+        for batch in iter_columns(check_shards(self.folder), ["row", "label"], 65536):
+            row = batch.column("row").to_numpy()
+            keep = np.ones(len(row), bool) if self.train is None else np.isin(row, self.train)
+            rows.append(row[keep])
+            labels.append(batch.column("label").to_numpy(zero_copy_only=False)[keep])
+        if not rows or not sum(len(r) for r in rows):
+            raise ValueError(f"{self.folder}: no featured rows to train on")
+        return np.concatenate(rows), np.concatenate(labels)
+
+
+class GroupData:
+    """One layer group's chunks: re-read from the store on every pass, or read once and cached."""
+
+    def __init__(self, source: StoreRows, layers: Sequence[int], options: StreamOptions, cache: bool):
+        self.source, self.layers, self.options = source, list(layers), options
+        self.n_shards = len(check_shards(source.folder))
+        self.cached = [list(s) for s in source.shards(layers, options)] if cache else None
+
+    def passes(self, rng: np.random.Generator | None = None) -> Iterator[Chunk]:
+        """Every chunk once; with ``rng``, shards in an order drawn from it (chunks keep theirs)."""
+        order = range(self.n_shards) if rng is None else rng.permutation(self.n_shards)
+        # Uncached: one lazy iterator per shard, opened only when its turn comes.
+        shards = (
+            self.cached if self.cached is not None else list(self.source.shards(self.layers, self.options))
+        )
+        for i in order:
+            yield from shards[i]
+
+
+def fit_probes_streamed(
+    source: StoreRows,
+    probes: LayerProbes,
+    options: StreamOptions = StreamOptions(),
+    *,
+    label_names: Sequence[str] | None = None,
+    progress: bool = False,
+) -> LayerProbes:
+    """Fit an unfitted :class:`LayerProbes` on a feature folder without loading it; returns it fitted."""
+    manifest = read_manifest(source.folder)
+    layers = list(manifest["layers"])
+    s = probes.settings()
+    rows, labels = source.targets()
+    label_names = label_names or manifest.get("label_names")
+    if probes.task == "regression":
+        y = labels.astype(np.float64)
+        probes.y_mean_, probes.y_scale_ = float(y.mean()), float(y.std() or 1.0)
+        target, n_out, cw = (probes.y_mean_, probes.y_scale_), 1, None
+    else:
+        y = labels.astype(np.int64)
+        n_out = len(label_names or []) or int(y.max()) + 1
+        target, cw = None, class_weights(y, n_out, probes.class_weight)
+    width = layer_width(source.folder, layers[0])
+    parts, stds = [], []
+    groups = options.groups(layers, width, len(y))
+    for group in tqdm(groups, desc="phase 1 layer groups", unit="group", disable=not progress):
+        data = GroupData(source, group, options, cache=options.caches(len(group), width, len(y)))
+        trainer = ProbeTrainer(s, len(group), 2 * width, n_out, len(y), class_weight=cw)
+        std, result = _fit_group(data, trainer, target, label_names)
+        stds.append(std)
+        parts.append(result)
+    probes.n_layers_, probes.width_, probes.n_outputs_ = len(layers), width, n_out
+    probes.standardizer_ = _joined_standardizer(stds)
+    probes.set_result(_joined(parts), split_of(rows, s.n_splits))
+    return probes
+
+
+def layer_width(folder: str | os.PathLike, layer: int) -> int:
+    """A layer's FFN width, from the first shard's schema."""
+    schema = pq.read_schema(check_shards(folder)[0])
+    return int(schema.field(f"layer_{layer}_mean").type.list_size)
+
+
+def _fit_group(data: GroupData, trainer: ProbeTrainer, target, names) -> tuple[Standardizer, ProbeResult]:
+    """One layer group: streamed statistics, the epochs, then the held-out confusion counts."""
+    s, L = trainer.s, len(data.layers)
+    std = Standardizer().fit_chunks(X for _, _, X in data.passes())
+    mean = torch.from_numpy(std.mean_.reshape(L, -1))
+    scale = torch.from_numpy(std.scale_.reshape(L, -1))
+
+    def tensors(row, label, X):
+        x = (torch.from_numpy(X.reshape(len(X), L, -1)).float() - mean) / scale
+        if target is None:
+            yt = torch.from_numpy(label.astype(np.int64))
+        else:
+            yt = torch.from_numpy(((label.astype(np.float64) - target[0]) / target[1]).astype(np.float32))
+        return x, yt, torch.from_numpy(split_of(row, s.n_splits))
+
+    go_on = True
+    while go_on:
+        rng = np.random.default_rng([s.seed, trainer.epoch])
+        for chunk in data.passes(rng):
+            x, yt, split = tensors(*chunk)
+            perm = torch.from_numpy(rng.permutation(len(x)))
+            for i in range(0, len(x), s.batch_size):
+                idx = perm[i : i + s.batch_size]
+                trainer.train_batch(x[idx], yt[idx], split[idx])
+        for chunk in data.passes():
+            trainer.eval_batch(*tensors(*chunk))
+        go_on = trainer.end_epoch()
+    scores = None
+    if s.task == "classification" and s.select != "loss":
+        for chunk in data.passes():
+            trainer.count_batch(*tensors(*chunk))
+        scores = grid_scores(trainer.conf.numpy(), s.select, names)
+    return std, trainer.result(scores)
+
+
+def _joined_standardizer(stds: list[Standardizer]) -> Standardizer:
+    out = Standardizer()
+    out.mean_ = np.concatenate([s.mean_ for s in stds], axis=0)
+    out.scale_ = np.concatenate([s.scale_ for s in stds], axis=0)
+    out.n_ = stds[0].n_
+    return out
+
+
+def _joined(parts: list[ProbeResult]) -> ProbeResult:
+    """Layer groups' results as one: arrays joined on their layer axis; the epoch count is the most
+    any group ran, the history the mean loss of the groups that ran that epoch."""
+    longest = max(len(p.history) for p in parts)
+    history = [float(np.mean([p.history[e] for p in parts if len(p.history) > e])) for e in range(longest)]
+    return ProbeResult(
+        fold_weight=np.concatenate([p.fold_weight for p in parts], axis=1),
+        fold_bias=np.concatenate([p.fold_bias for p in parts], axis=1),
+        c=np.concatenate([p.c for p in parts]),
+        heldout_loss=np.concatenate([p.heldout_loss for p in parts]),
+        grid_loss=np.concatenate([p.grid_loss for p in parts]),
+        grid_score=np.concatenate([p.grid_score for p in parts]),
+        grid_weight=np.concatenate([p.grid_weight for p in parts], axis=2),
+        grid_bias=np.concatenate([p.grid_bias for p in parts], axis=2),
+        epochs=max(p.epochs for p in parts),
+        history=history,
+    )

@@ -1,0 +1,89 @@
+"""Phase 1 streamed from the store: the same probes cached or re-read, in one layer group or many;
+planted neurons found; a store with a bad shard refused by name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from neuronhead.heads.phase1 import LayerProbes
+from neuronhead.heads.salient import select_salient
+from neuronhead.heads.stream import StoreRows, StreamOptions, fit_probes_streamed
+from neuronhead.store import load_features, shard_name
+from neuronhead.synthetic import PlantedStore, write_planted_store
+
+SPEC = PlantedStore(rows=900, layers=3, width=48, planted=9, shard_rows=250)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("planted")
+    return folder, write_planted_store(folder, SPEC)
+
+
+def _probes() -> LayerProbes:
+    # patience beyond max_epochs: every layer group trains the same epochs, so grouping is exact
+    return LayerProbes(class_weight="balanced", select="macro_f1", max_epochs=4, patience=10)
+
+
+def test_cached_reread_and_grouped_fits_are_identical(store):
+    folder, planted = store
+    cached = fit_probes_streamed(StoreRows(folder), _probes(), StreamOptions(chunk_rows=100))
+    reread = fit_probes_streamed(StoreRows(folder), _probes(), StreamOptions(chunk_rows=100, cache_gb=0))
+    grouped = fit_probes_streamed(
+        StoreRows(folder), _probes(), StreamOptions(chunk_rows=100, layers_per_group=1)
+    )
+    np.testing.assert_array_equal(cached.weight_, reread.weight_)
+    np.testing.assert_allclose(cached.weight_, grouped.weight_, atol=1e-6)
+    np.testing.assert_array_equal(cached.c_, grouped.c_)
+    chosen = select_salient(cached.importance_, fraction=3 / SPEC.width)
+    for layer, idx in planted.items():
+        assert set(idx) == set(chosen[layer]), layer
+
+
+def test_streamed_probes_match_the_in_memory_fit(store):
+    """Only the batch order differs: the decisions agree closely and the same neurons rank first."""
+    folder, planted = store
+    streamed = fit_probes_streamed(StoreRows(folder), _probes(), StreamOptions(chunk_rows=100))
+    tr = load_features(folder)
+    memory = _probes().fit(tr["X"], tr["label"], tr["row"], label_names=tr["manifest"]["label_names"])
+    a, b = streamed.decision(tr["X"]), memory.decision(tr["X"])
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.95  # 4 epochs: order still shows
+    assert (a.argmax(-1) == b.argmax(-1)).mean() > 0.9
+    top = [select_salient(p.importance_, fraction=3 / SPEC.width) for p in (streamed, memory)]
+    for layer, idx in planted.items():
+        assert set(top[0][layer]) == set(top[1][layer]) == set(idx)
+
+
+def test_training_rows_subset(store):
+    folder, _ = store
+    subset = np.arange(0, SPEC.rows, 2)
+    probes = fit_probes_streamed(StoreRows(folder, train=subset), _probes(), StreamOptions(chunk_rows=100))
+    assert len(probes.split_) == len(subset)
+
+
+def _copy_store(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_a_shard_of_another_width_is_refused_by_name(store, tmp_path):
+    folder = _copy_store(store[0], tmp_path / "mixed")
+    other = tmp_path / "other"
+    write_planted_store(other, PlantedStore(rows=250, layers=3, width=32, shard_rows=250))
+    (folder / shard_name(2)).write_bytes((other / shard_name(0)).read_bytes())
+    with pytest.raises(ValueError, match=r"shard-00002\.parquet.*differ"):
+        fit_probes_streamed(StoreRows(folder), _probes())
+
+
+def test_a_truncated_shard_is_refused_by_name(store, tmp_path):
+    folder = _copy_store(store[0], tmp_path / "cut")
+    path = folder / shard_name(1)
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(ValueError, match=r"shard-00001\.parquet.*truncated or corrupt"):
+        fit_probes_streamed(StoreRows(folder), _probes())
+    assert pq.read_schema(folder / shard_name(0)).field("layer_0_mean").type == pa.list_(pa.float16(), 48)

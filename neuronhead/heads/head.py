@@ -18,7 +18,7 @@ import torch
 
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.dense import DenseHead, DenseSettings, fit_dense
-from neuronhead.heads.phase1 import LayerProbes, neuron_columns
+from neuronhead.heads.phase1 import Features, LayerProbes, neuron_columns, take
 from neuronhead.heads.probes import class_weights, split_of
 from neuronhead.heads.salient import select_random, select_salient
 
@@ -102,7 +102,7 @@ class NeuronHead:
     # -- fitting -----------------------------------------------------------------------------
     def fit(
         self,
-        X: np.ndarray,
+        X: Features,
         y: np.ndarray,
         rows: np.ndarray | None = None,
         *,
@@ -111,7 +111,9 @@ class NeuronHead:
         probes: LayerProbes | None = None,
         on_epoch: Callable[[NeuronHead, int, torch.nn.Module, bool], None] | None = None,
     ) -> NeuronHead:
-        """``X`` is ``(rows, len(layers), 2, width)``; ``probes`` reuses a fitted Phase 1 (tuning).
+        """``X`` is ``(rows, len(layers), 2, width)``, or a :class:`~neuronhead.heads.phase1.Gathered`
+        holding at least the neurons the head keeps (then ``probes``, fitted on the full columns, and
+        ``layers`` are needed); ``probes`` reuses a fitted Phase 1 (selection, tuning).
 
         ``on_epoch(head, epoch, net, improved)`` follows Phase-2 training: the head's extractors are
         ready, so ``head.dense_inputs`` and ``net`` score validation data mid-training.
@@ -120,6 +122,8 @@ class NeuronHead:
             raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
         if self.selection not in ("salient", "random"):
             raise ValueError(f"selection must be 'salient' or 'random', not {self.selection!r}")
+        if not isinstance(X, np.ndarray) and (layers is None or probes is None):
+            raise ValueError("gathered features need layers= and a fitted Phase 1 (probes=)")
         layers = list(range(X.shape[1])) if layers is None else list(layers)
         n_out = len(label_names) if label_names else None
         rows = np.arange(len(X)) if rows is None else np.asarray(rows)
@@ -249,13 +253,13 @@ class NeuronHead:
         return np.concatenate(parts, axis=1).astype(np.float32)
 
     # -- scoring -----------------------------------------------------------------------------
-    def salient_values(self, X: np.ndarray, layers: Sequence[int]) -> dict[int, np.ndarray]:
+    def salient_values(self, X: Features, layers: Sequence[int]) -> dict[int, np.ndarray]:
         """Slice ``{layer: (rows, 2, k)}`` out of a full ``(rows, len(layers), 2, width)`` array."""
         pos = {layer: p for p, layer in enumerate(layers)}
         missing = [layer for layer in self.layers_ if layer not in pos]
         if missing:
             raise ValueError(f"the head needs layers {missing}, which the features do not have")
-        return {layer: X[:, pos[layer]][:, :, idx] for layer, idx in self.neurons_.items()}
+        return {layer: take(X, pos[layer], idx) for layer, idx in self.neurons_.items()}
 
     def dense_inputs(self, values: Mapping[int, np.ndarray]) -> np.ndarray:
         """The Phase-2 network's standardized inputs from the salient neurons' pooled values."""
@@ -275,7 +279,7 @@ class NeuronHead:
         with torch.no_grad():
             return self.net_(torch.from_numpy(self.dense_inputs(values))).numpy()
 
-    def decision(self, X: np.ndarray, layers: Sequence[int]) -> np.ndarray:
+    def decision(self, X: Features, layers: Sequence[int]) -> np.ndarray:
         return self.decision_values(self.salient_values(X, layers))
 
     def predict_from_decision(self, d: np.ndarray) -> np.ndarray:
@@ -283,10 +287,10 @@ class NeuronHead:
             return d[:, 0] * self.y_scale_ + self.y_mean_
         return d.argmax(1)
 
-    def predict(self, X: np.ndarray, layers: Sequence[int]) -> np.ndarray:
+    def predict(self, X: Features, layers: Sequence[int]) -> np.ndarray:
         return self.predict_from_decision(self.decision(X, layers))
 
-    def predict_proba(self, X: np.ndarray, layers: Sequence[int]) -> np.ndarray:
+    def predict_proba(self, X: Features, layers: Sequence[int]) -> np.ndarray:
         if self.task == "regression":
             raise ValueError("predict_proba is for classification heads")
         return torch.softmax(torch.from_numpy(self.decision(X, layers)), 1).numpy()

@@ -34,6 +34,47 @@ def neuron_columns(idx: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate([idx, idx + width])
 
 
+class Gathered:
+    """Some neurons' pooled values for every row, in place of the full ``(rows, layers, 2, width)``.
+
+    ``blocks[position] = (neuron ids, values (rows, 2, k))``. Heads, Phase-1 decisions and scoring
+    take either; a streamed fit gathers only the salient neurons (``rows × Σk``), never every column.
+    """
+
+    def __init__(self, blocks: Mapping[int, tuple[np.ndarray, np.ndarray]], n_rows: int) -> None:
+        self.blocks = {int(p): (np.asarray(ids), v) for p, (ids, v) in blocks.items()}
+        self.n_rows = n_rows
+        self._col = {p: {int(j): c for c, j in enumerate(ids)} for p, (ids, _) in self.blocks.items()}
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, rows) -> Gathered:
+        """The same neurons for a subset of rows (a slice, mask or index array)."""
+        blocks = {p: (ids, v[rows]) for p, (ids, v) in self.blocks.items()}
+        n = len(next(iter(blocks.values()))[1]) if blocks else len(np.arange(self.n_rows)[rows])
+        return Gathered(blocks, n)
+
+    def take(self, position: int, idx: np.ndarray) -> np.ndarray:
+        if position not in self.blocks:
+            raise ValueError(f"layer position {position} was not gathered")
+        try:
+            cols = [self._col[position][int(j)] for j in idx]
+        except KeyError as exc:
+            raise ValueError(f"neuron {exc.args[0]} of layer position {position} was not gathered") from None
+        return self.blocks[position][1][:, :, cols]
+
+
+Features = np.ndarray | Gathered  # every row's columns, or some neurons' columns
+
+
+def take(X: Features, position: int, idx: np.ndarray) -> np.ndarray:
+    """Pooled values ``(rows, 2, len(idx))`` of some neurons of one layer position."""
+    if isinstance(X, Gathered):
+        return X.take(position, idx)
+    return X[:, position][:, :, np.asarray(idx)]
+
+
 def grid_scores(conf: np.ndarray, metric: str, label_names: Sequence[str] | None = None) -> np.ndarray:
     """``(layers, grid)`` values of a classification metric from ``(grid, layers, C, C)`` counts."""
     G, L, C, _ = conf.shape
@@ -226,20 +267,22 @@ class LayerProbes:
                 out.append((layer, int(j), float(imp[j])))
         return out
 
-    def standardized(self, X: np.ndarray, neurons: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+    def standardized(
+        self, X: np.ndarray | Gathered, neurons: Mapping[int, np.ndarray]
+    ) -> dict[int, np.ndarray]:
         """Standardized pooled values of chosen neurons: ``{layer: (rows, 2·k)}``."""
         out = {}
         for layer, idx in neurons.items():
             cols = neuron_columns(idx, self.width_)
             mean = self._mean[layer].numpy()[cols]
             scale = self._scale[layer].numpy()[cols]
-            flat = X[:, layer].reshape(len(X), -1)
-            out[layer] = ((flat[:, cols].astype(np.float32) - mean) / scale).astype(np.float32)
+            flat = take(X, layer, idx).reshape(len(X), -1)  # mean block, then max block: as cols
+            out[layer] = ((flat.astype(np.float32) - mean) / scale).astype(np.float32)
         return out
 
     def decision(
         self,
-        X: np.ndarray,
+        X: Features,
         neurons: Mapping[int, np.ndarray] | None = None,
         *,
         out_of_fold: bool = False,

@@ -18,7 +18,7 @@ the all-layer loop ran until the last layer had.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import torch
 from tqdm.auto import tqdm
 
-from neuronhead.heads.phase1 import LayerProbes, grid_scores
+from neuronhead.heads.phase1 import Gathered, LayerProbes, grid_scores
 from neuronhead.heads.probes import ProbeResult, ProbeTrainer, class_weights, split_of
 from neuronhead.heads.standardize import Standardizer
 from neuronhead.store import check_shards, feature_columns, iter_columns, read_manifest, table_features
@@ -190,6 +190,28 @@ def _fit_group(data: GroupData, trainer: ProbeTrainer, target, names) -> tuple[S
             trainer.count_batch(*tensors(*chunk))
         scores = grid_scores(trainer.conf.numpy(), s.select, names)
     return std, trainer.result(scores)
+
+
+def gather(
+    source: StoreRows, neurons: Mapping[int, np.ndarray], options: StreamOptions = StreamOptions()
+) -> tuple[np.ndarray, np.ndarray, Gathered]:
+    """Row numbers, labels and the pooled values of ``neurons`` (``{layer: ids}``) of every row of
+    ``source``, read layer column by column, chunk by chunk: memory is ``rows × Σ ids``, not the store.
+    Positions in the returned :class:`Gathered` are the store's layer positions."""
+    layers = list(read_manifest(source.folder)["layers"])
+    pos = {layer: p for p, layer in enumerate(layers)}
+    wanted = sorted(neurons)
+    rows, labels, parts = [], [], {layer: [] for layer in wanted}
+    for shard in source.shards(wanted, options):
+        for row, label, X in shard:
+            rows.append(row)
+            labels.append(label)
+            for i, layer in enumerate(wanted):
+                parts[layer].append(X[:, i][:, :, np.asarray(neurons[layer])])
+    if not rows:
+        raise ValueError(f"{source.folder}: no featured rows")
+    blocks = {pos[layer]: (np.asarray(neurons[layer]), np.concatenate(parts[layer])) for layer in wanted}
+    return np.concatenate(rows), np.concatenate(labels), Gathered(blocks, sum(len(r) for r in rows))
 
 
 def _joined_standardizer(stds: list[Standardizer]) -> Standardizer:

@@ -87,3 +87,24 @@ def test_a_truncated_shard_is_refused_by_name(store, tmp_path):
     with pytest.raises(ValueError, match=r"shard-00001\.parquet.*truncated or corrupt"):
         fit_probes_streamed(StoreRows(folder), _probes())
     assert pq.read_schema(folder / shard_name(0)).field("layer_0_mean").type == pa.list_(pa.float16(), 48)
+
+
+@pytest.mark.parametrize("variant", ["logits+values", "logits", "values"])
+def test_a_head_on_gathered_neurons_equals_the_head_on_every_column(store, variant):
+    """Phase 2 reads only the salient neurons: gathering them from the store changes nothing."""
+    from neuronhead.heads.head import NeuronHead
+    from neuronhead.heads.stream import gather
+
+    folder, _ = store
+    tr = load_features(folder)
+    layers, names = tr["manifest"]["layers"], tr["manifest"]["label_names"]
+    params = {"variant": variant, "salient_fraction": 0.1, "max_layer": 1}
+    params |= {"width": 0} if variant == "values" else {}
+    full = NeuronHead(**params).fit(tr["X"], tr["label"], tr["row"], layers=layers, label_names=names)
+    probes = full.probes_
+    top = select_salient(probes.importance_, fraction=0.1)
+    rows, labels, gathered = gather(StoreRows(folder), {layers[p]: idx for p, idx in top.items()})
+    np.testing.assert_array_equal(rows, tr["row"])
+    part = NeuronHead(**params).fit(gathered, labels, rows, layers=layers, label_names=names, probes=probes)
+    np.testing.assert_allclose(part.decision(gathered, layers), full.decision(tr["X"], layers), atol=1e-5)
+    assert part.neurons_.keys() == full.neurons_.keys()

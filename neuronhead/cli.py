@@ -198,7 +198,8 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
         "--train-engine",
         default="local",
         choices=["local", "ray"],
-        help="Phase 1 in this process (default) or as a Ray Train job streaming the shards",
+        help="Phase 1 in this process, streamed from the store a layer group at a time (default), or "
+        "as a Ray Train job",
     )
     p.add_argument(
         "--train-workers",

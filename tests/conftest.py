@@ -42,6 +42,7 @@ def record():
         text = json.dumps(_RELIABILITY_LOG, indent=1, ensure_ascii=False)
         (Path(out) / "reliability.json").write_text(text)
 
+
 SENTENCES = [
     "I love this phone, the camera is amazing!",
     "worst service ever",

@@ -110,13 +110,16 @@ class NeuronHead:
         label_names: Sequence[str] | None = None,
         probes: LayerProbes | None = None,
         on_epoch: Callable[[NeuronHead, int, torch.nn.Module, bool], None] | None = None,
+        linear: LayerProbes | None = None,
     ) -> NeuronHead:
         """``X`` is ``(rows, len(layers), 2, width)``, or a :class:`~neuronhead.heads.phase1.Gathered`
         holding at least the neurons the head keeps (then ``probes``, fitted on the full columns, and
         ``layers`` are needed); ``probes`` reuses a fitted Phase 1 (selection, tuning).
 
         ``on_epoch(head, epoch, net, improved)`` follows Phase-2 training: the head's extractors are
-        ready, so ``head.dense_inputs`` and ``net`` score validation data mid-training.
+        ready, so ``head.dense_inputs`` and ``net`` score validation data mid-training. ``linear``: a
+        linear Phase 2 (``variant="values"``, ``width=0``) already trained on the standardized values,
+        e.g. the all-layer probe streamed from the store (:func:`neuronhead.heads.stream.fit_flat_probe`).
         """
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
@@ -128,16 +131,8 @@ class NeuronHead:
         n_out = len(label_names) if label_names else None
         rows = np.arange(len(X)) if rows is None else np.asarray(rows)
         probes = probes or self.make_probes().fit(X, y, rows, n_outputs=n_out, label_names=label_names)
-        positions = [p for p, layer in enumerate(layers) if self._uses(layer)]
-        if not positions:
-            raise ValueError(f"no layer in {self.min_layer}..{self.max_layer} among {layers}")
-        if self.variant == "probe" and len(positions) != 1:
-            raise ValueError("variant 'probe' is one layer's probe: set min_layer == max_layer")
-        keep = select_salient(
-            probes.importance_, fraction=self.salient_fraction, share=self.salient_share, layers=positions
-        )
-        if self.selection == "random":
-            keep = select_random({p: len(v) for p, v in keep.items()}, probes.width_, seed=self.seed)
+        keep = self.planned_neurons(probes, layers)
+        positions = sorted(keep)
 
         # The frozen Phase-1 extractors, reduced to the salient neurons.
         self.layers_ = [layers[p] for p in positions]
@@ -160,6 +155,10 @@ class NeuronHead:
         self.phase1_ = _phase1_summary(probes)
         if self.variant == "probe":
             return self._adopt_probe()
+        if linear is not None:
+            if self.variant != "values" or self.width != 0:
+                raise ValueError("a trained linear Phase 2 fits only variant 'values' with width 0")
+            return self.adopt_linear(linear, 2 * self.n_neurons_)
         # Phase-1 outputs the dense head trains on: out of fold, salient edges only.
         z = self._assemble(
             probes.decision(X, keep, out_of_fold=True, rows=rows) if self.variant != "values" else None,
@@ -204,6 +203,21 @@ class NeuronHead:
         )
         return self
 
+    def planned_neurons(self, probes: LayerProbes, layers: Sequence[int]) -> dict[int, np.ndarray]:
+        """``{layer position: neuron ids}`` the head will keep on a fitted Phase 1: what a streamed
+        fit gathers from the store before fitting it."""
+        positions = [p for p, layer in enumerate(layers) if self._uses(layer)]
+        if not positions:
+            raise ValueError(f"no layer in {self.min_layer}..{self.max_layer} among {list(layers)}")
+        if self.variant == "probe" and len(positions) != 1:
+            raise ValueError("variant 'probe' is one layer's probe: set min_layer == max_layer")
+        keep = select_salient(
+            probes.importance_, fraction=self.salient_fraction, share=self.salient_share, layers=positions
+        )
+        if self.selection == "random":
+            keep = select_random({p: len(v) for p, v in keep.items()}, probes.width_, seed=self.seed)
+        return keep
+
     def _uses(self, layer: int) -> bool:
         return (self.max_layer is None or layer <= self.max_layer) and (
             self.min_layer is None or layer >= self.min_layer
@@ -226,21 +240,28 @@ class NeuronHead:
 
     def _fit_linear(self, z: np.ndarray, y: np.ndarray, rows: np.ndarray) -> NeuronHead:
         """A linear Phase 2 on values alone is a logistic (or linear) regression: train it like a
-        baseline, with the Phase-1 trainer's L2 grid chosen on held-out rows, not with the dense loop.
-        Its own standardization becomes ``z_mean_``/``z_scale_`` and its weights the linear ``net_``."""
+        baseline, with the Phase-1 trainer's L2 grid chosen on held-out rows, not with the dense loop."""
+        lin = LinearBaseline(self.task, **self.linear_params())
+        return self.adopt_linear(lin.fit(z, y, rows, n_outputs=self.n_outputs_).probe_, z.shape[1])
+
+    def linear_params(self) -> dict[str, Any]:
+        """How a linear Phase 2 trains (in memory here, or streamed from the store by the caller)."""
         keys = ("select", "c_grid", "max_epochs", "lr", "batch_size", "patience")
         opts = {k: v for k, v in self.probe_params.items() if k in keys}
-        lin = LinearBaseline(
-            self.task, label_names=self.label_names_, class_weight=self.class_weight, seed=self.seed, **opts
-        )
-        probe = lin.fit(z, y, rows, n_outputs=self.n_outputs_).probe_
+        names = getattr(self, "label_names_", None)
+        own = {"label_names": names, "class_weight": self.class_weight, "seed": self.seed}
+        return own | opts
+
+    def adopt_linear(self, probe: LayerProbes, n_inputs: int) -> NeuronHead:
+        """Make a one-probe :class:`LayerProbes` over the head's ``n_inputs`` standardized values its
+        Phase 2: the probe's standardization becomes ``z_mean_``/``z_scale_``, its weights ``net_``."""
         if self.task == "regression":
             self.y_mean_, self.y_scale_ = probe.y_mean_, probe.y_scale_
-        self.z_mean_ = probe.standardizer_.mean_.reshape(-1)[: z.shape[1]]
-        self.z_scale_ = probe.standardizer_.scale_.reshape(-1)[: z.shape[1]]
-        net = DenseHead(z.shape[1], 0, self.n_outputs_, self.dropout)
+        self.z_mean_ = probe.standardizer_.mean_.reshape(-1)[:n_inputs]
+        self.z_scale_ = probe.standardizer_.scale_.reshape(-1)[:n_inputs]
+        net = DenseHead(n_inputs, 0, self.n_outputs_, self.dropout)
         with torch.no_grad():
-            net.net[0].weight.copy_(torch.from_numpy(probe.weight_[0][:, : z.shape[1]]))
+            net.net[0].weight.copy_(torch.from_numpy(probe.weight_[0][:, :n_inputs]))
             net.net[0].bias.copy_(torch.from_numpy(probe.bias_[0]))
         self.net_ = net.eval()
         self.phase2_ = {"linear": True, "c": float(probe.c_[0]), "epochs": probe.epochs_}

@@ -317,7 +317,10 @@ class LayerProbes:
 
     def predict_layer(self, X: np.ndarray) -> np.ndarray:
         """Each layer's own prediction ``(rows, layers)``: a class id, or a value in target units."""
-        d = self.decision(X)
+        return self.predict_from_layer_decisions(self.decision(X))
+
+    def predict_from_layer_decisions(self, d: np.ndarray) -> np.ndarray:
+        """:meth:`predict_layer` from :meth:`decision`'s ``(rows, layers, outputs)``."""
         if self.task == "regression":
             return d[..., 0] * self.y_scale_ + self.y_mean_
         return d.argmax(-1)

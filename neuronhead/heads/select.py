@@ -33,6 +33,7 @@ from neuronhead.heads.bootstrap import (
 )
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.probes import split_of
+from neuronhead.heads.storeset import StoreSet, reads_whole_layers
 
 SELECT_ON = ("auto", "dev", "cv", "val")
 # Under this many dev rows one bootstrap SE spans most gaps between candidates (about 5 points of
@@ -121,31 +122,28 @@ class Problem:
 
 
 def select_model(
-    X: np.ndarray,
-    y: np.ndarray,
-    rows: np.ndarray,
+    data: StoreSet,
     problem: Problem,
     options: SelectOptions,
-    val: tuple[np.ndarray, np.ndarray] | None = None,
+    val: StoreSet | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Score every candidate on the selection split; returns the table, the choice and why.
 
-    ``val`` (features, labels) is read only when ``options.select_on == "val"``.
+    ``val`` (a labelled feature folder) is read only when ``options.select_on == "val"``.
     """
-    options = options.resolved(len(y))
+    options = options.resolved(len(data))
     cands = candidates(problem.base, problem.layers, options.variants)
     if options.select_on == "val":
         if val is None:
             raise ValueError("select_on='val' needs validation features")
-        preds, costs = _fit_and_predict(X, y, rows, val[0], problem, cands, progress)
-        y_sel = val[1]
+        preds, costs = _fit_and_predict(data, None, (val, None), problem, cands, progress)
+        y_sel = val.y
     else:
         got, y_parts = [], []
-        for held in selection_parts(rows, options):
-            fit = ~held
-            got.append(_fit_and_predict(X[fit], y[fit], rows[fit], X[held], problem, cands, progress))
-            y_parts.append(y[held])
+        for held in selection_parts(data.rows, options):
+            got.append(_fit_and_predict(data, ~held, (data, held), problem, cands, progress))
+            y_parts.append(data.y[held])
         preds = {c.name: np.concatenate([g[0][c.name] for g in got]) for c in cands}
         costs = {c.name: _mean_cost([g[1][c.name] for g in got]) for c in cands}
         y_sel = np.concatenate(y_parts)
@@ -157,18 +155,26 @@ def _mean_cost(per_part: list[tuple[int, float]]) -> tuple[int, float]:
     return max(d for d, _ in per_part), float(np.mean([n for _, n in per_part]))
 
 
-def _fit_and_predict(X, y, rows, X_eval, problem: Problem, cands, progress) -> tuple[dict, dict]:
-    """One Phase 1 on ``X``, every candidate's Phase 2 on it: predictions for ``X_eval``, and each
-    fitted candidate's cost (deepest layer, share of the model's neurons it reads)."""
+def _fit_and_predict(data: StoreSet, fit, scored, problem: Problem, cands, progress) -> tuple[dict, dict]:
+    """One Phase 1 on the ``fit`` rows, every candidate's Phase 2 on it: predictions for the
+    ``scored`` (set, mask) rows, and each fitted candidate's cost (deepest layer, neuron share).
+
+    The heads' salient neurons are gathered once, for both row sets; layer probes and the all-layer
+    probe read whole layers chunk by chunk."""
     names, layers = problem.label_names, problem.layers
-    n_out = len(names) if names else None
-    probes = NeuronHead(problem.task, **problem.base).make_probes()
-    probes.fit(X, y, rows, n_outputs=n_out, label_names=names)
+    probes = data.fit_probes(NeuronHead(problem.task, **problem.base).make_probes(), fit, names)
+    heads = {c.name: NeuronHead(problem.task, **c.params) for c in cands}
+    union: dict[int, np.ndarray] = {}
+    for h in heads.values():
+        if not reads_whole_layers(h):
+            for p, ids in h.planned_neurons(probes, layers).items():
+                union[p] = np.union1d(union.get(p, np.array([], np.int64)), ids)
+    eval_set, eval_rows = scored
+    g_fit, g_eval = data.gather(union, fit), eval_set.gather(union, eval_rows)
     preds, costs = {}, {}
     for c in tqdm(cands, desc="selection candidates", unit="model", disable=not progress):
-        head = NeuronHead(problem.task, **c.params)
-        head.fit(X, y, rows, layers=layers, label_names=names, probes=probes)
-        preds[c.name] = head.predict(X_eval, layers)
+        head = data.fit_head(heads[c.name], probes, fit, names, gathered=g_fit)
+        preds[c.name] = eval_set.predict(head, eval_rows, gathered=g_eval)
         costs[c.name] = (head.deepest_layer_, head.n_neurons_ / (len(layers) * head.ffn_width_))
     return preds, costs
 

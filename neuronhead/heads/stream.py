@@ -55,6 +55,12 @@ class StreamOptions:
     def caches(self, n_layers: int, width: int, n_rows: int) -> bool:
         return n_rows * n_layers * 2 * width * 2 <= self.cache_gb * 2**30
 
+    def rows_for(self, n_layers: int, width: int) -> int:
+        """Rows per chunk when a chunk spans ``n_layers`` whole layers (all-layer probe, scoring):
+        ``chunk_rows``, fewer when float32 copies of that many rows would pass ``cache_gb``."""
+        per_row = n_layers * 2 * width * 4 * 3
+        return int(max(16, min(self.chunk_rows, self.cache_gb * 2**30 // per_row)))
+
 
 Chunk = tuple[np.ndarray, np.ndarray, np.ndarray]  # row, label, X (rows, layers, 2, width) float16
 
@@ -157,15 +163,18 @@ def layer_width(folder: str | os.PathLike, layer: int) -> int:
     return int(schema.field(f"layer_{layer}_mean").type.list_size)
 
 
-def _fit_group(data: GroupData, trainer: ProbeTrainer, target, names) -> tuple[Standardizer, ProbeResult]:
-    """One layer group: streamed statistics, the epochs, then the held-out confusion counts."""
-    s, L = trainer.s, len(data.layers)
-    std = Standardizer().fit_chunks(X for _, _, X in data.passes())
-    mean = torch.from_numpy(std.mean_.reshape(L, -1))
-    scale = torch.from_numpy(std.scale_.reshape(L, -1))
+def _fit_group(
+    data: GroupData, trainer: ProbeTrainer, target, names, std: Standardizer | None = None
+) -> tuple[Standardizer, ProbeResult]:
+    """One layer group: streamed statistics (unless given), the epochs, then the held-out confusion
+    counts. A trainer of one probe over the group's layers side by side is the all-layer probe."""
+    s = trainer.s
+    std = std or Standardizer().fit_chunks(X for _, _, X in data.passes())
+    mean = torch.from_numpy(std.mean_.reshape(trainer.L, -1))
+    scale = torch.from_numpy(std.scale_.reshape(trainer.L, -1))
 
     def tensors(row, label, X):
-        x = (torch.from_numpy(X.reshape(len(X), L, -1)).float() - mean) / scale
+        x = (torch.from_numpy(X.reshape(len(X), trainer.L, -1)).float() - mean) / scale
         if target is None:
             yt = torch.from_numpy(label.astype(np.int64))
         else:
@@ -212,6 +221,87 @@ def gather(
         raise ValueError(f"{source.folder}: no featured rows")
     blocks = {pos[layer]: (np.asarray(neurons[layer]), np.concatenate(parts[layer])) for layer in wanted}
     return np.concatenate(rows), np.concatenate(labels), Gathered(blocks, sum(len(r) for r in rows))
+
+
+def fit_flat_probe(
+    source: StoreRows,
+    phase1: LayerProbes,
+    params: dict,
+    options: StreamOptions = StreamOptions(),
+    *,
+    layers: Sequence[int] | None = None,
+) -> LayerProbes:
+    """The all-layer probe, streamed: one logistic (or linear) regression over every neuron of
+    ``layers`` side by side, trained like Phase 1 (SGD over the L2 grid, early stopping on a 10%
+    held-out slice) on chunks of ``rows_for`` rows, standardized by ``phase1``'s statistics.
+
+    Memory is one chunk plus the weights (features × grid × outputs, five copies for Adam and the
+    best state): ≈ 90 MB × outputs at GPT2-XL's 614,400 features, never rows × features. ``params``
+    are :meth:`NeuronHead.linear_params`; the result's standardization is the identity.
+    """
+    manifest = read_manifest(source.folder)
+    layers = list(manifest["layers"]) if layers is None else list(layers)
+    pos = [list(manifest["layers"]).index(layer) for layer in layers]
+    names = params.get("label_names")
+    probe = LayerProbes(phase1.task, folds=1, **{k: v for k, v in params.items() if k != "label_names"})
+    s = probe.settings()
+    rows, labels = source.targets()
+    width = phase1.width_
+    F = len(layers) * 2 * width
+    if phase1.task == "regression":
+        y = labels.astype(np.float64)
+        probe.y_mean_, probe.y_scale_ = float(y.mean()), float(y.std() or 1.0)
+        target, cw = (probe.y_mean_, probe.y_scale_), None
+    else:
+        target, cw = None, class_weights(labels.astype(np.int64), phase1.n_outputs_, probe.class_weight)
+    chunked = StreamOptions(options.rows_for(len(layers), width), options.cache_gb, options.layers_per_group)
+    data = GroupData(source, layers, chunked, cache=chunked.caches(len(layers), width, len(rows)))
+    std = Standardizer()
+    std.mean_ = phase1.standardizer_.mean_[pos].reshape(1, -1)
+    std.scale_ = phase1.standardizer_.scale_[pos].reshape(1, -1)
+    trainer = ProbeTrainer(s, 1, F, phase1.n_outputs_, len(rows), class_weight=cw)
+    _, result = _fit_group(data, trainer, target, names, std)
+    probe.n_layers_, probe.width_, probe.n_outputs_ = 1, F // 2, phase1.n_outputs_
+    probe.standardizer_ = Standardizer()
+    probe.standardizer_.mean_ = np.zeros((1, 2, F // 2), np.float32)
+    probe.standardizer_.scale_ = np.ones((1, 2, F // 2), np.float32)
+    probe.set_result(result, split_of(rows, s.n_splits))
+    return probe
+
+
+def stream_decision(source: StoreRows, head, options: StreamOptions = StreamOptions()) -> np.ndarray:
+    """A fitted head's raw outputs for every row of ``source``, in store order, reading only the
+    layers the head uses, ``rows_for`` rows at a time."""
+    layers = list(head.layers_)
+    chunked = StreamOptions(options.rows_for(len(layers), head.ffn_width_), options.cache_gb)
+    out = [head.decision(X, layers) for shard in source.shards(layers, chunked) for _, _, X in shard]
+    if not out:
+        raise ValueError(f"{source.folder}: no featured rows to score")
+    return np.concatenate(out)
+
+
+def stream_layer_decisions(
+    source: StoreRows, probes: LayerProbes, options: StreamOptions = StreamOptions()
+) -> np.ndarray:
+    """Every layer's (fold-averaged) probe outputs ``(rows, layers, outputs)``, in store order."""
+    layers = list(read_manifest(source.folder)["layers"])
+    chunked = StreamOptions(options.rows_for(len(layers), probes.width_), options.cache_gb)
+    out = [probes.decision(X) for shard in source.shards(layers, chunked) for _, _, X in shard]
+    if not out:
+        raise ValueError(f"{source.folder}: no featured rows to score")
+    return np.concatenate(out)
+
+
+def read_column(source: StoreRows, name: str, options: StreamOptions = StreamOptions()) -> np.ndarray:
+    """A small fixed-size-list column (a sentence embedding) of the rows of ``source``, as float32."""
+    out = []
+    for batch in iter_columns(check_shards(source.folder), ["row", name], options.chunk_rows):
+        row = batch.column("row").to_numpy()
+        keep = np.ones(len(row), bool) if source.train is None else np.isin(row, source.train)
+        col = batch.column(name)
+        values = col.flatten().to_numpy(zero_copy_only=False).reshape(len(row), -1)
+        out.append(values[keep].astype(np.float32))
+    return np.concatenate(out)
 
 
 def _joined_standardizer(stds: list[Standardizer]) -> Standardizer:

@@ -28,7 +28,8 @@ from neuronhead.heads.metrics import (
     regression_metrics,
 )
 from neuronhead.heads.select import DEFAULT_SELECT, Problem, SelectOptions, candidates, select_model
-from neuronhead.store import load_features, read_manifest, write_atomic, write_json
+from neuronhead.heads.storeset import StoreSet
+from neuronhead.store import read_manifest, write_atomic, write_json
 
 
 def task_of(manifest: dict, task: str | None = None) -> str:
@@ -107,21 +108,20 @@ def fit_head(
     if task == "classification":  # each layer's L2 strength is picked by the headline metric
         params["probe_params"] = {"select": metric, **params.get("probe_params", {})}
     t0 = time.perf_counter()
-    tr = load_features(features, dtype=np.float16)
+    tr = StoreSet(features, task)  # labels now; features streamed from the store when needed
     val = None
     if val_features is None and val_fraction > 0:
         tr, val = _hold_out(tr, val_fraction)
     elif val_features is not None:
         _check_same_extraction(manifest, read_manifest(val_features), f"validation features {val_features}")
-    y = tr["label"].astype(np.float64 if task == "regression" else np.int64)
+        val = StoreSet(val_features, task)
+    y = tr.y
     load_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     selection = None
     if select is not None:
-        if select.select_on == "val" and val is None and val_features is not None:
-            val = load_features(val_features, layers=layers, dtype=np.float16)
-        selection = _select(tr, y, val, task, metric, layers, label_names, params, select, progress)
+        selection = _select(tr, val, task, metric, layers, label_names, params, select, progress)
     base_params = params  # what the user asked for: the default head of the curves and comparators
     if selection is not None:
         params = {k: v for k, v in selection["chosen_params"].items() if k != "task"}
@@ -142,7 +142,9 @@ def fit_head(
         )
     elif train_engine != "local":
         raise ValueError(f"train_engine must be 'local' or 'ray', not {train_engine!r}")
-    head.fit(tr["X"], y, tr["row"], layers=layers, label_names=label_names, probes=probes)
+    else:
+        probes = tr.fit_probes(head.make_probes(), label_names=label_names, progress=progress)
+    tr.fit_head(head, probes, label_names=label_names)
     fit_s = time.perf_counter() - t0
     report: dict[str, Any] = {
         "task": task,
@@ -163,13 +165,11 @@ def fit_head(
     if probes is not None:  # Ray Train: the epoch a restarted worker group resumed from, if any
         report["phase1_resumed_from"] = getattr(probes, "resumed_from_", None)
         report["train_workers"] = train_workers
-    if val_features is not None and val is None:
-        val = load_features(val_features, layers=layers, dtype=np.float16)
     pred = yv = None
     if val is not None:
-        yv = val["label"].astype(np.float64 if task == "regression" else np.int64)
-        pred = head.predict(val["X"], layers)
-        _report_val(report, head, tr, y, val, yv, pred, base_params, depth_curve, baselines, progress)
+        yv = val.y
+        pred = val.predict(head)
+        _report_val(report, head, tr, val, pred, base_params, depth_curve, baselines, progress)
 
     meta = {
         "model": manifest["model"],
@@ -190,20 +190,17 @@ def fit_head(
     return report
 
 
-def _select(tr, y, val, task, metric, layers, label_names, params, options, progress) -> dict[str, Any]:
+def _select(tr, val, task, metric, layers, label_names, params, options, progress) -> dict[str, Any]:
     """Run model selection; ``val`` is handed over only when the user asked to select on it."""
-    options = options.resolved(len(y))
+    options = options.resolved(len(tr))
     if options.select_on != "val":
         val = None
     elif val is None:
         raise ValueError("--select-on val needs validation data (--val or --val-features)")
     if progress:
         print(f"model selection on {options.select_on}: heads, shallower heads and probes", flush=True)
-    val_pair = None
-    if val is not None:
-        val_pair = (val["X"], val["label"].astype(np.float64 if task == "regression" else np.int64))
     problem = Problem(task, metric, layers, label_names, {**params, "seed": params.get("seed", 0)})
-    return select_model(tr["X"], y, np.asarray(tr["row"]), problem, options, val=val_pair, progress=progress)
+    return select_model(tr, problem, options, val=val, progress=progress)
 
 
 def _head_summary(head: NeuronHead) -> dict[str, Any]:
@@ -217,37 +214,38 @@ def _head_summary(head: NeuronHead) -> dict[str, Any]:
     }
 
 
-def _report_val(report, head, tr, y, val, yv, pred, params, depth_curve, baselines, progress) -> None:
+def _report_val(
+    report, head, tr: StoreSet, val: StoreSet, pred, params, depth_curve, baselines, progress
+) -> None:
     """Val figures of the shipped model, with 95% intervals, its comparators and the curves."""
     task, metric, layers = report["task"], report["metric"], report["layers"]
-    label_names = head.label_names_
+    label_names, yv = head.label_names_, val.y
     report["val"] = score(task, yv, pred, label_names)
     report["val_interval"] = interval(yv, pred, metric, label_names)
+    per_layer = head.probes_.predict_from_layer_decisions(val.layer_decisions(head.probes_))
     report["per_layer"] = {
-        int(layer): score(task, yv, p, label_names)
-        for layer, p in zip(layers, head.probes_.predict_layer(val["X"]).T, strict=True)
+        int(layer): score(task, yv, p, label_names) for layer, p in zip(layers, per_layer.T, strict=True)
     }
     report["_val_predictions"] = {"label": yv, "shipped": pred}
-    report["comparators"] = _comparators(head, tr, y, val, yv, pred, params, report)
+    report["comparators"] = _comparators(head, tr, val, pred, params, report)
     if depth_curve:
         report["depth_curve"] = {}
         for k in tqdm(layers, desc="heads on layers 0..k", unit="head", disable=not progress):
-            h = NeuronHead(task, **{**params, "min_layer": None, "max_layer": k}).fit(
-                tr["X"], y, tr["row"], layers=layers, label_names=label_names, probes=head.probes_
-            )
-            report["depth_curve"][int(k)] = score(task, yv, h.predict(val["X"], layers), label_names)
+            h = NeuronHead(task, **{**params, "min_layer": None, "max_layer": k})
+            tr.fit_head(h, head.probes_, label_names=label_names)
+            report["depth_curve"][int(k)] = score(task, yv, val.predict(h), label_names)
     if baselines:
         if progress:
             print("baselines: all layers concatenated, random neurons, sentence embeddings", flush=True)
-        report["baselines"] = _baselines(head, tr, y, val, yv, task, layers, label_names, params, report)
+        report["baselines"] = _baselines(head, tr, val, params, report)
 
 
-def _comparators(head, tr, y, val, yv, pred, params, report) -> dict[str, Any]:
+def _comparators(head, tr: StoreSet, val: StoreSet, pred, params, report) -> dict[str, Any]:
     """Both Phase-2 variants at full depth, the layer probe the selection liked best and the all-layer
     probe, refitted on every training row on the shipped head's Phase 1; each with its val interval
     and a paired bootstrap against the shipped model (verdict "A": the shipped model wins)."""
     task, metric, layers = report["task"], report["metric"], report["layers"]
-    sel = report.get("selection")
+    sel, yv = report.get("selection"), val.y
     base = {k: v for k, v in params.items() if k != "task"} | {"max_layer": None, "min_layer": None}
     names = {c.name: c for c in candidates(base, layers, ("logits+values", "logits"))}
     wanted = [f"head[logits+values]@0..{max(layers)}", f"head[logits]@0..{max(layers)}", "all-layer probe"]
@@ -259,10 +257,8 @@ def _comparators(head, tr, y, val, yv, pred, params, report) -> dict[str, Any]:
         c = names.get(name)
         if c is None:
             continue
-        h = NeuronHead(task, **c.params).fit(
-            tr["X"], y, tr["row"], layers=layers, label_names=head.label_names_, probes=head.probes_
-        )
-        preds[name] = h.predict(val["X"], layers)
+        h = tr.fit_head(NeuronHead(task, **c.params), head.probes_, label_names=head.label_names_)
+        preds[name] = val.predict(h)
         out[name] = {
             "deepest_layer": h.deepest_layer_,
             "n_neurons": h.n_neurons_,
@@ -274,19 +270,11 @@ def _comparators(head, tr, y, val, yv, pred, params, report) -> dict[str, Any]:
     return out
 
 
-def _hold_out(tr: dict, fraction: float) -> tuple[dict, dict]:
+def _hold_out(tr: StoreSet, fraction: float) -> tuple[StoreSet, StoreSet]:
     from neuronhead.heads.probes import split_of
 
-    held = split_of(tr["row"] + 7_919_000_000, 1000) < round(fraction * 1000)
-    part = {}
-    for name, mask in (("train", ~held), ("val", held)):
-        part[name] = {
-            k: (v[mask] if isinstance(v, np.ndarray) else [x for x, m in zip(v, mask, strict=True) if m])
-            for k, v in tr.items()
-            if k != "manifest"
-        }
-        part[name]["manifest"] = tr["manifest"]
-    return part["train"], part["val"]
+    held = split_of(tr.rows + 7_919_000_000, 1000) < round(fraction * 1000)
+    return tr.subset(~held), tr.subset(held)
 
 
 def _baseline_params(head: NeuronHead) -> dict[str, Any]:
@@ -295,27 +283,27 @@ def _baseline_params(head: NeuronHead) -> dict[str, Any]:
     return {"class_weight": head.class_weight, "select": select, "label_names": head.label_names_}
 
 
-def _baselines(head, tr, y, val, yv, task, layers, label_names, params, report) -> dict[str, Any]:
+def _baselines(head, tr: StoreSet, val: StoreSet, params, report) -> dict[str, Any]:
     """The all-layer probe (shared with the comparators), the random-neuron control and the sentence
     embeddings, each with its val interval; their predictions join ``report["_val_predictions"]``."""
+    task, label_names, yv = report["task"], head.label_names_, val.y
     n_out = len(label_names) if label_names else None
     metric, preds = report["metric"], report["_val_predictions"]
     out: dict[str, Any] = {"per_layer_probes": report["per_layer"]}
     if "all-layer probe" in report["comparators"]:
         out["all_layers_concatenated"] = report["comparators"]["all-layer probe"]["metrics"]
         preds["all_layers_concatenated"] = preds["all-layer probe"]
-    rand = NeuronHead(task, **{**params, "selection": "random"}).fit(
-        tr["X"], y, tr["row"], layers=layers, label_names=label_names, probes=head.probes_
-    )
-    preds["random_neurons"] = rand.predict(val["X"], layers)
+    rand = NeuronHead(task, **{**params, "selection": "random"})
+    tr.fit_head(rand, head.probes_, label_names=label_names)
+    preds["random_neurons"] = val.predict(rand)
     out["random_neurons"] = score(task, yv, preds["random_neurons"], label_names)
     out["random_neurons"]["n_neurons"] = rand.n_neurons_
-    for name in ("embed_mean", "embed_token"):
-        if name in tr and name in val:
-            b = LinearBaseline(task, **_baseline_params(head))
-            b.fit(tr[name], y, tr["row"], n_outputs=n_out)
-            preds[name] = b.predict(val[name])
-            out[name] = score(task, yv, preds[name], label_names)
+    embeds = tr.manifest.get("embeddings") and val.manifest.get("embeddings")
+    for name in ("embed_mean", "embed_token") if embeds else ():
+        b = LinearBaseline(task, **_baseline_params(head))
+        b.fit(tr.column(name), tr.y, tr.rows, n_outputs=n_out)
+        preds[name] = b.predict(val.column(name))
+        out[name] = score(task, yv, preds[name], label_names)
     for name, m in out.items():
         if name != "per_layer_probes" and name in preds:
             m["interval"] = interval(yv, preds[name], metric, label_names)
@@ -387,11 +375,10 @@ def evaluate_head(head_folder: str | os.PathLike, features: str | os.PathLike) -
     missing = [layer for layer in head.layers_ if layer not in manifest["layers"]]
     if missing:
         raise ValueError(f"{features}: lacks layers {missing} that the head needs")
-    data = load_features(features, layers=head.layers_, dtype=np.float16)
-    if "label" not in data:
+    if not manifest.get("label_kind"):
         raise ValueError(f"{features}: has no labels to evaluate against")
-    y = data["label"].astype(np.float64 if head.task == "regression" else np.int64)
-    pred = head.predict(data["X"], head.layers_)
+    data = StoreSet(features, head.task)  # streamed: only the head's neurons, chunk by chunk
+    y, pred = data.y, data.predict(head)
     metric = info.get("metric") or ("pearson" if head.task == "regression" else "macro_f1")
     return {
         "rows": len(y),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-import neuronhead.heads.train as train_mod
-from neuronhead.heads.artifact import load_head
+from neuronhead.heads.artifact import load_head, save_head
 from neuronhead.heads.select import SelectOptions, candidates, selection_parts
 from neuronhead.heads.train import fit_head
 from neuronhead.pipelines import extract
@@ -24,6 +26,7 @@ def demo_features(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo-select")
     for split in ("train", "val"):
         extract(DEMO / f"{split}.csv", root / split, engine="local", progress=False)
+    _poisoned_copy(root / "val", root / "poisoned-val")
     return root
 
 
@@ -36,26 +39,30 @@ def test_cv_parts_cover_every_row_once():
     assert 150 < dev.sum() < 250
 
 
-def _poison_val(monkeypatch, val_folder: Path) -> None:
-    """Every read of the val folder returns noise features and shuffled labels."""
-    real = train_mod.load_features
+def _poisoned_copy(src: Path, dst: Path) -> Path:
+    """A copy of a feature folder with noise features and shuffled labels in every shard."""
+    shutil.copytree(src, dst)
+    rng = np.random.default_rng(9)
+    for path in sorted((dst / "shards").glob("*.parquet")):
+        table = pq.read_table(path)
+        for i, name in enumerate(table.column_names):
+            col = table[name]
+            if name.startswith("layer_"):
+                width = col.type.list_size
+                noise = rng.normal(size=(len(table), width)).astype(np.float16)
+                flat = pa.array(noise.reshape(-1), pa.float16())
+                table = table.set_column(i, name, pa.FixedSizeListArray.from_arrays(flat, width))
+            elif name == "label":
+                table = table.set_column(i, name, pa.array(rng.permutation(col.to_numpy()), col.type))
+        pq.write_table(table, path)
+    return dst
 
-    def poisoned(folder, *args, **kwargs):
-        data = real(folder, *args, **kwargs)
-        if Path(folder) == val_folder:
-            rng = np.random.default_rng(9)
-            data["X"] = rng.normal(size=data["X"].shape).astype(data["X"].dtype)
-            data["label"] = rng.permutation(data["label"])
-        return data
 
-    monkeypatch.setattr(train_mod, "load_features", poisoned)
-
-
-def _fit(root, out, select):
+def _fit(root, out, select, val="val"):
     return fit_head(
         root / "train",
         out,
-        val_features=root / "val",
+        val_features=root / val,
         params=FAST,
         select=select,
         depth_curve=False,
@@ -64,23 +71,21 @@ def _fit(root, out, select):
     )
 
 
-def test_poisoned_val_leaves_the_choice_unchanged(demo_features, tmp_path, monkeypatch):
+def test_poisoned_val_leaves_the_choice_unchanged(demo_features, tmp_path):
     opts = SelectOptions(select_on="dev", variants=("logits",))  # 5 candidates: the suite stays quick
     clean = _fit(demo_features, tmp_path / "clean", opts)
-    _poison_val(monkeypatch, demo_features / "val")
-    dirty = _fit(demo_features, tmp_path / "dirty", opts)
+    dirty = _fit(demo_features, tmp_path / "dirty", opts, val="poisoned-val")
     assert dirty["val"] != clean["val"]  # the poison reached the report
     assert dirty["selection"]["chosen"] == clean["selection"]["chosen"]
     assert dirty["selection"]["candidates"] == clean["selection"]["candidates"]
     assert clean["val_is_held_out"] and dirty["val_is_held_out"]
 
 
-def test_selecting_on_val_does_read_val(demo_features, tmp_path, monkeypatch):
+def test_selecting_on_val_does_read_val(demo_features, tmp_path):
     """The control: the same poison changes a selection made on val (so the test above can fail)."""
     opts = SelectOptions(select_on="val", variants=("logits",))
     clean = _fit(demo_features, tmp_path / "clean", opts)
-    _poison_val(monkeypatch, demo_features / "val")
-    dirty = _fit(demo_features, tmp_path / "dirty", opts)
+    dirty = _fit(demo_features, tmp_path / "dirty", opts, val="poisoned-val")
     assert dirty["selection"]["candidates"] != clean["selection"]["candidates"]
     assert not clean["val_is_held_out"]
 
@@ -100,7 +105,7 @@ def test_every_candidate_kind_round_trips(demo_features, tmp_path):
         head = NeuronHead("classification", **cands[name].params)
         head.fit(tr["X"], y, tr["row"], layers=layers, label_names=names, probes=probes)
         probes = head.probes_
-        train_mod.save_head(head, tmp_path / name, {})
+        save_head(head, tmp_path / name, {})
         loaded, _ = load_head(tmp_path / name)
         assert loaded.deepest_layer_ == cands[name].params["max_layer"]
         np.testing.assert_allclose(

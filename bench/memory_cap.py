@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path("/sys/fs/cgroup/memory")
 
 
-def capped_run(argv: list[str], cap_bytes: int, env: dict[str, str] | None = None) -> dict:
+def capped_run(argv: list[str], cap_bytes: int, env: dict[str, str] | None = None, cwd=None) -> dict:
     group = ROOT / f"neuronhead-cap-{uuid.uuid4().hex[:8]}"
     group.mkdir()
     try:
@@ -36,7 +36,7 @@ def capped_run(argv: list[str], cap_bytes: int, env: dict[str, str] | None = Non
         start = time.perf_counter()
         # The child joins the group before exec, so every descendant is counted from its first byte.
         procs = group / "cgroup.procs"
-        proc = subprocess.Popen(argv, env=env, preexec_fn=lambda: procs.write_text(str(os.getpid())))
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, preexec_fn=lambda: procs.write_text(str(os.getpid())))
         rc = proc.wait()
         wall = time.perf_counter() - start
         return {

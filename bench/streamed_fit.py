@@ -25,10 +25,12 @@ from memory_cap import capped_run  # noqa: E402
 
 
 def _fit(code: Path | None, features: Path, out: Path, cap_gb: float) -> dict:
+    features, out = features.resolve(), out.resolve()
     argv = [sys.executable, "-m", "neuronhead.cli", "fit", "--features", str(features / "train")]
     argv += ["--val-features", str(features / "val"), "--out", str(out), "--select-on", "none"]
+    # -m puts the working directory first on sys.path: run the old code from its own worktree.
     env = dict(os.environ) | ({"PYTHONPATH": str(code)} if code is not None else {})
-    run = capped_run(argv, int(cap_gb * 2**30), env)
+    run = capped_run(argv, int(cap_gb * 2**30), env, cwd=code)
     run["peak_gib"] = round(run["peak_bytes"] / 2**30, 3)
     if run["returncode"] == 0:
         report = json.loads((out / "report.json").read_text())

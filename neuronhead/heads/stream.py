@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -55,6 +55,10 @@ class StreamOptions:
     def caches(self, n_layers: int, width: int, n_rows: int) -> bool:
         return n_rows * n_layers * 2 * width * 2 <= self.cache_gb * 2**30
 
+    def spanning(self, n_layers: int, width: int) -> StreamOptions:
+        """These options with chunks of :meth:`rows_for` rows."""
+        return replace(self, chunk_rows=self.rows_for(n_layers, width))
+
     def rows_for(self, n_layers: int, width: int) -> int:
         """Rows per chunk when a chunk spans ``n_layers`` whole layers (all-layer probe, scoring):
         ``chunk_rows``, fewer when float32 copies of that many rows would pass ``cache_gb``."""
@@ -82,18 +86,22 @@ class StoreRows:
         for batch in batches:
             table = pa.Table.from_batches([batch])
             row = table["row"].to_numpy()
-            keep = np.ones(len(row), bool) if self.train is None else np.isin(row, self.train)
+            keep = self.keeps(row)
             if keep.any():
                 label = table["label"].to_numpy(zero_copy_only=False)
                 X = table_features(table, list(layers), np.float16)
                 yield row[keep], label[keep], X[keep]
+
+    def keeps(self, row: np.ndarray) -> np.ndarray:
+        """Which of these row numbers the fit trains on."""
+        return np.ones(len(row), bool) if self.train is None else np.isin(row, self.train)
 
     def targets(self) -> tuple[np.ndarray, np.ndarray]:
         """Row numbers and labels of the rows a fit trains on, in store order."""
         rows, labels = [], []
         for batch in iter_columns(check_shards(self.folder), ["row", "label"], 65536):
             row = batch.column("row").to_numpy()
-            keep = np.ones(len(row), bool) if self.train is None else np.isin(row, self.train)
+            keep = self.keeps(row)
             rows.append(row[keep])
             labels.append(batch.column("label").to_numpy(zero_copy_only=False)[keep])
         if not rows or not sum(len(r) for r in rows):
@@ -254,7 +262,7 @@ def fit_flat_probe(
         target, cw = (probe.y_mean_, probe.y_scale_), None
     else:
         target, cw = None, class_weights(labels.astype(np.int64), phase1.n_outputs_, probe.class_weight)
-    chunked = StreamOptions(options.rows_for(len(layers), width), options.cache_gb, options.layers_per_group)
+    chunked = options.spanning(len(layers), width)
     data = GroupData(source, layers, chunked, cache=chunked.caches(len(layers), width, len(rows)))
     std = Standardizer()
     std.mean_ = phase1.standardizer_.mean_[pos].reshape(1, -1)
@@ -273,7 +281,7 @@ def stream_decision(source: StoreRows, head, options: StreamOptions = StreamOpti
     """A fitted head's raw outputs for every row of ``source``, in store order, reading only the
     layers the head uses, ``rows_for`` rows at a time."""
     layers = list(head.layers_)
-    chunked = StreamOptions(options.rows_for(len(layers), head.ffn_width_), options.cache_gb)
+    chunked = options.spanning(len(layers), head.ffn_width_)
     out = [head.decision(X, layers) for shard in source.shards(layers, chunked) for _, _, X in shard]
     if not out:
         raise ValueError(f"{source.folder}: no featured rows to score")
@@ -285,7 +293,7 @@ def stream_layer_decisions(
 ) -> np.ndarray:
     """Every layer's (fold-averaged) probe outputs ``(rows, layers, outputs)``, in store order."""
     layers = list(read_manifest(source.folder)["layers"])
-    chunked = StreamOptions(options.rows_for(len(layers), probes.width_), options.cache_gb)
+    chunked = options.spanning(len(layers), probes.width_)
     out = [probes.decision(X) for shard in source.shards(layers, chunked) for _, _, X in shard]
     if not out:
         raise ValueError(f"{source.folder}: no featured rows to score")
@@ -297,7 +305,7 @@ def read_column(source: StoreRows, name: str, options: StreamOptions = StreamOpt
     out = []
     for batch in iter_columns(check_shards(source.folder), ["row", name], options.chunk_rows):
         row = batch.column("row").to_numpy()
-        keep = np.ones(len(row), bool) if source.train is None else np.isin(row, source.train)
+        keep = source.keeps(row)
         col = batch.column(name)
         values = col.flatten().to_numpy(zero_copy_only=False).reshape(len(row), -1)
         out.append(values[keep].astype(np.float32))

@@ -9,7 +9,7 @@ ALL is the mean of the seven tasks, its interval from the same bootstrap replica
 
     bash bench/extract_tweeteval.sh FEATS                      # once: features of every task
     .venv/bin/python bench/honest_table.py --features FEATS --runs RUNS \\
-        --out docs/data/cpu-2026-11-30/honest_table.json [--finetune docs/data/.../finetune_fair.json]
+        --out docs/data/cpu-2026-11-30/honest_table.json [--finetune FT.json ...]
 
 A task whose ``RUNS/<task>/report.json`` exists is not refitted (rerun to resume).
 """
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from neuronhead.heads.bootstrap import BootstrapOptions, paired, replicate_scores, resample_indices, summarize
 from neuronhead.heads.select import SelectOptions
@@ -136,15 +137,69 @@ def _shipped(part: dict) -> dict:
     }
 
 
-def finetuned(path: Path | None) -> dict[str, str]:
-    """``{task: "mean ± sd (n seeds)"}`` from bench/finetune.py's JSON; tasks it lacks are "not run"."""
-    got = json.loads(path.read_text()) if path and path.exists() else {}
+def load_finetune(paths: list[Path]) -> dict[str, dict]:
+    """bench/finetune.py's JSONs merged per task, the first file that has a task winning."""
+    got: dict[str, dict] = {}
+    for path in paths:
+        for task, r in json.loads(path.read_text()).items():
+            got.setdefault(task, r)
+    return got
+
+
+def finetuned(got: dict[str, dict]) -> dict[str, str]:
+    """``{task: "mean ± sd (n seeds, device)"}``; tasks without a fine-tuned result are "not run"."""
     out = {}
     for task in TASKS + ["ALL"]:
         r = got.get(task)
-        n = len(r.get("val_by_seed", [])) if r else 0
-        out[task] = f"{r['val']:.2f} ± {r.get('val_sd', 0):.2f} ({n} seeds)" if r else "not run"
+        if not r:
+            out[task] = "not run"
+            continue
+        src = r if "settings" in r else got.get(STANCE[0], {})  # pooled rows carry no settings
+        device = src.get("settings", {}).get("device", "?")
+        n = len(r.get("val_by_seed", []))
+        out[task] = f"{r['val']:.2f} ± {r.get('val_sd', 0):.2f} ({n} seeds, {device})"
     return out
+
+
+def scored_rows(features: Path, task: str) -> np.ndarray:
+    """Which val rows (file order) the neuron heads score: a row the store keeps with an ``error``
+    (hate's val holds one empty tweet) has no neurons to read and is left out of every column."""
+    t = pq.read_table(features / task / "val" / "shards", columns=["row", "error"])
+    keep = np.ones(t.num_rows, dtype=bool)
+    keep[np.asarray(t["row"])[np.asarray(t["error"].is_valid())]] = False
+    return keep
+
+
+def versus_finetuned(
+    features: Path, runs: Path, ft: dict[str, dict], options: BootstrapOptions
+) -> dict[str, list[dict]]:
+    """Per task and fine-tuning seed: the paired bootstrap of shipped − that seed's val predictions,
+    on the rows both scored."""
+    out: dict[str, list[dict]] = {}
+    for task in TASKS:
+        parts = STANCE if task == "stance" else [task]
+        if not all(t in ft and (runs / t / "report.json").exists() for t in parts):
+            continue
+        y, preds, _ = pooled(runs, task)
+        kept = {t: scored_rows(features, t) for t in parts}
+        if not np.array_equal(y, np.concatenate([np.asarray(ft[t]["y"])[kept[t]] for t in parts])):
+            raise ValueError(f"{task}: fine-tuning's val labels are not the fit's, row for row")
+        metric = json.loads((runs / parts[0] / "report.json").read_text())["metric"]
+        names = _label_names(runs, task)
+        out[task] = []
+        for seed in ft[parts[0]]["seeds"]:
+            pred = np.concatenate([np.asarray(ft[t]["pred_by_seed"][str(seed)])[kept[t]] for t in parts])
+            out[task].append({"seed": seed, **paired(y, preds["shipped"], pred, metric, names, options)})
+    return out
+
+
+def versus_markdown(vs: dict[str, list[dict]]) -> str:
+    lines = ["| task | shipped − fine-tuned, per seed (paired bootstrap; A: shipped wins, B: it loses) |",
+             "|---|---|"]  # fmt: skip
+    for task, rows in vs.items():
+        cells = [f"{r['score']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}] {r['verdict']}" for r in rows]
+        lines.append(f"| {task} | " + "; ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def markdown(t: dict, ft: dict[str, str]) -> str:
@@ -183,7 +238,13 @@ def main() -> None:
     ap.add_argument("--tasks", default=None, help="comma-separated task folders to fit (default: all)")
     ap.add_argument("--fit-only", action="store_true", help="fit, do not build the table")
     ap.add_argument("--out", type=Path, default=None, help="write the table's JSON here")
-    ap.add_argument("--finetune", type=Path, default=None, help="bench/finetune.py's JSON, for its column")
+    ap.add_argument(
+        "--finetune",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="bench/finetune.py's JSONs, for its column (the first with a task wins)",
+    )
     args = ap.parse_args()
     names = args.tasks.split(",") if args.tasks else [t for t in TASKS if t != "stance"] + STANCE
     fit_all(args.features, args.runs, args.select_on, names)
@@ -191,10 +252,15 @@ def main() -> None:
         return
     t = table(args.runs, BootstrapOptions())
     t["select_on"], t["reported_on"] = args.select_on, "val (once)"
+    ft = load_finetune(args.finetune)
+    t["shipped_vs_finetuned"] = versus_finetuned(args.features, args.runs, ft, BootstrapOptions())
+    t["finetune_files"] = [str(p) for p in args.finetune]
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(t, indent=1))
-    print(markdown(t, finetuned(args.finetune)))
+    print(markdown(t, finetuned(ft)))
+    print()
+    print(versus_markdown(t["shipped_vs_finetuned"]))
     print()
     print(costs(t))
 

@@ -7,6 +7,10 @@ carving ``neuronhead fit --select-on dev`` uses, and never reads val.
 
     .venv/bin/python bench/phase2_grid.py --features FEATS/sentiment --score-on val \\
         --out docs/data/cpu-2026-11-30/phase2_grid_val.json
+    # salient fractions that grow with the class count, on emoji's dev split (train only)
+    .venv/bin/python bench/phase2_grid.py --features FEATS/emoji --class-weights balanced \\
+        --fractions 0.05,0.1,0.2,0.33 --widths 32 --variants logits+values \\
+        --out docs/data/cpu-2026-11-30/emoji_fractions_dev.json
 """
 
 from __future__ import annotations
@@ -44,18 +48,21 @@ def main() -> None:
     ap.add_argument("--fractions", default="0.05,0.1")
     ap.add_argument("--widths", default="0,64")
     ap.add_argument("--seeds", default="0")
+    ap.add_argument("--class-weights", default="balanced,none", help="Phase 1 is refitted for each")
+    ap.add_argument("--variants", default="logits,logits+values")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     (X, y, rows), (Xs, ys), metric, names = splits(args.features, args.score_on)
     layers = list(range(X.shape[1]))
     results = []
-    for cw in ("balanced", None):
+    weights = [None if w == "none" else w for w in args.class_weights.split(",")]
+    for cw in weights:
         base = {"class_weight": cw, "probe_params": {"select": metric}}
         probes = NeuronHead(**base).make_probes().fit(X, y, rows, n_outputs=len(names), label_names=names)
         grid = itertools.product(
             [float(f) for f in args.fractions.split(",")],
             [int(w) for w in args.widths.split(",")],
-            ("logits", "logits+values"),
+            args.variants.split(","),
             [int(s) for s in args.seeds.split(",")],
         )
         for frac, width, variant, seed in grid:

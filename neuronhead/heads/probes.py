@@ -78,6 +78,9 @@ class ProbeResult:
     history: list[float] = field(default_factory=list)  # mean held-out loss per epoch
 
 
+State = tuple[torch.Tensor, torch.Tensor]  # a ProbeTrainer's (weight, bias)
+
+
 class ProbeTrainer:
     """State of one Phase-1 fit. Feed it standardized ``x`` of shape ``(batch, layers, features)``."""
 
@@ -122,10 +125,11 @@ class ProbeTrainer:
         self.all_reduce_sum: Callable[[list[torch.Tensor]], None] | None = None
 
     # -- pieces -------------------------------------------------------------------------------
-    def logits(self, x: torch.Tensor, best: bool = False) -> torch.Tensor:
-        """``(batch, groups, layers, outputs)``, of the current or the best (early-stopped) probes."""
+    def logits(self, x: torch.Tensor, best: bool = False, state: State | None = None) -> torch.Tensor:
+        """``(batch, groups, layers, outputs)``, of the current, the best (early-stopped) or a
+        :meth:`snapshot`'s probes."""
         B = x.shape[0]
-        weight, bias = (self.best_weight, self.best_bias) if best else (self.weight, self.bias)
+        weight, bias = (self.best_weight, self.best_bias) if best else state or (self.weight, self.bias)
         out = torch.bmm(x.transpose(0, 1), weight)  # (L, B, P*C)
         return out.view(self.L, B, self.P, self.C).permute(1, 2, 0, 3) + bias
 
@@ -163,9 +167,16 @@ class ProbeTrainer:
         self.opt.step()
 
     @torch.no_grad()
-    def eval_batch(self, x: torch.Tensor, y: torch.Tensor, split: torch.Tensor) -> None:
+    def snapshot(self) -> State:
+        """The current weights and bias, to score the held-out rows against while training goes on."""
+        return self.weight.detach().clone(), self.bias.detach().clone()
+
+    @torch.no_grad()
+    def eval_batch(
+        self, x: torch.Tensor, y: torch.Tensor, split: torch.Tensor, state: State | None = None
+    ) -> None:
         held = self._masks(split).float() * self._example_weight(y).view(-1, 1)
-        per = self._loss(self.logits(x), y)
+        per = self._loss(self.logits(x, state=state), y)
         self._sum += (per * held.unsqueeze(-1)).sum(0)
         self._count += held.sum(0).unsqueeze(-1)
 
@@ -180,8 +191,9 @@ class ProbeTrainer:
         self.conf.view(-1).add_(torch.bincount(idx[held], minlength=self.conf.numel()).double())
 
     @torch.no_grad()
-    def end_epoch(self) -> bool:
-        """Keep each probe's best state; True while any probe still improves."""
+    def end_epoch(self, state: State | None = None) -> bool:
+        """Keep each probe's best state (of the current weights, or of the :meth:`snapshot` the
+        held-out rows were scored with); True while any probe still improves."""
         if self.all_reduce_sum:
             self.all_reduce_sum([self._sum, self._count])
         loss = self._sum / self._count.clamp_min(1e-9)
@@ -191,14 +203,18 @@ class ProbeTrainer:
         self.best_loss = torch.where(better, loss, self.best_loss)
         self.stale = torch.where(better, torch.zeros_like(self.stale), self.stale + 1)
         cols = better.T.repeat_interleave(self.C, dim=1).unsqueeze(1)  # (L, 1, P*C)
-        self.best_weight = torch.where(cols, self.weight.detach(), self.best_weight)
-        self.best_bias = torch.where(better.unsqueeze(-1), self.bias.detach(), self.best_bias)
+        weight, bias = state or (self.weight.detach(), self.bias.detach())
+        self.best_weight = torch.where(cols, weight, self.best_weight)
+        self.best_bias = torch.where(better.unsqueeze(-1), bias, self.best_bias)
         self.epoch += 1
         self.history.append(float(loss.mean()))
-        # Cosine decay: Adam's steady-state jitter around the optimum shrinks as the rate goes to zero.
-        for group in self.opt.param_groups:
-            group["lr"] = self.s.lr * 0.5 * (1 + math.cos(math.pi * min(self.epoch / self.s.max_epochs, 1)))
+        self.set_lr(self.epoch)
         return self.epoch < self.s.max_epochs and bool((self.stale < self.s.patience).any())
+
+    def set_lr(self, epoch: int) -> None:
+        """Cosine decay: Adam's steady-state jitter around the optimum shrinks as the rate goes to zero."""
+        for group in self.opt.param_groups:
+            group["lr"] = self.s.lr * 0.5 * (1 + math.cos(math.pi * min(epoch / self.s.max_epochs, 1)))
 
     # -- checkpoints (safetensors-friendly: tensors plus a small JSON-able dict) ------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:

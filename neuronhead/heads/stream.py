@@ -18,6 +18,7 @@ the all-layer loop ran until the last layer had.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -37,14 +38,17 @@ from neuronhead.store import check_shards, feature_columns, iter_columns, read_m
 class StreamOptions:
     """How much of the store one process holds.
 
-    A layer group's columns are read ``chunk_rows`` rows at a time. When a group's float16 values
-    fit ``cache_gb`` they are read once and kept (the fast path); otherwise every pass re-reads them.
-    Both paths see the same chunks in the same seeded order, so they give the same probes.
+    A layer group's columns are read ``chunk_rows`` rows at a time and decoded once. When the group's
+    float16 values fit ``cache_gb`` they are kept in memory; otherwise they are spilled to an unlinked
+    raw float16 file in ``spill_dir`` (the system's temp folder by default) that every later pass maps,
+    so a pass costs a read of the page cache or disk, not a Parquet decode. Both paths see the same
+    chunks in the same seeded order, so they give the same probes.
     """
 
     chunk_rows: int = 2048
     cache_gb: float = 0.5
     layers_per_group: int | None = None  # None: as many as ``cache_gb`` caches for every row
+    spill_dir: str | None = None
 
     def groups(self, layers: Sequence[int], width: int, n_rows: int) -> list[list[int]]:
         per_layer = n_rows * 2 * width * 2
@@ -110,22 +114,38 @@ class StoreRows:
 
 
 class GroupData:
-    """One layer group's chunks: re-read from the store on every pass, or read once and cached."""
+    """One layer group's chunks, decoded from the store once: in memory (``cache``), or spilled to a
+    raw float16 file that is mapped on every pass. The file is unlinked as soon as it is opened, so
+    it disappears with the process, even a killed one, and never outlives the fit."""
 
     def __init__(self, source: StoreRows, layers: Sequence[int], options: StreamOptions, cache: bool):
-        self.source, self.layers, self.options = source, list(layers), options
-        self.n_shards = len(check_shards(source.folder))
-        self.cached = [list(s) for s in source.shards(layers, options)] if cache else None
+        self.layers, self.spilled = list(layers), not cache
+        shards = source.shards(self.layers, options)
+        self.shards = [list(s) for s in shards] if cache else _spilled(shards, options.spill_dir)
 
     def passes(self, rng: np.random.Generator | None = None) -> Iterator[Chunk]:
         """Every chunk once; with ``rng``, shards in an order drawn from it (chunks keep theirs)."""
-        order = range(self.n_shards) if rng is None else rng.permutation(self.n_shards)
-        # Uncached: one lazy iterator per shard, opened only when its turn comes.
-        shards = (
-            self.cached if self.cached is not None else list(self.source.shards(self.layers, self.options))
-        )
+        order = range(len(self.shards)) if rng is None else rng.permutation(len(self.shards))
         for i in order:
-            yield from shards[i]
+            yield from self.shards[i]
+
+
+def _spilled(shards: Iterator[Iterator[Chunk]], spill_dir: str | None) -> list[list[Chunk]]:
+    """The chunks with their values written to an anonymous temp file and read back as memory maps."""
+    meta: list[list[tuple[np.ndarray, np.ndarray, int, tuple[int, ...]]]] = []
+    offset = 0
+    fh = tempfile.TemporaryFile(prefix="neuronhead-spill-", dir=spill_dir)  # noqa: SIM115 (the map holds it)
+    for shard in shards:
+        meta.append([])
+        for row, label, X in shard:
+            fh.write(np.ascontiguousarray(X, np.float16).tobytes())
+            meta[-1].append((row, label, offset, X.shape))
+            offset += X.size
+    fh.flush()
+    if not offset:
+        return [[(r, lab, np.zeros(shape, np.float16)) for r, lab, _, shape in m] for m in meta]
+    values = np.memmap(fh, np.float16, mode="c", shape=(offset,))  # keeps the file open and alive
+    return [[(r, lab, values[o : o + int(np.prod(sh))].reshape(sh)) for r, lab, o, sh in m] for m in meta]
 
 
 def fit_probes_streamed(
@@ -189,24 +209,51 @@ def _fit_group(
             yt = torch.from_numpy(((label.astype(np.float64) - target[0]) / target[1]).astype(np.float32))
         return x, yt, torch.from_numpy(split_of(row, s.n_splits))
 
-    go_on = True
-    while go_on:
-        rng = np.random.default_rng([s.seed, trainer.epoch])
-        for chunk in data.passes(rng):
-            x, yt, split = tensors(*chunk)
-            perm = torch.from_numpy(rng.permutation(len(x)))
-            for i in range(0, len(x), s.batch_size):
-                idx = perm[i : i + s.batch_size]
-                trainer.train_batch(x[idx], yt[idx], split[idx])
-        for chunk in data.passes():
-            trainer.eval_batch(*tensors(*chunk))
-        go_on = trainer.end_epoch()
+    _epochs(data, trainer, tensors)
     scores = None
     if s.task == "classification" and s.select != "loss":
         for chunk in data.passes():
             trainer.count_batch(*tensors(*chunk))
         scores = grid_scores(trainer.conf.numpy(), s.select, names)
     return std, trainer.result(scores)
+
+
+def _epochs(data: GroupData, trainer: ProbeTrainer, tensors) -> None:
+    """Train until the trainer stops: seeded passes, each followed by the held-out loss."""
+    s = trainer.s
+
+    def train(chunk, rng, before=None):
+        x, yt, split = tensors(*chunk)
+        if before is not None:  # score the held-out rows against the weights the epoch began with
+            trainer.eval_batch(x, yt, split, before)
+        perm = torch.from_numpy(rng.permutation(len(x)))
+        for i in range(0, len(x), s.batch_size):
+            idx = perm[i : i + s.batch_size]
+            trainer.train_batch(x[idx], yt[idx], split[idx])
+
+    go_on, folded = True, data.spilled
+    rng = np.random.default_rng([s.seed, 0])
+    for chunk in data.passes(rng):
+        train(chunk, rng)
+    while go_on:
+        if folded and trainer.epoch + 1 < s.max_epochs:
+            # Spilled data: epoch e's held-out rows are scored during epoch e+1's training pass, against
+            # a snapshot of the weights after epoch e: one read per epoch, not two. Epoch e+1 runs
+            # before the stop after e is known; when training stops, that epoch is discarded (the
+            # result is the best snapshot), so the probes equal the unfolded loop's.
+            before, rng = trainer.snapshot(), np.random.default_rng([s.seed, trainer.epoch + 1])
+            trainer.set_lr(trainer.epoch + 1)
+            for chunk in data.passes(rng):
+                train(chunk, rng, before)
+            go_on = trainer.end_epoch(before)
+            continue
+        for chunk in data.passes():
+            trainer.eval_batch(*tensors(*chunk))
+        go_on = trainer.end_epoch()
+        if go_on:
+            rng = np.random.default_rng([s.seed, trainer.epoch])
+            for chunk in data.passes(rng):
+                train(chunk, rng)
 
 
 def gather(

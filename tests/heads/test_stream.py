@@ -3,6 +3,8 @@ planted neurons found; a store with a bad shard refused by name."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -41,6 +43,23 @@ def test_cached_reread_and_grouped_fits_are_identical(store):
     chosen = select_salient(cached.importance_, fraction=3 / SPEC.width)
     for layer, idx in planted.items():
         assert set(idx) == set(chosen[layer]), layer
+
+
+def test_spilled_fit_stops_early_exactly_like_the_cached_one(store, tmp_path):
+    """Spilled groups score epoch e's held-out rows during epoch e+1's pass; with early stopping the
+    extra epoch is discarded, so the probes, epochs and history equal the cached loop's, and the spill
+    file leaves nothing behind."""
+    folder, _ = store
+    early = dict(class_weight="balanced", select="macro_f1", max_epochs=12, patience=1, lr=0.05)
+    one_group = StreamOptions(chunk_rows=100, layers_per_group=99)  # groups stop on their own
+    cached = fit_probes_streamed(StoreRows(folder), LayerProbes(**early), one_group)
+    spill = replace(one_group, cache_gb=0, spill_dir=str(tmp_path))
+    spilled = fit_probes_streamed(StoreRows(folder), LayerProbes(**early), spill)
+    assert cached.epochs_ < 12  # it did stop early
+    assert spilled.epochs_ == cached.epochs_
+    np.testing.assert_array_equal(cached.weight_, spilled.weight_)
+    np.testing.assert_allclose(cached.history_, spilled.history_, rtol=1e-6)  # summed in pass order
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_streamed_probes_match_the_in_memory_fit(store):

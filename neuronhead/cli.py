@@ -196,16 +196,19 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--embeddings", action="store_true", help="extract final hidden states (for baselines)")
     p.add_argument(
         "--train-engine",
-        default="local",
-        choices=["local", "ray"],
-        help="Phase 1 in this process, streamed from the store a layer group at a time (default), or "
-        "as a Ray Train job",
+        default="auto",
+        choices=["auto", "local", "ray"],
+        help="Phase 1 in this process, streamed from the store a layer group at a time (local), or as a "
+        "Ray Train job whose workers each own a group of layers (ray). auto: ray when joining a cluster "
+        "(--address or RAY_ADDRESS) or when the store exceeds NEURONHEAD_TRAIN_MEMORY_GB (default 64), "
+        "else local",
     )
     p.add_argument(
         "--train-workers",
         type=int,
-        default=1,
-        help="Ray Train workers for Phase 1 (--train-engine ray), spread over the cluster's nodes",
+        default=2,
+        help="Ray Train workers for Phase 1 (engine ray), spread over the cluster's nodes; the layers are "
+        "split between them (at most one worker per layer)",
     )
     p.set_defaults(func=_fit)
 

@@ -1,10 +1,18 @@
-"""Phase 1 as a Ray Train job: workers stream the Parquet shards through Ray Data.
+"""Phase 1 as a Ray Train job: each worker owns a group of layers and streams only their columns.
 
-The training data never has to fit in one process: standardization statistics come from a streaming
-pass over the shards, and each worker iterates over its split of a ``ray.data`` dataset. Every epoch
-ends with a checkpoint (safetensors + JSON), so a failed worker group restarts from the last epoch
-instead of from scratch. The loop is :class:`~neuronhead.heads.probes.ProbeTrainer`, the same one the
-in-process fit and the tuning trials drive.
+Layers are independent in Phase 1 (one probe per layer), so the work splits by layer, not by row: worker
+``r`` of ``n`` reads ``layer_{i}_{mean,max}`` of its own layers from the shards (shared storage), shard
+by shard, exactly as the one-machine streamed fit does for one layer group (:mod:`.stream`): its own
+standardization pass, then seeded epochs, so a worker's probes equal the in-process fit of that group.
+Its memory is one chunk plus its group's float16 values, or a memory map of them (``StreamOptions``),
+never the store.
+
+Every epoch each worker writes its trainer state (``rank-<r>.safetensors`` + ``rank-<r>.json``) into the
+epoch's checkpoint, which Ray Train merges into one folder. A worker group restarted after a failure (a
+killed worker, a lost node) reloads each rank's state and carries on from that epoch; because the shard
+and row order is drawn from ``(seed, epoch)``, the resumed run gives the same probes as an uninterrupted
+one. A worker whose layers have stopped improving waits for the others (every worker must report the
+same number of times), and the driver joins the groups' results into one :class:`LayerProbes`.
 """
 
 from __future__ import annotations
@@ -12,118 +20,104 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neuronhead.heads.phase1 import LayerProbes, grid_scores
-from neuronhead.heads.probes import ProbeTrainer, class_weights, split_of
+from neuronhead.heads.probes import ProbeResult, ProbeSettings, ProbeTrainer, class_weights, split_of
 from neuronhead.heads.standardize import Standardizer
-from neuronhead.store import iter_feature_shards, read_manifest, shard_files
+from neuronhead.heads.stream import (
+    GroupData,
+    StoreRows,
+    StreamOptions,
+    _joined,
+    _joined_standardizer,
+    chunk_tensors,
+    count_held_out,
+    layer_width,
+    statistics,
+    train_epochs,
+)
+from neuronhead.store import read_manifest
 
-_STATE, _META = "trainer.safetensors", "trainer.json"
+
+def layer_groups(layers: list[int], workers: int) -> list[list[int]]:
+    """Contiguous groups of layers, one per worker (at most one worker per layer)."""
+    n = max(1, min(workers, len(layers)))
+    return [[int(x) for x in part] for part in np.array_split(np.asarray(layers), n)]
 
 
-def _save_checkpoint(trainer: ProbeTrainer, folder: str) -> None:
+def _save_rank(folder: str, rank: int, trainer: ProbeTrainer, std: Standardizer, meta: dict) -> None:
+    import torch
     from safetensors.torch import save_file
 
-    tensors, meta = trainer.state()
-    save_file(tensors, os.path.join(folder, _STATE))
-    Path(folder, _META).write_text(json.dumps(meta))
+    tensors, state = trainer.state()
+    tensors = tensors | {"std_mean": torch.from_numpy(std.mean_), "std_scale": torch.from_numpy(std.scale_)}
+    save_file(
+        {k: v.contiguous() for k, v in tensors.items()}, os.path.join(folder, f"rank-{rank}.safetensors")
+    )
+    Path(folder, f"rank-{rank}.json").write_text(json.dumps({"trainer": state, **meta}))
 
 
-def _load_checkpoint(trainer: ProbeTrainer, folder: str) -> None:
+def _load_rank(folder: str, rank: int, trainer: ProbeTrainer) -> tuple[Standardizer, dict]:
     from safetensors.torch import load_file
 
-    trainer.load_state(load_file(os.path.join(folder, _STATE)), json.loads(Path(folder, _META).read_text()))
+    tensors = load_file(os.path.join(folder, f"rank-{rank}.safetensors"))
+    meta = json.loads(Path(folder, f"rank-{rank}.json").read_text())
+    std = Standardizer()
+    std.mean_, std.scale_ = tensors.pop("std_mean").numpy(), tensors.pop("std_scale").numpy()
+    std.n_ = meta["rows"]
+    trainer.load_state(tensors, meta["trainer"])
+    return std, meta
 
 
-def _batch_arrays(batch, layers: list[int], mean, scale):
-    """A pyarrow batch of feature rows → standardized ``x``, target and split tensors."""
-    import pyarrow.compute as pc
-    import torch
-
-    from neuronhead.store import table_features
-
-    batch = batch.filter(pc.is_null(batch["error"]))
-    X = table_features(batch, layers, np.float32).reshape(batch.num_rows, len(layers), -1)
-    x = (torch.from_numpy(X) - mean) / scale
-    label = batch["label"].to_numpy(zero_copy_only=False)
-    rows = batch["row"].to_numpy()
-    return x, label, rows
+def _trainer(config: dict[str, Any], group: list[int]) -> ProbeTrainer:
+    s = ProbeSettings(**config["settings"])
+    cw = None if config["class_weight"] is None else np.asarray(config["class_weight"])
+    return ProbeTrainer(
+        s, len(group), 2 * config["width"], config["n_outputs"], config["n_rows"], class_weight=cw
+    )
 
 
 def _train_loop(config: dict[str, Any]) -> None:
-    """Runs on every Ray Train worker."""
+    """Runs on every Ray Train worker: fit this rank's layer group, checkpointing every epoch."""
     import ray.train
     import torch
     import torch.distributed as dist
 
-    from neuronhead.heads.probes import ProbeSettings
-
-    s = ProbeSettings(**config["settings"])
-    torch.manual_seed(s.seed)
-    L, F = len(config["layers"]), config["n_features"]
-    trainer = ProbeTrainer(
-        s, L, F, config["n_outputs"], config["n_rows"], class_weight=config["class_weight"]
-    )
-    world = ray.train.get_context().get_world_size()
-    if world > 1:
-
-        def mean_(ts):
-            for t in ts:
-                dist.all_reduce(t)
-                t /= world
-
-        def sum_(ts):
-            for t in ts:
-                dist.all_reduce(t)
-
-        trainer.all_reduce_mean, trainer.all_reduce_sum = mean_, sum_
-    ckpt = ray.train.get_checkpoint()
-    resumed_from = None  # the epoch this worker group picked up from, reported so callers can tell
+    ctx = ray.train.get_context()
+    rank = ctx.get_world_rank()
+    group = config["groups"][rank]
+    trainer = _trainer(config, group)
+    options = StreamOptions(**config["stream"])
+    source = StoreRows(config["folder"], None if config["rows"] is None else np.asarray(config["rows"]))
+    cache = options.caches(len(group), config["width"], config["n_rows"])
+    data = GroupData(source, group, options, cache, config["n_rows"])
+    ckpt, std, done, resumed_from = ray.train.get_checkpoint(), None, False, None
     if ckpt:
         with ckpt.as_directory() as d:
-            _load_checkpoint(trainer, d)
-        resumed_from = trainer.epoch
-    mean = torch.tensor(config["mean"]).view(L, F)
-    scale = torch.tensor(config["scale"]).view(L, F)
-    regression = s.task == "regression"
-    shard = ray.train.get_dataset_shard("train")
-    go_on = trainer.epoch < s.max_epochs
-    count = not regression and s.select != "loss"
-    while go_on:
-        for phase in ("train", "eval", "count"):
-            if phase == "count":
-                go_on = trainer.end_epoch()
-                if go_on or not count:
-                    break
-            kwargs = {"local_shuffle_buffer_size": 8 * s.batch_size} if phase == "train" else {}
-            for batch in shard.iter_batches(batch_size=s.batch_size, batch_format="pyarrow", **kwargs):
-                x, label, rows = _batch_arrays(batch, config["layers"], mean, scale)
-                if regression:
-                    y = torch.from_numpy(((label - config["y_mean"]) / config["y_scale"]).astype(np.float32))
-                else:
-                    y = torch.from_numpy(label.astype(np.int64))
-                split = torch.from_numpy(split_of(rows, s.n_splits))
-                getattr(trainer, f"{phase}_batch")(x, y, split)
-        if count and not go_on and trainer.all_reduce_sum:
-            trainer.all_reduce_sum([trainer.conf])
+            std, meta = _load_rank(d, rank, trainer)
+        done, resumed_from = meta["done"], trainer.epoch
+    std = std or statistics(data)
+    target = None if config["target"] is None else tuple(config["target"])
+    tensors = chunk_tensors(std, trainer, target)
+    steps = train_epochs(data, trainer, tensors, resumed=ckpt is not None)
+    while True:
+        if not done and next(steps, None) is None:  # this group has stopped: count, then wait
+            count_held_out(data, trainer, tensors)
+            done = True
+        everyone = torch.tensor([int(done)])
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(everyone, op=dist.ReduceOp.MIN)
         with tempfile.TemporaryDirectory() as d:
-            checkpoint = None
-            if ray.train.get_context().get_world_rank() == 0:
-                _save_checkpoint(trainer, d)
-                checkpoint = ray.train.Checkpoint.from_directory(d)
-            ray.train.report(
-                {
-                    "epoch": trainer.epoch,
-                    "heldout_loss": trainer.history[-1],
-                    "done": not go_on,
-                    "resumed_from": resumed_from,
-                },
-                checkpoint=checkpoint,
-            )
+            _save_rank(d, rank, trainer, std, {"done": done, "layers": group, "rows": config["n_rows"]})
+            metrics = {"epoch": trainer.epoch, "done": bool(everyone.item()), "resumed_from": resumed_from}
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
+        if everyone.item():
+            return
 
 
 def fit_probes_ray(
@@ -133,16 +127,18 @@ def fit_probes_ray(
     storage_path: str | os.PathLike | None = None,
     name: str = "phase1",
     num_workers: int = 1,
-    use_gpu: bool = False,
+    rows: np.ndarray | None = None,
+    stream: StreamOptions | None = None,
     max_failures: int = 2,
     address: str | None = None,
 ) -> LayerProbes:
-    """Fit ``probes`` (an unfitted :class:`LayerProbes`) on a feature folder with Ray Train.
+    """Fit ``probes`` (an unfitted :class:`LayerProbes`) on a feature folder with Ray Train, the layers
+    split over ``num_workers`` workers; ``rows`` (row numbers) limits the rows it trains on.
 
     ``storage_path`` holds the checkpoints (default: a ``ray-train`` folder next to the features);
-    running again with the same path and name resumes an interrupted run.
+    running again with the same path and name resumes an interrupted run. The feature folder must be
+    on storage every node reads: a worker that cannot read a shard fails naming it.
     """
-    import ray
     import ray.train
     from ray.train.torch import TorchTrainer
 
@@ -150,40 +146,11 @@ def fit_probes_ray(
 
     manifest = read_manifest(features)
     layers = list(manifest["layers"])
-    task = probes.task
-    # Streaming statistics: inputs, and the targets' scale or class counts.
-    labels: list[np.ndarray] = []
-
-    def chunks():
-        for chunk in iter_feature_shards(features, layers):
-            labels.append(chunk["label"])
-            yield chunk["X"]
-
-    std = Standardizer().fit_chunks(chunks())
-    y = np.concatenate(labels)
-    W = std.mean_.shape[-1]
-    probes.n_layers_, probes.width_, probes.standardizer_ = len(layers), W, std
-    config: dict[str, Any] = {
-        "settings": probes.settings().__dict__ | {"c_grid": list(probes.c_grid)},
-        "layers": layers,
-        "n_features": 2 * W,
-        "n_rows": len(y),
-        "mean": std.mean_.reshape(-1).tolist(),
-        "scale": std.scale_.reshape(-1).tolist(),
-        "class_weight": None,
-    }
-    if task == "regression":
-        probes.y_mean_, probes.y_scale_ = float(y.mean()), float(y.std() or 1.0)
-        config.update(n_outputs=1, y_mean=probes.y_mean_, y_scale=probes.y_scale_)
-    else:
-        n_out = len(manifest.get("label_names") or []) or int(y.max()) + 1
-        cw = class_weights(y.astype(np.int64), n_out, probes.class_weight)
-        config.update(n_outputs=n_out, class_weight=None if cw is None else cw.tolist())
-    probes.n_outputs_ = config["n_outputs"]
-
+    source = StoreRows(features, rows)
+    row_ids, labels = source.targets()
+    groups = layer_groups(layers, num_workers)
+    config = _config(probes, manifest, source, row_ids, labels, groups, stream or StreamOptions())
     ensure_ray(address)
-    columns = ["row", "error", "label"] + [f"layer_{i}_{p}" for i in layers for p in ("mean", "max")]
-    ds = ray.data.read_parquet(shard_files(features)).select_columns(columns)
     storage = Path(storage_path or Path(features).resolve().parent / "ray-train").resolve()
     trainer = TorchTrainer(
         _train_loop,
@@ -191,7 +158,7 @@ def fit_probes_ray(
         # SPREAD: a worker per node while there are nodes enough; after a node is lost the restarted
         # group packs onto the nodes left instead of waiting for a replacement.
         scaling_config=ray.train.ScalingConfig(
-            num_workers=num_workers, use_gpu=use_gpu, placement_strategy="SPREAD"
+            num_workers=len(config["groups"]), placement_strategy="SPREAD"
         ),
         run_config=ray.train.RunConfig(
             name=name,
@@ -199,17 +166,56 @@ def fit_probes_ray(
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
         ),
-        datasets={"train": ds},
     )
     result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError(f"Ray Train run {storage / name} ended without a checkpoint: {result.error}")
-    state = ProbeTrainer(probes.settings(), len(layers), 2 * W, probes.n_outputs_, len(y))
     with result.checkpoint.as_directory() as d:
-        _load_checkpoint(state, d)
-    scores = None
-    if task == "classification" and probes.select != "loss":
-        scores = grid_scores(state.conf.numpy(), probes.select, manifest.get("label_names"))
-    probes.set_result(state.result(scores), split_of(np.arange(0), probes.settings().n_splits))
+        joined = _adopt(probes, config, d, manifest.get("label_names"))
+    probes.set_result(joined, split_of(row_ids, probes.settings().n_splits))
     probes.resumed_from_ = (result.metrics or {}).get("resumed_from")  # None: never restarted
+    probes.layer_groups_ = config["groups"]
     return probes
+
+
+def _config(probes, manifest, source: StoreRows, rows, labels, groups, stream: StreamOptions) -> dict:
+    """What every worker needs, JSON-able: settings, targets' scale or class weights, its layers."""
+    config: dict[str, Any] = {
+        "settings": asdict(probes.settings()),
+        "folder": str(Path(source.folder).resolve()),
+        "rows": None if source.train is None else [int(r) for r in source.train],
+        "groups": groups,
+        "width": layer_width(source.folder, groups[0][0]),
+        "n_rows": len(rows),
+        "stream": asdict(stream),
+        "class_weight": None,
+        "target": None,
+    }
+    if probes.task == "regression":
+        y = labels.astype(np.float64)
+        probes.y_mean_, probes.y_scale_ = float(y.mean()), float(y.std() or 1.0)
+        config.update(n_outputs=1, target=[probes.y_mean_, probes.y_scale_])
+    else:
+        y = labels.astype(np.int64)
+        n_out = len(manifest.get("label_names") or []) or int(y.max()) + 1
+        cw = class_weights(y, n_out, probes.class_weight)
+        config.update(n_outputs=n_out, class_weight=None if cw is None else cw.tolist())
+    return config
+
+
+def _adopt(probes: LayerProbes, config: dict, folder: str, label_names) -> ProbeResult:
+    """Each rank's final trainer state → the probes' shapes and statistics, and one result over all
+    layers, in layer order."""
+    parts, stds = [], []
+    for rank, group in enumerate(config["groups"]):
+        trainer = _trainer(config, group)
+        std, _ = _load_rank(folder, rank, trainer)
+        scores = None
+        if trainer.s.task == "classification" and trainer.s.select != "loss":
+            scores = grid_scores(trainer.conf.numpy(), trainer.s.select, label_names)
+        parts.append(trainer.result(scores))
+        stds.append(std)
+    probes.n_layers_ = sum(len(g) for g in config["groups"])
+    probes.width_, probes.n_outputs_ = config["width"], config["n_outputs"]
+    probes.standardizer_ = _joined_standardizer(stds)
+    return _joined(parts)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from neuronhead.heads.phase1 import Gathered, LayerProbes, grid_scores
-from neuronhead.heads.probes import ProbeResult, ProbeTrainer, class_weights, split_of
+from neuronhead.heads.probes import ProbeResult, ProbeTrainer, batches, class_weights, split_of
 from neuronhead.heads.standardize import Standardizer
 from neuronhead.store import check_shards, feature_columns, iter_columns, read_manifest, table_features
 
@@ -114,20 +114,59 @@ class StoreRows:
 
 
 class GroupData:
-    """One layer group's chunks, decoded from the store once: in memory (``cache``), or spilled to a
-    raw float16 file that is mapped on every pass. The file is unlinked as soon as it is opened, so
-    it disappears with the process, even a killed one, and never outlives the fit."""
+    """One layer group's rows, decoded from the store once.
 
-    def __init__(self, source: StoreRows, layers: Sequence[int], options: StreamOptions, cache: bool):
+    ``cache``: held in memory as one ``(rows, layers, 2, width)`` float16 array in store order, so
+    training draws batches from a permutation of *all* rows, exactly as the in-memory
+    :meth:`LayerProbes.fit` does (same answers). Otherwise spilled to a raw float16 file that every
+    pass maps; the file is unlinked as soon as it is opened, so it disappears with the process, even a
+    killed one. Spilled passes shuffle shards, then rows within each chunk.
+    """
+
+    def __init__(
+        self,
+        source: StoreRows,
+        layers: Sequence[int],
+        options: StreamOptions,
+        cache: bool,
+        n_rows: int | None = None,
+    ):
         self.layers, self.spilled = list(layers), not cache
+        self.X: np.ndarray | None = None
         shards = source.shards(self.layers, options)
-        self.shards = [list(s) for s in shards] if cache else _spilled(shards, options.spill_dir)
+        if cache:
+            self.row, self.label, self.X, self.shards = _cached(shards, n_rows)
+        else:
+            self.shards = _spilled(shards, options.spill_dir)
 
     def passes(self, rng: np.random.Generator | None = None) -> Iterator[Chunk]:
         """Every chunk once; with ``rng``, shards in an order drawn from it (chunks keep theirs)."""
         order = range(len(self.shards)) if rng is None else rng.permutation(len(self.shards))
         for i in order:
             yield from self.shards[i]
+
+
+def _cached(shards: Iterator[Iterator[Chunk]], n_rows: int | None):
+    """Rows, labels and values of every chunk as three arrays, and the chunks as views of them."""
+    chunks = [list(s) for s in shards] if n_rows is None else None
+    if chunks is not None:
+        n_rows = sum(len(c[0]) for s in chunks for c in s)
+    parts: list[list[tuple[int, int]]] = []
+    row = label = X = None
+    at = 0
+    for shard in chunks if chunks is not None else shards:
+        parts.append([])
+        for r, lab, x in shard:
+            if X is None:
+                X = np.empty((n_rows, *x.shape[1:]), np.float16)
+                row, label = np.empty(n_rows, r.dtype), np.empty(n_rows, lab.dtype)
+            row[at : at + len(r)], label[at : at + len(r)], X[at : at + len(r)] = r, lab, x
+            parts[-1].append((at, at + len(r)))
+            at += len(r)
+    if X is None or at != n_rows:
+        raise ValueError(f"expected {n_rows} featured rows, read {at}")
+    views = [[(row[a:b], label[a:b], X[a:b]) for a, b in part] for part in parts]
+    return row, label, X, views
 
 
 def _spilled(shards: Iterator[Iterator[Chunk]], spill_dir: str | None) -> list[list[Chunk]]:
@@ -174,7 +213,7 @@ def fit_probes_streamed(
     parts, stds = [], []
     groups = options.groups(layers, width, len(y))
     for group in tqdm(groups, desc="phase 1 layer groups", unit="group", disable=not progress):
-        data = GroupData(source, group, options, cache=options.caches(len(group), width, len(y)))
+        data = GroupData(source, group, options, options.caches(len(group), width, len(y)), len(y))
         trainer = ProbeTrainer(s, len(group), 2 * width, n_out, len(y), class_weight=cw)
         std, result = _fit_group(data, trainer, target, label_names)
         stds.append(std)
@@ -196,8 +235,27 @@ def _fit_group(
 ) -> tuple[Standardizer, ProbeResult]:
     """One layer group: streamed statistics (unless given), the epochs, then the held-out confusion
     counts. A trainer of one probe over the group's layers side by side is the all-layer probe."""
-    s = trainer.s
-    std = std or Standardizer().fit_chunks(X for _, _, X in data.passes())
+    std = std or statistics(data)
+    tensors = chunk_tensors(std, trainer, target)
+    for _ in train_epochs(data, trainer, tensors):
+        pass
+    scores = None
+    if count_held_out(data, trainer, tensors):
+        scores = grid_scores(trainer.conf.numpy(), trainer.s.select, names)
+    return std, trainer.result(scores)
+
+
+def statistics(data: GroupData) -> Standardizer:
+    """The group's standardization: over the cached array as :meth:`LayerProbes.fit` takes it (same
+    float64 sums, same result), else in one streaming pass."""
+    if data.X is not None:
+        return Standardizer().fit(data.X)
+    return Standardizer().fit_chunks(X for _, _, X in data.passes())
+
+
+def chunk_tensors(std: Standardizer, trainer: ProbeTrainer, target) -> Callable[..., tuple]:
+    """A chunk ``(row, label, X)`` → standardized ``x``, target and fold tensors for ``trainer``.
+    ``target``: ``None`` for classes, ``(mean, scale)`` to standardize a regression target."""
     mean = torch.from_numpy(std.mean_.reshape(trainer.L, -1))
     scale = torch.from_numpy(std.scale_.reshape(trainer.L, -1))
 
@@ -207,19 +265,28 @@ def _fit_group(
             yt = torch.from_numpy(label.astype(np.int64))
         else:
             yt = torch.from_numpy(((label.astype(np.float64) - target[0]) / target[1]).astype(np.float32))
-        return x, yt, torch.from_numpy(split_of(row, s.n_splits))
+        return x, yt, torch.from_numpy(split_of(row, trainer.s.n_splits))
 
-    _epochs(data, trainer, tensors)
-    scores = None
-    if s.task == "classification" and s.select != "loss":
-        for chunk in data.passes():
-            trainer.count_batch(*tensors(*chunk))
-        scores = grid_scores(trainer.conf.numpy(), s.select, names)
-    return std, trainer.result(scores)
+    return tensors
 
 
-def _epochs(data: GroupData, trainer: ProbeTrainer, tensors) -> None:
-    """Train until the trainer stops: seeded passes, each followed by the held-out loss."""
+def count_held_out(data: GroupData, trainer: ProbeTrainer, tensors) -> bool:
+    """Add the best probes' held-out predictions to ``trainer.conf``; False when the probes are
+    chosen by loss (regression, or ``select="loss"``) and there is nothing to count."""
+    if trainer.s.task != "classification" or trainer.s.select == "loss":
+        return False
+    for chunk in data.passes():
+        trainer.count_batch(*tensors(*chunk))
+    return True
+
+
+def train_epochs(data: GroupData, trainer: ProbeTrainer, tensors, resumed: bool = False) -> Iterator[int]:
+    """Train until the trainer stops: seeded passes, each followed by the held-out loss.
+
+    Yields the epoch count after every epoch that training goes on from, at a point a checkpoint of
+    the trainer resumes from exactly (``resumed=True``: the weights have been trained through
+    ``trainer.epoch`` and not yet scored).
+    """
     s = trainer.s
 
     def train(chunk, rng, before=None):
@@ -231,12 +298,15 @@ def _epochs(data: GroupData, trainer: ProbeTrainer, tensors) -> None:
             idx = perm[i : i + s.batch_size]
             trainer.train_batch(x[idx], yt[idx], split[idx])
 
-    go_on, folded = True, data.spilled
-    rng = np.random.default_rng([s.seed, 0])
-    for chunk in data.passes(rng):
-        train(chunk, rng)
-    while go_on:
-        if folded and trainer.epoch + 1 < s.max_epochs:
+    if data.X is not None:
+        yield from _global_epochs(data, trainer, tensors, resumed)
+        return
+    if not resumed:
+        rng = np.random.default_rng([s.seed, 0])
+        for chunk in data.passes(rng):
+            train(chunk, rng)
+    while True:
+        if data.spilled and trainer.epoch + 1 < s.max_epochs:
             # Spilled data: epoch e's held-out rows are scored during epoch e+1's training pass, against
             # a snapshot of the weights after epoch e: one read per epoch, not two. Epoch e+1 runs
             # before the stop after e is known; when training stops, that epoch is discarded (the
@@ -245,15 +315,44 @@ def _epochs(data: GroupData, trainer: ProbeTrainer, tensors) -> None:
             trainer.set_lr(trainer.epoch + 1)
             for chunk in data.passes(rng):
                 train(chunk, rng, before)
-            go_on = trainer.end_epoch(before)
+            if not trainer.end_epoch(before):
+                return
+            yield trainer.epoch
             continue
         for chunk in data.passes():
             trainer.eval_batch(*tensors(*chunk))
-        go_on = trainer.end_epoch()
-        if go_on:
-            rng = np.random.default_rng([s.seed, trainer.epoch])
-            for chunk in data.passes(rng):
-                train(chunk, rng)
+        if not trainer.end_epoch():
+            return
+        rng = np.random.default_rng([s.seed, trainer.epoch])
+        for chunk in data.passes(rng):
+            train(chunk, rng)
+        yield trainer.epoch
+
+
+def _global_epochs(data: GroupData, trainer: ProbeTrainer, tensors, resumed: bool) -> Iterator[int]:
+    """:func:`train_epochs` on a cached group: the batches, their order and the held-out passes of
+    :meth:`LayerProbes.fit` (one generator seeded once, a permutation of every row per epoch, sorted
+    batches), so a group's probes equal the in-memory fit's layers."""
+    s, n = trainer.s, len(data.row)
+    rng = np.random.default_rng(s.seed)
+    for _ in range(trainer.epoch + 1 if resumed else 0):  # replay the epochs a checkpoint holds
+        rng.permutation(n)
+
+    def train_pass():
+        for idx in batches(n, s.batch_size, rng):
+            idx.sort()
+            trainer.train_batch(*tensors(data.row[idx], data.label[idx], data.X[idx]))
+
+    if not resumed:
+        train_pass()
+    while True:
+        for i in range(0, n, 4096):
+            block = slice(i, i + 4096)
+            trainer.eval_batch(*tensors(data.row[block], data.label[block], data.X[block]))
+        if not trainer.end_epoch():
+            return
+        train_pass()
+        yield trainer.epoch
 
 
 def gather(
@@ -310,7 +409,7 @@ def fit_flat_probe(
     else:
         target, cw = None, class_weights(labels.astype(np.int64), phase1.n_outputs_, probe.class_weight)
     chunked = options.spanning(len(layers), width)
-    data = GroupData(source, layers, chunked, cache=chunked.caches(len(layers), width, len(rows)))
+    data = GroupData(source, layers, chunked, chunked.caches(len(layers), width, len(rows)), len(rows))
     std = Standardizer()
     std.mean_ = phase1.standardizer_.mean_[pos].reshape(1, -1)
     std.scale_ = phase1.standardizer_.scale_[pos].reshape(1, -1)

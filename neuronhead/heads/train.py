@@ -29,7 +29,7 @@ from neuronhead.heads.metrics import (
 )
 from neuronhead.heads.select import DEFAULT_SELECT, Problem, SelectOptions, candidates, select_model
 from neuronhead.heads.storeset import StoreSet
-from neuronhead.store import read_manifest, write_atomic, write_json
+from neuronhead.store import read_manifest, shard_files, write_atomic, write_json
 
 
 def task_of(manifest: dict, task: str | None = None) -> str:
@@ -73,6 +73,24 @@ def _check_same_extraction(train: dict, other: dict, what: str) -> None:
             )
 
 
+TRAIN_MEMORY_GB = 64.0  # `auto` trains on Ray Train workers above this store size (float16 features)
+
+
+def resolve_train_engine(engine: str, features: str | os.PathLike, address: str | None) -> str:
+    """``auto`` → ``ray`` when joining a cluster (``address``, or ``RAY_ADDRESS`` set) or when the store
+    is larger than ``NEURONHEAD_TRAIN_MEMORY_GB`` (default 64), else ``local``: one process streaming
+    the store, its memory bounded by the stream options whatever the store's size."""
+    if engine not in {"auto", "local", "ray"}:
+        raise ValueError(f"train_engine must be 'auto', 'local' or 'ray', not {engine!r}")
+    if engine != "auto":
+        return engine
+    if address or os.environ.get("RAY_ADDRESS"):
+        return "ray"
+    budget = float(os.environ.get("NEURONHEAD_TRAIN_MEMORY_GB", TRAIN_MEMORY_GB))
+    size = sum(p.stat().st_size for p in shard_files(features))
+    return "ray" if size > budget * 2**30 else "local"
+
+
 def fit_head(
     features: str | os.PathLike,
     out: str | os.PathLike,
@@ -83,7 +101,7 @@ def fit_head(
     params: dict[str, Any] | None = None,
     val_fraction: float = 0.0,
     select: SelectOptions | None = DEFAULT_SELECT,
-    train_engine: str = "local",
+    train_engine: str = "auto",
     train_workers: int = 1,
     address: str | None = None,
     baselines: bool = False,
@@ -130,7 +148,8 @@ def fit_head(
     t0 = time.perf_counter()
     head = NeuronHead(task, progress=progress, **params)
     probes = None
-    if train_engine == "ray":  # Phase 1 as a Ray Train job over the shards (checkpointed, resumable)
+    train_engine = resolve_train_engine(train_engine, features, address)
+    if train_engine == "ray":  # Phase 1 as a Ray Train job, layer groups over the workers (resumable)
         from neuronhead.heads.ray_train import fit_probes_ray
 
         probes = fit_probes_ray(
@@ -138,10 +157,10 @@ def fit_head(
             head.make_probes(),
             storage_path=out / "ray-train",
             num_workers=train_workers,
+            rows=tr.part().train,
+            stream=tr.options,
             address=address,
         )
-    elif train_engine != "local":
-        raise ValueError(f"train_engine must be 'local' or 'ray', not {train_engine!r}")
     else:
         probes = tr.fit_probes(head.make_probes(), label_names=label_names, progress=progress)
     tr.fit_head(head, probes, label_names=label_names)
@@ -162,9 +181,10 @@ def fit_head(
         "seconds": {"load": round(load_s, 1), "select": round(select_s, 1), "fit": round(fit_s, 1)},
         "train_engine": train_engine,
     }
-    if probes is not None:  # Ray Train: the epoch a restarted worker group resumed from, if any
-        report["phase1_resumed_from"] = getattr(probes, "resumed_from_", None)
-        report["train_workers"] = train_workers
+    if train_engine == "ray":  # the layers each worker owned, and the epoch a restarted group resumed from
+        report["phase1_resumed_from"] = probes.resumed_from_
+        report["train_workers"] = len(probes.layer_groups_)
+        report["layer_groups"] = probes.layer_groups_
     pred = yv = None
     if val is not None:
         yv = val.y

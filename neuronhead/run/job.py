@@ -110,6 +110,7 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
                 params=params,
                 baselines=config.baselines,
                 select=None if config.select_on == "none" else SelectOptions(select_on=config.select_on),
+                address=config.address,  # joining a cluster: Phase 1 on Ray Train workers (engine auto)
                 progress=progress,
             )
             rec.update(

@@ -110,6 +110,7 @@ def test_phase1_runs_as_a_ray_train_job_with_a_worker_on_each_node(cluster, jobs
     assert len(workers) == 2 and {a["node"] for a in workers} == WORKERS, workers
     metric, value, report = _val_metric(out)
     assert report["train_engine"] == "ray" and report["train_workers"] == 2
+    assert report["layer_groups"] == [[0], [1]]  # each worker owned one of the two layers
     assert report["phase1_resumed_from"] is None  # nothing failed
     assert value > 50, (metric, value)  # macro-F1 over three sentiment classes: chance is about 33
     UNINTERRUPTED["phase1"] = (metric, value)  # the node-loss test below compares with it
@@ -211,9 +212,10 @@ def test_a_worker_node_lost_mid_phase1_resumes_to_an_equally_good_head(cluster, 
             jobs.submit("train-ref", *_fit_args(data, tmp_path / "ref"))
             jobs.wait("train-ref")
             ref_metric, ref, _ = _val_metric(tmp_path / "ref")
-        # Ray Data's streaming order is not deterministic: two uninterrupted runs measured 55.72 and 58.82
-        # val macro-F1 on these 600 tweets, so "as good" means within that run-to-run spread (5 points).
-        assert metric == ref_metric and abs(value - ref) <= 5.0, (value, ref)
+        # Shard and row order come from (seed, epoch) and every rank resumes its own trainer state, so
+        # the resumed run retraces the uninterrupted one (when this used Ray Data's streaming order, two
+        # uninterrupted runs differed by 3.1 points and the tolerance was 5).
+        assert metric == ref_metric and abs(value - ref) <= 0.5, (value, ref)
         record(
             "fault",
             "worker node lost mid-Phase 1 (Ray Train, a worker on each node)",

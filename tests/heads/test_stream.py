@@ -1,18 +1,27 @@
-"""Phase 1 streamed from the store: the same probes cached or re-read, in one layer group or many;
-planted neurons found; a store with a bad shard refused by name."""
+"""Phase 1 streamed from the store: cached groups give the in-memory probes, in one layer group or many;
+spilled groups fold their held-out passes exactly and stay close; planted neurons found; a store with a
+bad shard refused by name."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from neuronhead.heads.phase1 import LayerProbes
+from neuronhead.heads.probes import ProbeTrainer
 from neuronhead.heads.salient import select_salient
-from neuronhead.heads.stream import StoreRows, StreamOptions, fit_probes_streamed
+from neuronhead.heads.stream import (
+    GroupData,
+    StoreRows,
+    StreamOptions,
+    chunk_tensors,
+    fit_probes_streamed,
+    statistics,
+    train_epochs,
+)
 from neuronhead.store import load_features, shard_name
 from neuronhead.synthetic import PlantedStore, write_planted_store
 
@@ -30,48 +39,82 @@ def _probes() -> LayerProbes:
     return LayerProbes(class_weight="balanced", select="macro_f1", max_epochs=4, patience=10)
 
 
-def test_cached_reread_and_grouped_fits_are_identical(store):
+def test_cached_groups_equal_the_in_memory_fit(store):
+    """A cached group trains on the in-memory fit's batches in its order, so the streamed probes are
+    the in-memory ones, in one group or one group per layer (every probe trains the same epochs)."""
     folder, planted = store
-    cached = fit_probes_streamed(StoreRows(folder), _probes(), StreamOptions(chunk_rows=100))
-    reread = fit_probes_streamed(StoreRows(folder), _probes(), StreamOptions(chunk_rows=100, cache_gb=0))
-    grouped = fit_probes_streamed(
+    tr = load_features(folder)
+    memory = _probes().fit(tr["X"], tr["label"], tr["row"], label_names=tr["manifest"]["label_names"])
+    one = fit_probes_streamed(StoreRows(folder), _probes(), StreamOptions(chunk_rows=100))
+    per_layer = fit_probes_streamed(
         StoreRows(folder), _probes(), StreamOptions(chunk_rows=100, layers_per_group=1)
     )
-    np.testing.assert_array_equal(cached.weight_, reread.weight_)
-    np.testing.assert_allclose(cached.weight_, grouped.weight_, atol=1e-6)
-    np.testing.assert_array_equal(cached.c_, grouped.c_)
-    chosen = select_salient(cached.importance_, fraction=3 / SPEC.width)
+    for streamed in (one, per_layer):
+        np.testing.assert_allclose(streamed.weight_, memory.weight_, atol=1e-6)
+        np.testing.assert_array_equal(streamed.c_, memory.c_)
+        np.testing.assert_array_equal(streamed.standardizer_.mean_, memory.standardizer_.mean_)
+    chosen = select_salient(one.importance_, fraction=3 / SPEC.width)
     for layer, idx in planted.items():
         assert set(idx) == set(chosen[layer]), layer
 
 
-def test_spilled_fit_stops_early_exactly_like_the_cached_one(store, tmp_path):
-    """Spilled groups score epoch e's held-out rows during epoch e+1's pass; with early stopping the
-    extra epoch is discarded, so the probes, epochs and history equal the cached loop's, and the spill
-    file leaves nothing behind."""
+def test_spilled_passes_fold_the_held_out_loss_without_changing_the_probes(store, tmp_path):
+    """Spilled groups score epoch e's held-out rows during epoch e+1's pass and discard that epoch on
+    a stop: against the plain loop (train, score, stop?) recomputed here, with early stopping, the
+    best probes and epochs are identical, and the spill file leaves nothing behind."""
     folder, _ = store
-    early = dict(class_weight="balanced", select="macro_f1", max_epochs=12, patience=1, lr=0.05)
-    one_group = StreamOptions(chunk_rows=100, layers_per_group=99)  # groups stop on their own
-    cached = fit_probes_streamed(StoreRows(folder), LayerProbes(**early), one_group)
-    spill = replace(one_group, cache_gb=0, spill_dir=str(tmp_path))
-    spilled = fit_probes_streamed(StoreRows(folder), LayerProbes(**early), spill)
-    assert cached.epochs_ < 12  # it did stop early
-    assert spilled.epochs_ == cached.epochs_
-    np.testing.assert_array_equal(cached.weight_, spilled.weight_)
-    np.testing.assert_allclose(cached.history_, spilled.history_, rtol=1e-6)  # summed in pass order
-    assert list(tmp_path.iterdir()) == []
+    settings = LayerProbes(
+        class_weight=None, select="macro_f1", max_epochs=12, patience=1, lr=0.05
+    ).settings()
+    source = StoreRows(folder)
+    options = StreamOptions(chunk_rows=100, cache_gb=0, spill_dir=str(tmp_path))
+
+    def fresh():
+        data = GroupData(source, range(SPEC.layers), options, cache=False)
+        trainer = ProbeTrainer(settings, SPEC.layers, 2 * SPEC.width, SPEC.classes, SPEC.rows)
+        return data, trainer, chunk_tensors(statistics(data), trainer, None)
+
+    data, folded, tensors = fresh()
+    assert data.spilled and data.X is None
+    for _ in train_epochs(data, folded, tensors):
+        pass
+    data, plain, tensors = fresh()
+
+    def train(epoch):
+        rng = np.random.default_rng([settings.seed, epoch])
+        for row, label, X in data.passes(rng):
+            x, y, split = tensors(row, label, X)
+            perm = torch.from_numpy(rng.permutation(len(x)))
+            for i in range(0, len(x), settings.batch_size):
+                idx = perm[i : i + settings.batch_size]
+                plain.train_batch(x[idx], y[idx], split[idx])
+
+    train(0)
+    while True:
+        for chunk in data.passes():
+            plain.eval_batch(*tensors(*chunk))
+        if not plain.end_epoch():
+            break
+        train(plain.epoch)
+    assert folded.epoch == plain.epoch < 12  # it did stop early
+    torch.testing.assert_close(folded.best_weight, plain.best_weight, rtol=0, atol=0)
+    torch.testing.assert_close(folded.best_loss, plain.best_loss, rtol=1e-6, atol=0)  # summed in pass order
+    assert list(tmp_path.iterdir()) == []  # unlinked as it was opened, though still mapped
 
 
-def test_streamed_probes_match_the_in_memory_fit(store):
-    """Only the batch order differs: the decisions agree closely and the same neurons rank first."""
+def test_spilled_probes_are_close_to_the_in_memory_fit(store, tmp_path):
+    """Too large to cache: shards then rows within a chunk are shuffled, not all rows, so only the
+    batch order differs; the decisions agree closely and the same neurons rank first."""
     folder, planted = store
-    streamed = fit_probes_streamed(StoreRows(folder), _probes(), StreamOptions(chunk_rows=100))
+    spilled = fit_probes_streamed(
+        StoreRows(folder), _probes(), StreamOptions(chunk_rows=100, cache_gb=0, spill_dir=str(tmp_path))
+    )
     tr = load_features(folder)
     memory = _probes().fit(tr["X"], tr["label"], tr["row"], label_names=tr["manifest"]["label_names"])
-    a, b = streamed.decision(tr["X"]), memory.decision(tr["X"])
+    a, b = spilled.decision(tr["X"]), memory.decision(tr["X"])
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.95  # 4 epochs: order still shows
     assert (a.argmax(-1) == b.argmax(-1)).mean() > 0.9
-    top = [select_salient(p.importance_, fraction=3 / SPEC.width) for p in (streamed, memory)]
+    top = [select_salient(p.importance_, fraction=3 / SPEC.width) for p in (spilled, memory)]
     for layer, idx in planted.items():
         assert set(top[0][layer]) == set(top[1][layer]) == set(idx)
 

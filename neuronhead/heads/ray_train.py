@@ -102,8 +102,10 @@ def _train_loop(config: dict[str, Any]) -> None:
             std, meta = _load_rank(d, rank, trainer)
         done, resumed_from = meta["done"], trainer.epoch
     std = std or statistics(data)
+    if cache:
+        data.standardize(std)
     target = None if config["target"] is None else tuple(config["target"])
-    tensors = chunk_tensors(std, trainer, target)
+    tensors = chunk_tensors(std, trainer, target, standardized=cache)
     steps = train_epochs(data, trainer, tensors, resumed=ckpt is not None)
     while True:
         if not done and next(steps, None) is None:  # this group has stopped: count, then wait

@@ -5,9 +5,9 @@ columns per layer are read shard by shard (:func:`neuronhead.store.iter_columns`
 by ``chunk_rows`` × the group's width, whatever the number of rows:
 
 1. one pass over the ``row``/``label`` columns: targets, class weights, fold of each row;
-2. per group, one pass for the standardization statistics (float64 sums), then epochs of
-   :class:`~neuronhead.heads.probes.ProbeTrainer` batches: shards in an order drawn from
-   ``(seed, epoch)``, rows shuffled within each chunk, so the fit repeats exactly for a seed;
+2. per group, its columns decoded once: cached (standardized in float32, then trained on the batches
+   of the in-memory fit, so the probes are the same) or spilled to a memory-mapped temp file (epochs
+   of shards in an order drawn from ``(seed, epoch)``, rows shuffled within each chunk);
 3. each group's result is joined along the layer axis into one :class:`LayerProbes`.
 
 Layers are independent in Phase 1 (one probe per layer, per-parameter Adam), so grouping changes
@@ -39,10 +39,10 @@ class StreamOptions:
     """How much of the store one process holds.
 
     A layer group's columns are read ``chunk_rows`` rows at a time and decoded once. When the group's
-    float16 values fit ``cache_gb`` they are kept in memory; otherwise they are spilled to an unlinked
-    raw float16 file in ``spill_dir`` (the system's temp folder by default) that every later pass maps,
-    so a pass costs a read of the page cache or disk, not a Parquet decode. Both paths see the same
-    chunks in the same seeded order, so they give the same probes.
+    float16 values fit ``cache_gb`` they are kept in memory (standardized in float32 for training: twice
+    ``cache_gb`` at most) and trained in the in-memory fit's batch order; otherwise they are spilled to
+    an unlinked raw float16 file in ``spill_dir`` (the system's temp folder by default) that every
+    later pass maps, so a pass costs a read of the page cache or disk, not a Parquet decode.
     """
 
     chunk_rows: int = 2048
@@ -132,7 +132,8 @@ class GroupData:
         n_rows: int | None = None,
     ):
         self.layers, self.spilled = list(layers), not cache
-        self.X: np.ndarray | None = None
+        self.X: np.ndarray | None = None  # cached float16 values, until standardize()
+        self.Z: np.ndarray | None = None  # cached standardized float32 values
         shards = source.shards(self.layers, options)
         if cache:
             self.row, self.label, self.X, self.shards = _cached(shards, n_rows)
@@ -144,6 +145,29 @@ class GroupData:
         order = range(len(self.shards)) if rng is None else rng.permutation(len(self.shards))
         for i in order:
             yield from self.shards[i]
+
+    def standardize(self, std: Standardizer) -> None:
+        """A cached group becomes its standardized float32 values ``(rows, layers, 2 × width)``, as
+        :meth:`LayerProbes.fit` prepares its matrix (same operations, 4,096 rows at a time), so every
+        batch is a plain gather. The float16 copy is dropped: twice its size is held from here on."""
+        if self.X is None:
+            raise ValueError("only a cached group is standardized in memory")
+        n, L = len(self.X), len(std.mean_)  # L = 1 for the all-layer probe: every layer side by side
+        mean = torch.from_numpy(std.mean_.reshape(L, -1))
+        scale = torch.from_numpy(std.scale_.reshape(L, -1))
+        Z = np.empty((n, L, mean.shape[1]), np.float32)
+        for i in range(0, n, 4096):
+            block = np.ascontiguousarray(self.X[i : i + 4096])
+            x = torch.from_numpy(block).float().reshape(len(block), L, -1)
+            Z[i : i + 4096] = ((x - mean) / scale).numpy()
+        starts = np.cumsum([0] + [len(c[0]) for shard in self.shards for c in shard])
+        views, k = [], 0
+        for shard in self.shards:
+            views.append([])
+            for row, label, _ in shard:
+                views[-1].append((row, label, Z[starts[k] : starts[k + 1]]))
+                k += 1
+        self.X, self.Z, self.shards = None, Z, views
 
 
 def _cached(shards: Iterator[Iterator[Chunk]], n_rows: int | None):
@@ -216,6 +240,7 @@ def fit_probes_streamed(
         data = GroupData(source, group, options, options.caches(len(group), width, len(y)), len(y))
         trainer = ProbeTrainer(s, len(group), 2 * width, n_out, len(y), class_weight=cw)
         std, result = _fit_group(data, trainer, target, label_names)
+        del data, trainer  # before the next group is read: one group in memory at a time
         stds.append(std)
         parts.append(result)
     probes.n_layers_, probes.width_, probes.n_outputs_ = len(layers), width, n_out
@@ -236,7 +261,9 @@ def _fit_group(
     """One layer group: streamed statistics (unless given), the epochs, then the held-out confusion
     counts. A trainer of one probe over the group's layers side by side is the all-layer probe."""
     std = std or statistics(data)
-    tensors = chunk_tensors(std, trainer, target)
+    if data.X is not None:
+        data.standardize(std)
+    tensors = chunk_tensors(std, trainer, target, standardized=data.Z is not None)
     for _ in train_epochs(data, trainer, tensors):
         pass
     scores = None
@@ -253,14 +280,20 @@ def statistics(data: GroupData) -> Standardizer:
     return Standardizer().fit_chunks(X for _, _, X in data.passes())
 
 
-def chunk_tensors(std: Standardizer, trainer: ProbeTrainer, target) -> Callable[..., tuple]:
-    """A chunk ``(row, label, X)`` → standardized ``x``, target and fold tensors for ``trainer``.
-    ``target``: ``None`` for classes, ``(mean, scale)`` to standardize a regression target."""
+def chunk_tensors(
+    std: Standardizer, trainer: ProbeTrainer, target, standardized: bool = False
+) -> Callable[..., tuple]:
+    """A chunk ``(row, label, X)`` → standardized ``x``, target and fold tensors for ``trainer``
+    (``standardized``: ``X`` already is, from :meth:`GroupData.standardize`). ``target``: ``None`` for
+    classes, ``(mean, scale)`` to standardize a regression target."""
     mean = torch.from_numpy(std.mean_.reshape(trainer.L, -1))
     scale = torch.from_numpy(std.scale_.reshape(trainer.L, -1))
 
     def tensors(row, label, X):
-        x = (torch.from_numpy(X.reshape(len(X), trainer.L, -1)).float() - mean) / scale
+        if standardized:
+            x = torch.from_numpy(X)
+        else:
+            x = (torch.from_numpy(X.reshape(len(X), trainer.L, -1)).float() - mean) / scale
         if target is None:
             yt = torch.from_numpy(label.astype(np.int64))
         else:
@@ -298,7 +331,7 @@ def train_epochs(data: GroupData, trainer: ProbeTrainer, tensors, resumed: bool 
             idx = perm[i : i + s.batch_size]
             trainer.train_batch(x[idx], yt[idx], split[idx])
 
-    if data.X is not None:
+    if data.Z is not None:
         yield from _global_epochs(data, trainer, tensors, resumed)
         return
     if not resumed:
@@ -341,14 +374,14 @@ def _global_epochs(data: GroupData, trainer: ProbeTrainer, tensors, resumed: boo
     def train_pass():
         for idx in batches(n, s.batch_size, rng):
             idx.sort()
-            trainer.train_batch(*tensors(data.row[idx], data.label[idx], data.X[idx]))
+            trainer.train_batch(*tensors(data.row[idx], data.label[idx], data.Z[idx]))
 
     if not resumed:
         train_pass()
     while True:
         for i in range(0, n, 4096):
             block = slice(i, i + 4096)
-            trainer.eval_batch(*tensors(data.row[block], data.label[block], data.X[block]))
+            trainer.eval_batch(*tensors(data.row[block], data.label[block], data.Z[block]))
         if not trainer.end_epoch():
             return
         train_pass()

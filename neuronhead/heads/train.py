@@ -28,7 +28,7 @@ from neuronhead.heads.metrics import (
     regression_metrics,
 )
 from neuronhead.heads.select import DEFAULT_SELECT, Problem, SelectOptions, candidates, select_model
-from neuronhead.heads.storeset import StoreSet
+from neuronhead.heads.storeset import StoreSet, reads_whole_layers
 from neuronhead.store import read_manifest, shard_files, write_atomic, write_json
 
 
@@ -247,20 +247,32 @@ def _report_val(
         int(layer): score(task, yv, p, label_names) for layer, p in zip(layers, per_layer.T, strict=True)
     }
     report["_val_predictions"] = {"label": yv, "shipped": pred}
-    report["comparators"] = _comparators(head, tr, val, pred, params, report)
+    shared = _shared_columns(head, tr, val, params, layers)
+    report["comparators"] = _comparators(head, tr, val, pred, params, report, shared)
     if depth_curve:
         report["depth_curve"] = {}
         for k in tqdm(layers, desc="heads on layers 0..k", unit="head", disable=not progress):
             h = NeuronHead(task, **{**params, "min_layer": None, "max_layer": k})
-            tr.fit_head(h, head.probes_, label_names=label_names)
-            report["depth_curve"][int(k)] = score(task, yv, val.predict(h), label_names)
+            tr.fit_head(h, head.probes_, label_names=label_names, gathered=shared[0])
+            report["depth_curve"][int(k)] = score(task, yv, val.predict(h, gathered=shared[1]), label_names)
     if baselines:
         if progress:
             print("baselines: all layers concatenated, random neurons, sentence embeddings", flush=True)
         report["baselines"] = _baselines(head, tr, val, params, report)
 
 
-def _comparators(head, tr: StoreSet, val: StoreSet, pred, params, report) -> dict[str, Any]:
+def _shared_columns(head, tr: StoreSet, val: StoreSet, params, layers) -> tuple[Any, Any]:
+    """The salient neurons of the requested head at full depth, gathered once from train and from val:
+    the comparator heads and every depth-curve head share the shipped Phase 1, so each reads a subset
+    of them (one pass over the store instead of one per head)."""
+    full = NeuronHead(head.task, **{**params, "min_layer": None, "max_layer": None})
+    if reads_whole_layers(full):
+        return None, None
+    neurons = full.planned_neurons(head.probes_, layers)
+    return tr.gather(neurons), val.gather(neurons)
+
+
+def _comparators(head, tr: StoreSet, val: StoreSet, pred, params, report, shared) -> dict[str, Any]:
     """Both Phase-2 variants at full depth, the layer probe the selection liked best and the all-layer
     probe, refitted on every training row on the shipped head's Phase 1; each with its val interval
     and a paired bootstrap against the shipped model (verdict "A": the shipped model wins)."""
@@ -277,8 +289,10 @@ def _comparators(head, tr: StoreSet, val: StoreSet, pred, params, report) -> dic
         c = names.get(name)
         if c is None:
             continue
-        h = tr.fit_head(NeuronHead(task, **c.params), head.probes_, label_names=head.label_names_)
-        preds[name] = val.predict(h)
+        h = tr.fit_head(
+            NeuronHead(task, **c.params), head.probes_, label_names=head.label_names_, gathered=shared[0]
+        )
+        preds[name] = val.predict(h, gathered=shared[1])
         out[name] = {
             "deepest_layer": h.deepest_layer_,
             "n_neurons": h.n_neurons_,

@@ -107,3 +107,19 @@ def test_with_c_swaps_in_another_strength_without_refitting():
         assert "not in the fitted grid" in str(e)
     else:
         raise AssertionError("a strength outside the grid must be refused")
+
+
+def test_standardizer_sums_wide_chunks_in_blocks_without_touching_the_input(monkeypatch):
+    """Blocks bound the float64 held at once; the statistics are those of one pass, and a float64
+    input is not squared in place."""
+    import neuronhead.heads.standardize as standardize
+
+    X = np.random.default_rng(0).normal(3.0, 2.0, size=(1000, 3, 40))
+    kept = X.copy()
+    whole = standardize.Standardizer().fit(X)
+    monkeypatch.setattr(standardize, "BLOCK_BYTES", 8 * 120 * 7)  # 7 rows a block
+    blocks = standardize.Standardizer().fit(X)
+    np.testing.assert_allclose(blocks.mean_, whole.mean_, rtol=1e-6)
+    np.testing.assert_allclose(blocks.scale_, whole.scale_, rtol=1e-6)
+    np.testing.assert_allclose(whole.mean_, X.mean(0), rtol=1e-5)
+    np.testing.assert_array_equal(X, kept)

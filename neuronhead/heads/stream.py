@@ -50,9 +50,15 @@ class StreamOptions:
     layers_per_group: int | None = None  # None: as many as ``cache_gb`` caches for every row
     spill_dir: str | None = None
 
-    def groups(self, layers: Sequence[int], width: int, n_rows: int) -> list[list[int]]:
+    def groups(
+        self, layers: Sequence[int], width: int, n_rows: int, batch_rows: int = 512
+    ) -> list[list[int]]:
+        """As many layers per group as ``cache_gb`` holds for every row in float16, and as a training
+        batch of ``batch_rows`` holds in float32 three times over (the batch, its copy for the matrix
+        product, the gradient): wide layers with few rows would otherwise make huge batches."""
         per_layer = n_rows * 2 * width * 2
-        n = self.layers_per_group or max(1, int(self.cache_gb * 2**30 // per_layer))
+        by_batch = int(self.cache_gb * 2**30 // (batch_rows * 2 * width * 4 * 3))
+        n = self.layers_per_group or max(1, min(int(self.cache_gb * 2**30 // per_layer), by_batch))
         layers = list(layers)
         return [layers[i : i + n] for i in range(0, len(layers), n)]
 
@@ -235,7 +241,7 @@ def fit_probes_streamed(
         target, cw = None, class_weights(y, n_out, probes.class_weight)
     width = layer_width(source.folder, layers[0])
     parts, stds = [], []
-    groups = options.groups(layers, width, len(y))
+    groups = options.groups(layers, width, len(y), s.batch_size)
     for group in tqdm(groups, desc="phase 1 layer groups", unit="group", disable=not progress):
         data = GroupData(source, group, options, options.caches(len(group), width, len(y)), len(y))
         trainer = ProbeTrainer(s, len(group), 2 * width, n_out, len(y), class_weight=cw)
@@ -308,9 +314,18 @@ def count_held_out(data: GroupData, trainer: ProbeTrainer, tensors) -> bool:
     chosen by loss (regression, or ``select="loss"``) and there is nothing to count."""
     if trainer.s.task != "classification" or trainer.s.select == "loss":
         return False
-    for chunk in data.passes():
-        trainer.count_batch(*tensors(*chunk))
+    step = scoring_rows(trainer)
+    for row, label, X in data.passes():
+        for i in range(0, len(row), step):
+            trainer.count_batch(*tensors(row[i : i + step], label[i : i + step], X[i : i + step]))
     return True
+
+
+def scoring_rows(trainer: ProbeTrainer, budget: int = 2**27) -> int:
+    """Rows scored at once (held-out loss and counts): LayerProbes.fit's 4,096, fewer when the group's
+    float32 inputs would pass ``budget`` bytes (a batch is copied once more for the matrix product):
+    4,096 rows of five GPT2-XL layers are 1 GiB."""
+    return int(max(1, min(4096, budget // (4 * trainer.L * trainer.F))))
 
 
 def train_epochs(data: GroupData, trainer: ProbeTrainer, tensors, resumed: bool = False) -> Iterator[int]:
@@ -379,8 +394,9 @@ def _global_epochs(data: GroupData, trainer: ProbeTrainer, tensors, resumed: boo
     if not resumed:
         train_pass()
     while True:
-        for i in range(0, n, 4096):
-            block = slice(i, i + 4096)
+        step = scoring_rows(trainer)
+        for i in range(0, n, step):
+            block = slice(i, i + step)
             trainer.eval_batch(*tensors(data.row[block], data.label[block], data.Z[block]))
         if not trainer.end_epoch():
             return

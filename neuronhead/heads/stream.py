@@ -354,7 +354,7 @@ def train_epochs(data: GroupData, trainer: ProbeTrainer, tensors, resumed: bool 
         for chunk in data.passes(rng):
             train(chunk, rng)
     while True:
-        if data.spilled and trainer.epoch + 1 < s.max_epochs:
+        if trainer.epoch + 1 < s.max_epochs:  # data here is spilled: cached groups took the branch above
             # Spilled data: epoch e's held-out rows are scored during epoch e+1's training pass, against
             # a snapshot of the weights after epoch e: one read per epoch, not two. Epoch e+1 runs
             # before the stop after e is known; when training stops, that epoch is discarded (the

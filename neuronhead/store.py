@@ -170,12 +170,18 @@ def table_features(table: pa.Table, layers: list[int], dtype: Any = np.float16) 
     out = None
     for pos, layer in enumerate(layers):
         for p, pool in enumerate(("mean", "max")):
-            col = table[f"layer_{layer}_{pool}"].combine_chunks()
-            values = col.flatten().to_numpy(zero_copy_only=False).reshape(n, -1)
+            values = list_values(table[f"layer_{layer}_{pool}"])
             if out is None:
                 out = np.empty((n, len(layers), 2, values.shape[1]), dtype=dtype)
             out[:, pos, p] = values
     return out if out is not None else np.empty((n, 0, 2, 0), dtype)
+
+
+def list_values(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A fixed-size-list column as a ``(rows, size)`` array (no copy for one chunk without nulls)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), -1)
 
 
 def iter_feature_shards(
@@ -244,9 +250,12 @@ def iter_columns(
     shards = list(files) if order is None else [files[i] for i in order.permutation(len(files))]
     for path in shards:
         try:
-            reader = pq.ParquetFile(path)
+            # No pre-buffering: it holds a row group's whole column chunks (614 MB for a 500-row
+            # shard of GPT2-XL-wide layers), where a batch needs ``chunk_rows`` of them.
+            reader = pq.ParquetFile(path, pre_buffer=False)
             for batch in reader.iter_batches(batch_size=chunk_rows, columns=[*columns, "error"]):
-                batch = batch.filter(pc.is_null(batch.column("error")))
+                if batch.column("error").null_count < batch.num_rows:  # filter copies every column
+                    batch = batch.filter(pc.is_null(batch.column("error")))
                 if batch.num_rows:
                     yield batch
         except (pa.ArrowInvalid, OSError) as exc:

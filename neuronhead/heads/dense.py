@@ -51,8 +51,63 @@ def _loss(out: torch.Tensor, y: torch.Tensor, task: str, cw: torch.Tensor | None
     return F.cross_entropy(out, y, weight=cw)
 
 
+class LazyInputs:
+    """Phase-2 inputs made for the rows asked, never for every row at once.
+
+    A wide head's inputs are the largest array of a fit (GPT2-XL's 10% salient neurons: 61,440
+    float32 per row), so past a memory budget they are computed per batch from the gathered float16
+    values: ``make(rows)`` gives the raw inputs of those row positions. :meth:`standardize` fixes the
+    mean and scale applied to every later batch.
+    """
+
+    def __init__(
+        self, make: Callable[[np.ndarray], np.ndarray], n_rows: int, n_inputs: int, budget: int = 2**27
+    ) -> None:
+        self.make, self.index, self.budget = make, np.arange(n_rows), budget
+        self.shape = (n_rows, n_inputs)
+        self.mean: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, mask: np.ndarray) -> LazyInputs:
+        """The same inputs restricted to some rows (a mask or positions)."""
+        other = copy.copy(self)
+        other.index = self.index[mask]
+        other.shape = (len(other.index), self.shape[1])
+        return other
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        z = self.make(self.index[idx])
+        if self.mean is not None:
+            z -= self.mean
+            z /= self.scale
+        return z
+
+    def blocks(self, idx: np.ndarray) -> list[np.ndarray]:
+        """``idx`` in blocks of at most ``budget`` bytes of float32 inputs."""
+        step = max(1, self.budget // (4 * self.shape[1]))
+        return [idx[i : i + step] for i in range(0, len(idx), step)]
+
+    def moments(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the rows ``idx`` (float64 sums, block by block)."""
+        total, square = np.zeros(self.shape[1]), np.zeros(self.shape[1])
+        for block in self.blocks(idx):
+            z = self.make(self.index[block]).astype(np.float64)
+            total += z.sum(0)
+            square += np.square(z, out=z).sum(0)
+        mean = total / max(len(idx), 1)
+        return mean.astype(np.float32), np.sqrt(np.maximum(square / max(len(idx), 1) - mean**2, 0)).astype(
+            np.float32
+        )
+
+    def standardize(self, mean: np.ndarray, scale: np.ndarray) -> None:
+        self.mean, self.scale = mean, scale
+
+
 def fit_dense(
-    z: np.ndarray,
+    z: np.ndarray | LazyInputs,
     y: np.ndarray,
     heldout: np.ndarray,
     n_out: int,
@@ -69,7 +124,12 @@ def fit_dense(
     rng = np.random.default_rng(settings.seed)
     net = DenseHead(z.shape[1], settings.width, n_out, settings.dropout)
     opt = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    zt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
+    lazy = isinstance(z, LazyInputs)
+    zt = None if lazy else torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
+
+    def take(idx: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(z.rows(idx.numpy())) if lazy else zt[idx]
+
     yt = torch.from_numpy(y.astype(np.float32 if settings.task == "regression" else np.int64))
     cw = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
     train_idx, held_idx = np.flatnonzero(~heldout), np.flatnonzero(heldout)
@@ -82,12 +142,11 @@ def fit_dense(
         for i in range(0, len(perm), settings.batch_size):
             idx = torch.from_numpy(perm[i : i + settings.batch_size])
             opt.zero_grad(set_to_none=True)
-            _loss(net(zt[idx]), yt[idx], settings.task, cw).backward()
+            _loss(net(take(idx)), yt[idx], settings.task, cw).backward()
             opt.step()
         net.eval()
         with torch.no_grad():
-            h = torch.from_numpy(held_idx)
-            loss = float(_loss(net(zt[h]), yt[h], settings.task, cw))
+            loss = _heldout_loss(net, z, take, yt, held_idx, settings.task, cw)
         history.append(loss)
         improved = loss < best - 1e-6
         if improved:
@@ -101,3 +160,21 @@ def fit_dense(
     net.load_state_dict(best_state)
     net.eval()
     return net, {"heldout_loss": best, "best_epoch": best_epoch, "epochs": len(history), "history": history}
+
+
+def _heldout_loss(net, z, take, yt, held_idx: np.ndarray, task: str, cw) -> float:
+    """The held-out rows' mean loss; lazy inputs are scored block by block (weighted sums)."""
+    if not isinstance(z, LazyInputs):
+        h = torch.from_numpy(held_idx)
+        return float(_loss(net(take(h)), yt[h], task, cw))
+    total = weight = 0.0
+    for block in z.blocks(held_idx):
+        h = torch.from_numpy(block)
+        out, y = net(take(h)), yt[h]
+        if task == "regression":
+            total, weight = total + float(F.mse_loss(out[:, 0], y, reduction="sum")), weight + len(block)
+        else:
+            w = torch.ones(len(block)) if cw is None else cw[y]
+            total += float(F.cross_entropy(out, y, weight=cw, reduction="sum"))
+            weight += float(w.sum())
+    return total / max(weight, 1e-12)

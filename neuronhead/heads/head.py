@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from neuronhead.heads.baselines import LinearBaseline
-from neuronhead.heads.dense import DenseHead, DenseSettings, fit_dense
+from neuronhead.heads.dense import DenseHead, DenseSettings, LazyInputs, fit_dense
 from neuronhead.heads.phase1 import Features, LayerProbes, neuron_columns, take
 from neuronhead.heads.probes import class_weights, split_of
 from neuronhead.heads.salient import select_random, select_salient
@@ -111,6 +111,7 @@ class NeuronHead:
         probes: LayerProbes | None = None,
         on_epoch: Callable[[NeuronHead, int, torch.nn.Module, bool], None] | None = None,
         linear: LayerProbes | None = None,
+        memory_budget: int | None = None,
     ) -> NeuronHead:
         """``X`` is ``(rows, len(layers), 2, width)``, or a :class:`~neuronhead.heads.phase1.Gathered`
         holding at least the neurons the head keeps (then ``probes``, fitted on the full columns, and
@@ -120,6 +121,8 @@ class NeuronHead:
         ready, so ``head.dense_inputs`` and ``net`` score validation data mid-training. ``linear``: a
         linear Phase 2 (``variant="values"``, ``width=0``) already trained on the standardized values,
         e.g. the all-layer probe streamed from the store (:func:`neuronhead.heads.stream.fit_flat_probe`).
+        ``memory_budget``: bytes past which the dense head's float32 inputs are made per batch from
+        ``X`` (:class:`~neuronhead.heads.dense.LazyInputs`) instead of held for every row.
         """
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
@@ -159,11 +162,7 @@ class NeuronHead:
             if self.variant != "values" or self.width != 0:
                 raise ValueError("a trained linear Phase 2 fits only variant 'values' with width 0")
             return self.adopt_linear(linear, 2 * self.n_neurons_)
-        # Phase-1 outputs the dense head trains on: out of fold, salient edges only.
-        z = self._assemble(
-            probes.decision(X, keep, out_of_fold=True, rows=rows) if self.variant != "values" else None,
-            probes.standardized(X, keep) if "values" in self.variant else None,
-        )
+        z = self._phase2_inputs(X, probes, keep, rows, memory_budget)
         if self.variant == "values" and self.width == 0:
             return self._fit_linear(z, y, rows)
         split = split_of(rows, probes.settings().n_splits)
@@ -171,12 +170,18 @@ class NeuronHead:
         rng = np.random.default_rng(self.seed + 1)
         heldout = (rng.random(len(X)) < self.heldout) & usable
         train = usable & ~heldout
-        zt = z[train]  # one copy; wide inputs (an all-layer probe) make every copy count
-        self.z_mean_, std = zt.mean(0), zt.std(0)
-        del zt
+        if isinstance(z, LazyInputs):
+            self.z_mean_, std = z.moments(np.flatnonzero(train))
+        else:
+            zt = z[train]  # one copy; wide inputs (an all-layer probe) make every copy count
+            self.z_mean_, std = zt.mean(0), zt.std(0)
+            del zt
         self.z_scale_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
-        z -= self.z_mean_  # in place: z is this method's own array
-        z /= self.z_scale_
+        if isinstance(z, LazyInputs):
+            z.standardize(self.z_mean_, self.z_scale_)
+        else:
+            z -= self.z_mean_  # in place: z is this method's own array
+            z /= self.z_scale_
         if self.task == "regression":
             self.y_mean_, self.y_scale_ = probes.y_mean_, probes.y_scale_
             target = ((np.asarray(y, np.float64) - self.y_mean_) / self.y_scale_).astype(np.float32)
@@ -202,6 +207,27 @@ class NeuronHead:
             on_epoch=None if on_epoch is None else (lambda e, net, better: on_epoch(self, e, net, better)),
         )
         return self
+
+    def _phase2_inputs(
+        self, X: Features, probes: LayerProbes, keep, rows: np.ndarray, budget: int | None
+    ) -> np.ndarray | LazyInputs:
+        """What the dense head trains on: Phase-1 outputs out of fold, salient edges only, and/or
+        the salient values standardized; per batch (lazily) when every row's would pass ``budget``."""
+
+        def make(idx) -> np.ndarray:
+            Xi, ri = (X, rows) if isinstance(idx, slice) else (X[idx], rows[idx])
+            return self._assemble(
+                probes.decision(Xi, keep, out_of_fold=True, rows=ri) if self.variant != "values" else None,
+                probes.standardized(Xi, keep) if "values" in self.variant else None,
+            )
+
+        n_in = (len(keep) * probes.n_outputs_ if self.variant != "values" else 0) + (
+            2 * sum(len(v) for v in keep.values()) if "values" in self.variant else 0
+        )
+        linear = self.variant == "values" and self.width == 0
+        if budget is None or linear or len(X) * n_in * 4 <= budget:
+            return make(slice(None))
+        return LazyInputs(make, len(X), n_in)
 
     def planned_neurons(self, probes: LayerProbes, layers: Sequence[int]) -> dict[int, np.ndarray]:
         """``{layer position: neuron ids}`` the head will keep on a fitted Phase 1: what a streamed
@@ -300,8 +326,15 @@ class NeuronHead:
         with torch.no_grad():
             return self.net_(torch.from_numpy(self.dense_inputs(values))).numpy()
 
-    def decision(self, X: Features, layers: Sequence[int]) -> np.ndarray:
-        return self.decision_values(self.salient_values(X, layers))
+    def decision(self, X: Features, layers: Sequence[int], budget: int = 2**27) -> np.ndarray:
+        """Raw outputs, scored in blocks of at most ``budget`` bytes of float32 Phase-2 inputs."""
+        step = max(1, budget // (4 * len(self.z_mean_)))
+        if len(X) <= step:
+            return self.decision_values(self.salient_values(X, layers))
+        blocks = range(0, len(X), step)
+        return np.concatenate(
+            [self.decision_values(self.salient_values(X[i : i + step], layers)) for i in blocks]
+        )
 
     def predict_from_decision(self, d: np.ndarray) -> np.ndarray:
         if self.task == "regression":

@@ -31,7 +31,14 @@ from tqdm.auto import tqdm
 from neuronhead.heads.phase1 import Gathered, LayerProbes, grid_scores
 from neuronhead.heads.probes import ProbeResult, ProbeTrainer, batches, class_weights, split_of
 from neuronhead.heads.standardize import Standardizer
-from neuronhead.store import check_shards, feature_columns, iter_columns, read_manifest, table_features
+from neuronhead.store import (
+    check_shards,
+    feature_columns,
+    iter_columns,
+    list_values,
+    read_manifest,
+    table_features,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,11 @@ class StreamOptions:
         n = self.layers_per_group or max(1, min(int(self.cache_gb * 2**30 // per_layer), by_batch))
         layers = list(layers)
         return [layers[i : i + n] for i in range(0, len(layers), n)]
+
+    @property
+    def phase2_bytes(self) -> int:
+        """Past this size a dense head's float32 inputs are made per batch, not held for every row."""
+        return int(self.cache_gb * 2**30)
 
     def caches(self, n_layers: int, width: int, n_rows: int) -> bool:
         return n_rows * n_layers * 2 * width * 2 <= self.cache_gb * 2**30
@@ -408,21 +420,30 @@ def gather(
     source: StoreRows, neurons: Mapping[int, np.ndarray], options: StreamOptions = StreamOptions()
 ) -> tuple[np.ndarray, np.ndarray, Gathered]:
     """Row numbers, labels and the pooled values of ``neurons`` (``{layer: ids}``) of every row of
-    ``source``, read layer column by column, chunk by chunk: memory is ``rows × Σ ids``, not the store.
-    Positions in the returned :class:`Gathered` are the store's layer positions."""
+    ``source``, chunk by chunk, picked column by column: memory is ``rows × Σ ids`` plus one chunk of
+    the wanted columns (``rows_for`` rows), never a whole shard of them. Positions in the returned
+    :class:`Gathered` are the store's layer positions."""
     layers = list(read_manifest(source.folder)["layers"])
     pos = {layer: p for p, layer in enumerate(layers)}
     wanted = sorted(neurons)
+    ids = {layer: np.asarray(neurons[layer]) for layer in wanted}
+    if wanted:
+        options = options.spanning(len(wanted), layer_width(source.folder, wanted[0]))
     rows, labels, parts = [], [], {layer: [] for layer in wanted}
-    for shard in source.shards(wanted, options):
-        for row, label, X in shard:
-            rows.append(row)
-            labels.append(label)
-            for i, layer in enumerate(wanted):
-                parts[layer].append(X[:, i][:, :, np.asarray(neurons[layer])])
+    columns = ["row", "label", *feature_columns(wanted)]
+    for batch in iter_columns(check_shards(source.folder), columns, options.chunk_rows):
+        row = batch.column("row").to_numpy()
+        keep = source.keeps(row)
+        if not keep.any():
+            continue
+        rows.append(row[keep])
+        labels.append(batch.column("label").to_numpy(zero_copy_only=False)[keep])
+        for layer in wanted:
+            pooled = [list_values(batch.column(f"layer_{layer}_{p}"))[:, ids[layer]] for p in ("mean", "max")]
+            parts[layer].append(np.stack(pooled, axis=1)[keep])
     if not rows:
         raise ValueError(f"{source.folder}: no featured rows")
-    blocks = {pos[layer]: (np.asarray(neurons[layer]), np.concatenate(parts[layer])) for layer in wanted}
+    blocks = {pos[layer]: (ids[layer], np.concatenate(parts[layer])) for layer in wanted}
     return np.concatenate(rows), np.concatenate(labels), Gathered(blocks, sum(len(r) for r in rows))
 
 

@@ -27,15 +27,18 @@ from tqdm.auto import tqdm
 
 from neuronhead.heads.artifact import extraction_info, save_head
 from neuronhead.heads.head import NeuronHead
+from neuronhead.heads.mapped import decode_store
 from neuronhead.heads.probes_store import load_probes, read_probes_info, save_probes
 from neuronhead.heads.select import SelectOptions, selection_parts
-from neuronhead.store import load_features, read_manifest, write_atomic, write_json
+from neuronhead.heads.storeset import StoreSet
+from neuronhead.store import read_manifest, write_atomic, write_json
 from neuronhead.tune.leaderboard import leaderboard_rows, markdown, pareto_rows, row_score, write_csv
 from neuronhead.tune.space import SearchSpace
 from neuronhead.tune.trial import SCORE, TrialData, build_head, run_trial, val_metrics
 
 EXPERIMENT = "search"
 MODE = "max"  # SCORE is the headline metric with errors negated, so always maximised
+PHASE2_BYTES = 2**28  # a trial's Phase-2 inputs past 256 MiB are made per batch (wide selections)
 
 
 def _head_defaults(seed: int) -> dict[str, Any]:
@@ -47,9 +50,8 @@ def _head_defaults(seed: int) -> dict[str, Any]:
 
 def shared_phase1(
     folder: Path,
-    X: np.ndarray,
-    y: np.ndarray,
-    rows: np.ndarray,
+    data: StoreSet,
+    mask: np.ndarray | None,
     *,
     task: str,
     metric: str,
@@ -57,7 +59,8 @@ def shared_phase1(
     features: str,
     progress: bool,
 ):
-    """Fit Phase 1 once, or reuse the one a previous run of this search saved."""
+    """Fit Phase 1 once, streamed from the store on the rows of ``mask``, or reuse the one a previous
+    run of this search saved."""
     key = {"features": str(Path(features).resolve()), "task": task, "metric": metric}
     info = read_probes_info(folder)
     if info is not None and info.get("key") == key:
@@ -66,7 +69,7 @@ def shared_phase1(
     probes = head.make_probes()
     if task == "classification":
         probes.select = metric
-    probes.fit(X, y, rows, n_outputs=len(label_names) if label_names else None, label_names=label_names)
+    probes = data.fit_probes(probes, mask=mask, label_names=label_names, progress=progress)
     save_probes(probes, folder, {"key": key})
     return probes, False
 
@@ -113,26 +116,28 @@ def tune_head(
     layers = list(manifest["layers"])
     ytype = np.float64 if task == "regression" else np.int64
 
-    t0 = time.perf_counter()
-    tr = load_features(features, dtype=np.float16)
-    va = load_features(val_features, layers=layers, dtype=np.float16)
-    load_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
     if select_on not in ("dev", "val"):
         raise ValueError(f"select_on must be 'dev' or 'val', not {select_on!r}")
-    full = (tr["X"], tr["label"].astype(ytype), np.asarray(tr["row"]))
+    t0 = time.perf_counter()
+    tr, va = StoreSet(features, task), StoreSet(val_features, task)
+    # Decoded once into memory-mapped files that every trial reads: search rows first, dev rows last.
+    dev = np.zeros(len(tr), bool)
     if select_on == "dev":
-        dev = selection_parts(full[2], SelectOptions(select_on="dev", dev_fraction=dev_fraction))[0]
-        search_on, scored_on = tuple(a[~dev] for a in full), (full[0][dev], full[1][dev])
-    else:
-        search_on, scored_on = full, (va["X"], va["label"].astype(ytype))
+        dev = selection_parts(tr.rows, SelectOptions(select_on="dev", dev_fraction=dev_fraction))[0]
+    order = np.concatenate([np.flatnonzero(~dev), np.flatnonzero(dev)])
+    X, row_ids, y = decode_store(tr.part(), out / "features" / "train.f16", order, tr.options, progress)
+    Xv, _, yv = decode_store(va.part(), out / "features" / "val.f16", None, va.options, progress)
+    y, yv, n_search = y.astype(ytype), yv.astype(ytype), int((~dev).sum())
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    search_on = (X.rows(0, n_search), y[:n_search], row_ids[:n_search])
+    scored_on = (X.rows(n_search), y[n_search:]) if select_on == "dev" else (Xv, yv)
     phase1 = {"task": task, "metric": metric, "label_names": label_names, "progress": progress}
-    probes, reused = shared_phase1(
-        out / "phase1", *search_on, features=f"{features}|{select_on}|{dev_fraction}", **phase1
-    )
+    on = f"{features}|{select_on}|{dev_fraction}"
+    probes, reused = shared_phase1(out / "phase1", tr, ~dev if dev.any() else None, features=on, **phase1)
     full_probes = probes
     if select_on == "dev":  # the refits train on every row: Phase 1 too
-        full_probes, _ = shared_phase1(out / "phase1-full", *full, features=str(features), **phase1)
+        full_probes, _ = shared_phase1(out / "phase1-full", tr, None, features=str(features), **phase1)
     phase1_s = time.perf_counter() - t0
 
     ensure_ray(address)
@@ -152,6 +157,7 @@ def tune_head(
         metric=metric,
         head_defaults=_head_defaults(0),
         threads=threads,
+        phase2_bytes=PHASE2_BYTES,
     )
     trainable = tune.with_resources(tune.with_parameters(run_trial, data=data), {"cpu": threads})
     storage_path = storage or str(out / "ray-tune")
@@ -209,14 +215,12 @@ def tune_head(
         "tuning": {"search": str(out), "seed": seed},
     }
     refits = {}
-    refit_data = replace(
-        data, X=full[0], y=full[1], rows=full[2], Xv=va["X"], yv=va["label"].astype(ytype), probes=full_probes
-    )
+    refit_data = replace(data, X=X, y=y, rows=row_ids, Xv=Xv, yv=yv, probes=full_probes)
     for name, trial in [("best-head", best)] + [
         (f"pareto/layer-{p['deepest_layer']}", by_trial[p["trial"]]) for p in front if p["on_front"]
     ]:
         head = build_head(trial["config"], refit_data)
-        m = val_metrics(head, refit_data, head.decision(va["X"], layers))
+        m = val_metrics(head, refit_data, head.decision(Xv.array(), layers))
         save_head(
             head,
             out / name,

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from neuronhead.heads.head import NeuronHead
+from neuronhead.heads.mapped import MappedFeatures
 from neuronhead.heads.metrics import headline
 from neuronhead.heads.phase1 import LayerProbes
 from neuronhead.tune.space import head_params
@@ -24,12 +25,13 @@ SCORE = "score"  # what Tune maximises: the headline metric, negated for errors 
 
 @dataclass
 class TrialData:
-    """Everything a trial reads; large arrays are shared read-only from the object store."""
+    """Everything a trial reads. Features are a decoded store mapped from disk (every trial maps the
+    same file) or, for small data, arrays shared read-only from the object store."""
 
-    X: np.ndarray  # (rows, layers, 2, width), float16
+    X: np.ndarray | MappedFeatures  # (rows, layers, 2, width), float16
     y: np.ndarray
     rows: np.ndarray
-    Xv: np.ndarray
+    Xv: np.ndarray | MappedFeatures
     yv: np.ndarray
     layers: list[int]
     label_names: list[str] | None
@@ -38,6 +40,11 @@ class TrialData:
     metric: str
     head_defaults: dict[str, Any]
     threads: int = 1
+    phase2_bytes: int | None = None  # past this, Phase-2 inputs are made per batch (NeuronHead.fit)
+
+
+def features(X: np.ndarray | MappedFeatures) -> np.ndarray:
+    return X.array() if isinstance(X, MappedFeatures) else X
 
 
 def build_head(config: dict[str, Any], data: TrialData, on_epoch=None) -> NeuronHead:
@@ -45,13 +52,14 @@ def build_head(config: dict[str, Any], data: TrialData, on_epoch=None) -> Neuron
     params, c = head_params(config)
     head = NeuronHead(data.task, **{**data.head_defaults, **params})
     return head.fit(
-        data.X,
+        features(data.X),
         data.y,
         data.rows,
         layers=data.layers,
         label_names=data.label_names,
         probes=data.probes.with_c(c),
         on_epoch=on_epoch,
+        memory_budget=data.phase2_bytes,
     )
 
 
@@ -70,7 +78,8 @@ def run_trial(config: dict[str, Any], data: TrialData) -> None:
 
     def on_epoch(head: NeuronHead, epoch: int, net: torch.nn.Module, improved: bool) -> None:
         if "z" not in state:
-            state["z"] = torch.from_numpy(head.dense_inputs(head.salient_values(data.Xv, data.layers)))
+            values = head.salient_values(features(data.Xv), data.layers)
+            state["z"] = torch.from_numpy(head.dense_inputs(values))
         if improved or "metrics" not in state:
             with torch.no_grad():
                 state["metrics"] = val_metrics(head, data, net(state["z"]).numpy())

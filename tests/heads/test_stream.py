@@ -204,3 +204,64 @@ def test_store_set_fits_every_candidate_kind_like_the_in_memory_head(store):
             assert (data.predict(streamed) == tr["label"]).mean() > 0.8
         else:
             np.testing.assert_allclose(a, b, atol=1e-4, err_msg=name)
+
+
+def test_gather_skips_error_rows_and_equals_the_loaded_columns(store, tmp_path):
+    """Rows with an ``error`` have no features: gather leaves them out, reads a chunk at a time (a
+    chunk spans every wanted layer, so it is sized by them) and picks exactly the asked neurons."""
+    from neuronhead.heads.stream import gather
+
+    folder = _copy_store(store[0], tmp_path / "errors")
+    path = folder / shard_name(1)
+    table = pq.read_table(path)
+    bad = np.zeros(table.num_rows, bool)
+    bad[[3, 40, 41]] = True
+    error = pa.array([("empty text" if b else None) for b in bad], pa.string())
+    table = table.set_column(table.schema.get_field_index("error"), "error", error)
+    for name in [n for n in table.column_names if n.startswith("layer_")]:
+        col = table[name].combine_chunks()
+        masked = pa.FixedSizeListArray.from_arrays(col.flatten(), col.type.list_size, mask=pa.array(bad))
+        table = table.set_column(table.schema.get_field_index(name), table.schema.field(name), masked)
+    pq.write_table(table, path)
+    tr = load_features(folder)
+    assert len(tr["row"]) == SPEC.rows - 3
+    neurons = {0: np.array([1, 7, 30]), 2: np.array([0, 47])}
+    rows, labels, gathered = gather(StoreRows(folder), neurons, StreamOptions(chunk_rows=64))
+    np.testing.assert_array_equal(rows, tr["row"])
+    np.testing.assert_array_equal(labels, tr["label"])
+    for p, (ids, values) in gathered.blocks.items():
+        np.testing.assert_array_equal(values, tr["X"][:, p][:, :, neurons[p]])
+        np.testing.assert_array_equal(ids, neurons[p])
+
+
+@pytest.mark.parametrize("variant", ["logits+values", "logits"])
+def test_dense_inputs_made_per_batch_past_the_budget_give_the_same_head(store, variant):
+    """Past ``memory_budget`` Phase 2 never holds every row's float32 inputs: they are made per batch
+    from the gathered values, standardized with block-wise moments. Same head up to float rounding."""
+    from neuronhead.heads.dense import LazyInputs
+    from neuronhead.heads.head import NeuronHead
+    from neuronhead.heads.stream import gather
+
+    folder, _ = store
+    tr = load_features(folder)
+    layers, names = tr["manifest"]["layers"], tr["manifest"]["label_names"]
+    params = {"variant": variant, "salient_fraction": 0.2}
+    probes = fit_probes_streamed(StoreRows(folder), _probes())
+    top = NeuronHead(**params).planned_neurons(probes, layers)
+    rows, labels, gathered = gather(StoreRows(folder), {layers[p]: idx for p, idx in top.items()})
+    fit = {"layers": layers, "label_names": names, "probes": probes}
+    eager = NeuronHead(**params).fit(gathered, labels, rows, **fit)
+    lazy = NeuronHead(**params).fit(gathered, labels, rows, memory_budget=1, **fit)
+    np.testing.assert_allclose(lazy.z_mean_, eager.z_mean_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(lazy.z_scale_, eager.z_scale_, rtol=1e-4)
+    assert lazy.phase2_["best_epoch"] == eager.phase2_["best_epoch"]
+    np.testing.assert_allclose(lazy.phase2_["heldout_loss"], eager.phase2_["heldout_loss"], rtol=1e-4)
+    np.testing.assert_allclose(
+        lazy.decision(gathered, layers, budget=4096), eager.decision(gathered, layers), atol=1e-3
+    )
+    z = np.random.default_rng(0).standard_normal((50, 7)).astype(np.float32)
+    inputs = LazyInputs(lambda idx: z[idx].copy(), 50, 7, budget=4 * 7 * 8)
+    assert [len(b) for b in inputs.blocks(np.arange(50))] == [8] * 6 + [2]
+    mean, std = inputs.moments(np.arange(0, 50, 2))
+    np.testing.assert_allclose(mean, z[::2].mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(std, z[::2].std(0), rtol=1e-5)

@@ -18,7 +18,7 @@ import torch
 
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.dense import DenseHead, DenseSettings, LazyInputs, fit_dense
-from neuronhead.heads.phase1 import Features, LayerProbes, neuron_columns, take
+from neuronhead.heads.phase1 import Features, Gathered, LayerProbes, neuron_columns, take
 from neuronhead.heads.probes import class_weights, split_of
 from neuronhead.heads.salient import select_random, select_salient
 
@@ -212,21 +212,27 @@ class NeuronHead:
         self, X: Features, probes: LayerProbes, keep, rows: np.ndarray, budget: int | None
     ) -> np.ndarray | LazyInputs:
         """What the dense head trains on: Phase-1 outputs out of fold, salient edges only, and/or
-        the salient values standardized; per batch (lazily) when every row's would pass ``budget``."""
-
-        def make(idx) -> np.ndarray:
-            Xi, ri = (X, rows) if isinstance(idx, slice) else (X[idx], rows[idx])
-            return self._assemble(
-                probes.decision(Xi, keep, out_of_fold=True, rows=ri) if self.variant != "values" else None,
-                probes.standardized(Xi, keep) if "values" in self.variant else None,
-            )
-
-        n_in = (len(keep) * probes.n_outputs_ if self.variant != "values" else 0) + (
+        the salient values standardized. When every row's float32 inputs would pass ``budget``, the
+        outputs are computed once (rows × layers × classes) and the values kept as gathered float16,
+        standardized per batch (the same operations, so the same inputs)."""
+        logits = probes.decision(X, keep, out_of_fold=True, rows=rows) if self.variant != "values" else None
+        n_in = (0 if logits is None else logits[0].size) + (
             2 * sum(len(v) for v in keep.values()) if "values" in self.variant else 0
         )
         linear = self.variant == "values" and self.width == 0
-        if budget is None or linear or len(X) * n_in * 4 <= budget:
-            return make(slice(None))
+        if budget is None or linear or len(X) * n_in * 4 <= budget or "values" not in self.variant:
+            return self._assemble(logits, probes.standardized(X, keep) if "values" in self.variant else None)
+        values = (
+            X
+            if isinstance(X, Gathered)
+            else Gathered({p: (ids, take(X, p, ids)) for p, ids in keep.items()}, len(X))
+        )
+
+        def make(idx: np.ndarray) -> np.ndarray:
+            return self._assemble(
+                None if logits is None else logits[idx], probes.standardized(values[idx], keep)
+            )
+
         return LazyInputs(make, len(X), n_in)
 
     def planned_neurons(self, probes: LayerProbes, layers: Sequence[int]) -> dict[int, np.ndarray]:

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory_cap import capped_run  # noqa: E402
 
+from neuronhead.store import read_manifest  # noqa: E402
 from neuronhead.synthetic import PlantedStore, write_planted_store  # noqa: E402
 
 
@@ -36,14 +37,20 @@ def main() -> int:
     ap.add_argument("--cap-gb", type=float, default=4.0)
     ap.add_argument("--select-on", default="none", help="fit's --select-on (none: the default head)")
     ap.add_argument("--tmp", default=None, help="where the store goes (default: the system temp dir)")
+    ap.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="keep the store in this folder and reuse it when it holds the same spec (it is not removed)",
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     size = {"rows": args.rows, "layers": args.layers, "width": args.width}
     spec = PlantedStore(**size, planted=args.planted, strength=args.strength, shard_rows=500)
-    root = Path(tempfile.mkdtemp(prefix="neuronhead-wide-", dir=args.tmp))
+    root = args.store or Path(tempfile.mkdtemp(prefix="neuronhead-wide-", dir=args.tmp))
     try:
         t0 = time.perf_counter()
-        planted = write_planted_store(root / "train", spec)
+        planted = _planted_store(root, spec)
         write_s = time.perf_counter() - t0
         store_bytes = sum(p.stat().st_size for p in (root / "train").rglob("*") if p.is_file())
         print(f"store: {store_bytes / 1e9:.2f} GB written in {write_s:.0f} s", flush=True)
@@ -61,7 +68,25 @@ def main() -> int:
             args.out.write_text(json.dumps(result, indent=2) + "\n")
         return run["returncode"]
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.store is None:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            shutil.rmtree(root / "head", ignore_errors=True)
+
+
+def _planted_store(root: Path, spec: PlantedStore) -> dict:
+    """Write the store under ``root/train``, or reuse a complete one written there with this spec."""
+    planted = spec.planted_neurons()
+    try:
+        written = dict(read_manifest(root / "train").get("synthetic", {}))
+    except (OSError, ValueError):
+        written = {}
+    same = {k: v for k, v in vars(spec).items() if k != "planted"}
+    kept = written.pop("planted", None)
+    if kept is not None and written == same and kept == {str(k): v.tolist() for k, v in planted.items()}:
+        return planted
+    shutil.rmtree(root / "train", ignore_errors=True)
+    return write_planted_store(root / "train", spec)
 
 
 def _recovery(head_folder: Path, planted: dict, wall_s: float, spec: PlantedStore) -> dict:

@@ -18,7 +18,7 @@ import torch
 
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.dense import DenseHead, DenseSettings, LazyInputs, fit_dense
-from neuronhead.heads.phase1 import Features, Gathered, LayerProbes, neuron_columns, take
+from neuronhead.heads.phase1 import Features, LayerProbes, neuron_columns, take
 from neuronhead.heads.probes import class_weights, split_of
 from neuronhead.heads.salient import select_random, select_salient
 
@@ -222,16 +222,14 @@ class NeuronHead:
         linear = self.variant == "values" and self.width == 0
         if budget is None or linear or len(X) * n_in * 4 <= budget or "values" not in self.variant:
             return self._assemble(logits, probes.standardized(X, keep) if "values" in self.variant else None)
-        values = (
-            X
-            if isinstance(X, Gathered)
-            else Gathered({p: (ids, take(X, p, ids)) for p, ids in keep.items()}, len(X))
-        )
+        # One float16 block of every kept column in the order _assemble joins them, and their
+        # statistics: a batch is one gather and the eager path's elementwise operations.
+        raw = np.concatenate([take(X, p, keep[p]).reshape(len(X), -1) for p in sorted(keep)], axis=1)
+        mean, scale = probes.column_stats(keep)
 
         def make(idx: np.ndarray) -> np.ndarray:
-            return self._assemble(
-                None if logits is None else logits[idx], probes.standardized(values[idx], keep)
-            )
+            values = ((raw[idx].astype(np.float32) - mean) / scale).astype(np.float32)
+            return self._assemble(None if logits is None else logits[idx], {0: values})
 
         return LazyInputs(make, len(X), n_in)
 

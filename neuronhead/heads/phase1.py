@@ -267,6 +267,14 @@ class LayerProbes:
                 out.append((layer, int(j), float(imp[j])))
         return out
 
+    def column_stats(self, neurons: Mapping[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and scale of the chosen neurons' columns, layer by layer in sorted order (each layer's
+        mean block, then its max block): the columns :meth:`standardized` gives, side by side."""
+        cols = {layer: neuron_columns(neurons[layer], self.width_) for layer in sorted(neurons)}
+        mean = [self._mean[layer].numpy()[c] for layer, c in cols.items()]
+        scale = [self._scale[layer].numpy()[c] for layer, c in cols.items()]
+        return np.concatenate(mean), np.concatenate(scale)
+
     def standardized(
         self, X: np.ndarray | Gathered, neurons: Mapping[int, np.ndarray]
     ) -> dict[int, np.ndarray]:

@@ -91,16 +91,12 @@ class LazyInputs:
         return [idx[i : i + step] for i in range(0, len(idx), step)]
 
     def moments(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and standard deviation of the rows ``idx`` (float64 sums, block by block)."""
-        total, square = np.zeros(self.shape[1]), np.zeros(self.shape[1])
-        for block in self.blocks(idx):
-            z = self.make(self.index[block]).astype(np.float64)
-            total += z.sum(0)
-            square += np.square(z, out=z).sum(0)
-        mean = total / max(len(idx), 1)
-        return mean.astype(np.float32), np.sqrt(np.maximum(square / max(len(idx), 1) - mean**2, 0)).astype(
-            np.float32
-        )
+        """Mean and standard deviation of the rows ``idx``: :class:`Standardizer`'s float64 sums,
+        block by block (a spread at or below 1e-6 reads as 1, as the eager path treats it)."""
+        from neuronhead.heads.standardize import Standardizer
+
+        std = Standardizer().fit_chunks(self.make(self.index[block]) for block in self.blocks(idx))
+        return std.mean_, std.scale_
 
     def standardize(self, mean: np.ndarray, scale: np.ndarray) -> None:
         self.mean, self.scale = mean, scale

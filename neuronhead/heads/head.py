@@ -170,18 +170,7 @@ class NeuronHead:
         rng = np.random.default_rng(self.seed + 1)
         heldout = (rng.random(len(X)) < self.heldout) & usable
         train = usable & ~heldout
-        if isinstance(z, LazyInputs):
-            self.z_mean_, std = z.moments(np.flatnonzero(train))
-        else:
-            zt = z[train]  # one copy; wide inputs (an all-layer probe) make every copy count
-            self.z_mean_, std = zt.mean(0), zt.std(0)
-            del zt
-        self.z_scale_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
-        if isinstance(z, LazyInputs):
-            z.standardize(self.z_mean_, self.z_scale_)
-        else:
-            z -= self.z_mean_  # in place: z is this method's own array
-            z /= self.z_scale_
+        self._standardize_inputs(z, train)
         if self.task == "regression":
             self.y_mean_, self.y_scale_ = probes.y_mean_, probes.y_scale_
             target = ((np.asarray(y, np.float64) - self.y_mean_) / self.y_scale_).astype(np.float32)
@@ -232,6 +221,22 @@ class NeuronHead:
             return self._assemble(None if logits is None else logits[idx], {0: values})
 
         return LazyInputs(make, len(X), n_in)
+
+    def _standardize_inputs(self, z: np.ndarray | LazyInputs, train: np.ndarray) -> None:
+        """Fix ``z_mean_``/``z_scale_`` on the training rows and apply them to ``z`` (in place: ``z``
+        is :meth:`fit`'s own array; lazy inputs apply them per batch)."""
+        if isinstance(z, LazyInputs):
+            self.z_mean_, std = z.moments(np.flatnonzero(train))
+        else:
+            zt = z[train]  # one copy; wide inputs (an all-layer probe) make every copy count
+            self.z_mean_, std = zt.mean(0), zt.std(0)
+            del zt
+        self.z_scale_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+        if isinstance(z, LazyInputs):
+            z.standardize(self.z_mean_, self.z_scale_)
+        else:
+            z -= self.z_mean_
+            z /= self.z_scale_
 
     def planned_neurons(self, probes: LayerProbes, layers: Sequence[int]) -> dict[int, np.ndarray]:
         """``{layer position: neuron ids}`` the head will keep on a fitted Phase 1: what a streamed

@@ -4,7 +4,9 @@ On these machines the cgroup v1 memory controller is mounted at ``/sys/fs/cgroup
 group gets ``memory.limit_in_bytes`` (and the same swap limit where the kernel offers one), the
 command's PID goes into its ``cgroup.procs`` before it starts (children inherit the group), and
 ``memory.max_usage_in_bytes`` is the peak of the tree, page cache included. Exceeding the cap gets the
-command OOM-killed, which shows as a non-zero exit (``memory.failcnt`` counts the hits). Elsewhere use
+command OOM-killed, which shows as a non-zero exit; a killed child that the command survives (a Ray
+worker) is counted from ``memory.oom_control`` (``oom_kills``) and also fails this script.
+``peak_anon_bytes`` samples the group's anonymous memory each second (``total_rss``). Elsewhere use
 ``systemd-run --scope -p MemoryMax=…``.
 
     ../shared/bin/loopback-only .venv/bin/python bench/memory_cap.py --cap-gb 2 --json OUT.json -- \\
@@ -25,6 +27,22 @@ from pathlib import Path
 ROOT = Path("/sys/fs/cgroup/memory")
 
 
+def _stat(group: Path, key: str) -> int:
+    for line in (group / "memory.stat").read_text().splitlines():
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
+    return 0
+
+
+def _oom_kills(group: Path) -> int:
+    """Processes of the group the kernel OOM-killed (``oom_kill`` of memory.oom_control)."""
+    for line in (group / "memory.oom_control").read_text().splitlines():
+        if line.startswith("oom_kill "):
+            return int(line.split()[1])
+    return -1  # a kernel without the counter
+
+
 def capped_run(argv: list[str], cap_bytes: int, env: dict[str, str] | None = None, cwd=None) -> dict:
     group = ROOT / f"neuronhead-cap-{uuid.uuid4().hex[:8]}"
     group.mkdir()
@@ -37,15 +55,21 @@ def capped_run(argv: list[str], cap_bytes: int, env: dict[str, str] | None = Non
         # The child joins the group before exec, so every descendant is counted from its first byte.
         procs = group / "cgroup.procs"
         proc = subprocess.Popen(argv, env=env, cwd=cwd, preexec_fn=lambda: procs.write_text(str(os.getpid())))
-        rc = proc.wait()
+        peak_anon = 0
+        while proc.poll() is None:  # page cache fills any cap and is reclaimed: anonymous memory is not
+            peak_anon = max(peak_anon, _stat(group, "total_rss"))
+            time.sleep(1.0)
         wall = time.perf_counter() - start
         return {
             "argv": argv,
             "cap_bytes": cap_bytes,
-            "returncode": rc,
+            "returncode": proc.returncode,
             "wall_s": round(wall, 1),
             "peak_bytes": int((group / "memory.max_usage_in_bytes").read_text()),
+            "peak_anon_bytes": peak_anon,
             "failcnt": int((group / "memory.failcnt").read_text()),
+            # A process the kernel killed for the cap (a Ray worker, say) need not fail the command.
+            "oom_kills": _oom_kills(group),
         }
     finally:
         for _ in range(20):  # the group can be removed once its last process has exited
@@ -67,11 +91,14 @@ def main() -> int:
         ap.error("give the command after --")
     result = capped_run(argv, int(args.cap_gb * 2**30))
     result["peak_gib"] = round(result["peak_bytes"] / 2**30, 3)
+    result["peak_anon_gib"] = round(result["peak_anon_bytes"] / 2**30, 3)
     print(json.dumps(result, indent=2), flush=True)
     if args.json:
         runs = json.loads(args.json.read_text()) if args.json.exists() else []
         args.json.write_text(json.dumps([*runs, result], indent=2) + "\n")
-    return result["returncode"]
+    if result["oom_kills"] > 0:
+        print(f"{result['oom_kills']} process(es) of the command were killed for the cap", file=sys.stderr)
+    return result["returncode"] or (3 if result["oom_kills"] > 0 else 0)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,16 @@ import torch
 
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.dense import DenseHead, DenseSettings, LazyInputs, fit_dense
-from neuronhead.heads.phase1 import Features, LayerProbes, neuron_columns, take
+from neuronhead.heads.phase1 import Features, Gathered, LayerProbes, neuron_columns, take
 from neuronhead.heads.probes import class_weights, split_of
 from neuronhead.heads.salient import select_random, select_salient
 
 VARIANTS = ("logits", "logits+values", "values", "probe")
+
+
+def _kept_values(X: Features, keep: dict[int, np.ndarray]) -> np.ndarray:
+    """Every kept column as one float16 block, in the order ``_assemble`` joins them."""
+    return np.concatenate([take(X, p, keep[p]).reshape(len(X), -1) for p in sorted(keep)], axis=1)
 
 
 class NeuronHead:
@@ -211,13 +216,16 @@ class NeuronHead:
         linear = self.variant == "values" and self.width == 0
         if budget is None or linear or len(X) * n_in * 4 <= budget or "values" not in self.variant:
             return self._assemble(logits, probes.standardized(X, keep) if "values" in self.variant else None)
-        # One float16 block of every kept column in the order _assemble joins them, and their
-        # statistics: a batch is one gather and the eager path's elementwise operations.
-        raw = np.concatenate([take(X, p, keep[p]).reshape(len(X), -1) for p in sorted(keep)], axis=1)
         mean, scale = probes.column_stats(keep)
+        n_values = 2 * sum(len(v) for v in keep.values())
+        small = isinstance(X, Gathered) or len(X) * n_values * 2 <= budget
+        kept = _kept_values(X, keep) if small else None
 
         def make(idx: np.ndarray) -> np.ndarray:
-            values = ((raw[idx].astype(np.float32) - mean) / scale).astype(np.float32)
+            # Past the budget even the float16 kept columns are read per batch: rows first (a
+            # memory-mapped store reads only those rows), then the kept columns, in the same order.
+            raw = kept[idx] if kept is not None else _kept_values(X[idx], keep)
+            values = ((raw.astype(np.float32) - mean) / scale).astype(np.float32)
             return self._assemble(None if logits is None else logits[idx], {0: values})
 
         return LazyInputs(make, len(X), n_in)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -114,6 +116,19 @@ def test_phase1_runs_as_a_ray_train_job_with_a_worker_on_each_node(cluster, jobs
     assert report["phase1_resumed_from"] is None  # nothing failed
     assert value > 50, (metric, value)  # macro-F1 over three sentiment classes: chance is about 33
     UNINTERRUPTED["phase1"] = (metric, value)  # the node-loss test below compares with it
+    # The same fit streamed in one process on this host: the per-layer workers give the same probes.
+    local = out.parent / "local"
+    args = _fit_args(data, local)
+    args[args.index("ray")] = "local"
+    subprocess.run([sys.executable, "-m", "neuronhead.cli", *args], check=True, capture_output=True)
+    _, local_value, local_report = _val_metric(local)
+    ours, theirs = report["phase1"]["heldout_loss"], local_report["phase1"]["heldout_loss"]
+    print(f"\nRay Train workers: {sorted((a['node'], a.get('pid')) for a in workers)}; layer groups "
+          f"{report['layer_groups']}; val {metric} {value:.3f} vs {local_value:.3f} streamed in one process; "
+          f"Phase-1 held-out loss {ours} vs {theirs}")  # fmt: skip
+    assert report["phase1"]["c"] == local_report["phase1"]["c"]
+    assert abs(value - local_value) <= 0.5
+    assert max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) < 1e-3
 
 
 def test_a_tuning_search_runs_trials_on_both_workers(cluster, jobs, data, tmp_path):

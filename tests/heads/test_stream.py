@@ -265,3 +265,27 @@ def test_dense_inputs_made_per_batch_past_the_budget_give_the_same_head(store, v
     mean, std = inputs.moments(np.arange(0, 50, 2))
     np.testing.assert_allclose(mean, z[::2].mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(std, z[::2].std(0), rtol=1e-5)
+
+
+def test_past_the_budget_a_mapped_store_is_read_per_batch_and_gives_the_same_head(store, tmp_path):
+    """Even the float16 kept columns can pass the budget (a tuning trial keeping 30% of every layer):
+    then each batch reads its rows from the memory-mapped features and picks the kept columns itself."""
+    from neuronhead.heads.head import NeuronHead
+
+    folder, _ = store
+    tr = load_features(folder)
+    mapped = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float16, tr["X"].shape)
+    mapped[:] = tr["X"]
+    layers, names = tr["manifest"]["layers"], tr["manifest"]["label_names"]
+    params = {"variant": "logits+values", "salient_fraction": 0.3}
+    fit = {
+        "layers": layers,
+        "label_names": names,
+        "probes": fit_probes_streamed(StoreRows(folder), _probes()),
+    }
+    eager = NeuronHead(**params).fit(tr["X"], tr["label"], tr["row"], **fit)
+    lazy = NeuronHead(**params).fit(mapped, tr["label"], tr["row"], memory_budget=1, **fit)
+    assert lazy.phase2_["best_epoch"] == eager.phase2_["best_epoch"]
+    np.testing.assert_allclose(lazy.phase2_["heldout_loss"], eager.phase2_["heldout_loss"], rtol=1e-4)
+    np.testing.assert_allclose(lazy.decision(mapped, layers, budget=4096), eager.decision(tr["X"], layers),
+                               atol=1e-3)  # fmt: skip

@@ -53,9 +53,10 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard-rows", type=int, default=None, help="rows per output shard (default: ~64 MiB)")
     p.add_argument(
         "--engine",
-        default="ray",
-        choices=["ray", "local"],
-        help="ray: Ray Data actor pool (default); local: same steps in this process",
+        default="auto",
+        choices=["auto", "ray", "local"],
+        help="ray: Ray Data actor pool; local: same steps in this process; auto (default): Ray when "
+        "there is a cluster, a GPU or room for several model actors, else local",
     )
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     p.add_argument(
@@ -305,7 +306,7 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
     p.add_argument("--label-kind", default="auto", choices=["auto", "class", "value"])
-    p.add_argument("--engine", default="ray", choices=["ray", "local"], help="extraction engine")
+    p.add_argument("--engine", default="auto", choices=["auto", "ray", "local"], help="extraction engine")
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
 
 
@@ -406,7 +407,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="rows per output shard, the unit of retry and resume (default 4096)",
     )
-    p.add_argument("--engine", default="ray", choices=["ray", "local"])
+    p.add_argument("--engine", default="auto", choices=["auto", "ray", "local"])
     p.add_argument("--num-actors", type=int, default=None, help="model actors (default: by cluster size)")
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.add_argument("--force", action="store_true", help="score even if the model is not the heads' model")
@@ -457,7 +458,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", default=".neuronhead-cache", help="where extractions are kept and reused")
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
-    p.add_argument("--engine", default="ray", choices=["ray", "local"], help="extraction engine")
+    p.add_argument("--engine", default="auto", choices=["auto", "ray", "local"], help="extraction engine")
     p.add_argument("--address", default=None)
     p.set_defaults(func=_evaluate)
 
@@ -543,7 +544,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "--dedupe", action="store_const", const=True, default=None, help="--score tweet dump: repeated ids"
     )
     p.add_argument("--lang", default=None, help="--score tweet dump: keep only these languages (en,es)")
-    p.add_argument("--engine", default=None, choices=["ray", "local"], help="extraction and scoring engine")
+    p.add_argument(
+        "--engine", default=None, choices=["auto", "ray", "local"], help="extraction and scoring engine"
+    )
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.set_defaults(func=_run)
 
@@ -576,7 +579,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--group-by", default=None, choices=["lang", "hashtag", "author"], help="one panel each")
     p.add_argument("--top", type=int, default=20, help="hashtags listed per label")
-    p.add_argument("--engine", default="ray", choices=["ray", "local"])
+    p.add_argument("--engine", default="auto", choices=["auto", "ray", "local"])
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=_analyze)

@@ -32,6 +32,7 @@ from neuronhead.analyze.counts import (
     totals_table,
 )
 from neuronhead.analyze.shares import label_shares, value_means
+from neuronhead.pipelines.runner import resolve_engine
 from neuronhead.store import MANIFEST, read_manifest, write_json, write_table
 from neuronhead.tweets.columns import META_NAMES
 
@@ -53,12 +54,10 @@ def _block(table: pa.Table, heads: list[HeadColumns], by: str | None, group_by: 
 
 
 def _blocks(files: list[str], columns: list[str], fn, engine: str, address: str | None) -> Iterator[pa.Table]:
-    if engine == "local":
+    if resolve_engine(engine, address) == "local":
         for f in files:
             yield fn(pq.read_table(f, columns=columns))
         return
-    if engine != "ray":
-        raise ValueError(f"engine must be 'ray' or 'local', not {engine!r}")
     import ray
 
     from neuronhead.cluster import ensure_ray
@@ -76,7 +75,7 @@ def analyze(
     by: str | None = "day",
     group_by: str | None = None,
     top: int = 20,
-    engine: str = "ray",
+    engine: str = "auto",
     address: str | None = None,
     plots: bool = True,
     progress: bool = True,

@@ -8,6 +8,7 @@ exception that ends the forward pass.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -16,6 +17,8 @@ import torch
 from neuronhead.models.loading import LoadedModel
 from neuronhead.models.pooling import PoolMask, masked_mean_max
 from neuronhead.models.tokens import Tokenized, length_sorted_batches, pad_batch
+
+NULL_FORWARD = "NEURONHEAD_NULL_FORWARD"  # "1": benchmarks only, see HookedModel.null_forward
 
 
 class _StopForward(Exception):
@@ -63,6 +66,10 @@ class HookedModel:
             for layer, idx in (neurons or {}).items()
         }
         self.pad_id = int(loaded.tokenizer.pad_token_id)
+        # The null model of bench/pipeline.py: zeros of the right shapes instead of the forward, to
+        # measure what the pipeline around the model sustains. Set in the environment so it reaches
+        # Ray's workers unchanged; every shard summary says when it was on.
+        self.null_forward = os.environ.get(NULL_FORWARD) == "1"
 
     def embedding_token(self) -> str:
         """Which token stands for the text: the first (encoders) or the last real one (decoders)."""
@@ -84,6 +91,8 @@ class HookedModel:
         special ones included, as sentence-transformers does) and ``"embed_token"`` (first token, or
         the last real one for decoders), each ``(batch, hidden) float32``.
         """
+        if self.null_forward:
+            return self._null_outputs(len(input_ids))
         pooled: dict[int, torch.Tensor] = {}
         pool_mask = PoolMask.of(pool_mask.to(self.device))  # once for all layers: no per-layer sync
         deepest = self.layers[-1]
@@ -125,6 +134,16 @@ class HookedModel:
             for handle in handles:
                 handle.remove()
         return pooled
+
+    def _null_outputs(self, n: int) -> dict[int | str, torch.Tensor]:
+        out: dict[int | str, torch.Tensor] = {
+            layer: torch.zeros(n, 2, width, device=self.device) for layer, width in self.widths().items()
+        }
+        if self.embeddings:
+            out.update(
+                {k: torch.zeros(n, self.embed_dim, device=self.device) for k in ("embed_mean", "embed_token")}
+            )
+        return out
 
     def features(
         self,

@@ -3,13 +3,12 @@
 The driver validates the whole input first (so bad rows are reported before any compute is spent),
 fixes the shard plan, and writes ``manifest.json``. Shards already on disk are skipped, so an
 interrupted run resumes. ``engine="ray"`` streams shards through Ray Data (a local in-process Ray by
-default, a cluster with ``address``); ``engine="local"`` runs the very same steps in this process.
+default, a cluster with ``address``); ``engine="local"`` runs the very same steps in this process;
+``"auto"`` picks (``runner.resolve_engine``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from datetime import UTC, datetime
@@ -22,9 +21,10 @@ from neuronhead.data import input_warnings, plan_source, resolve_source, write_b
 from neuronhead.models.loading import DEFAULT_MODEL, load_config, resolve_model_path, weights_hash
 from neuronhead.models.registry import spec_for
 from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor
-from neuronhead.pipelines.runner import run_shards
-from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
-from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, read_manifest, shard_name, write_json
+from neuronhead.pipelines.fingerprint import key_folder
+from neuronhead.pipelines.runner import resolve_engine, run_shards
+from neuronhead.pipelines.shards import auto_shard_rows, load_stats, plan_shards
+from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, shard_name, write_json
 from neuronhead.tweets.options import TweetOptions
 
 
@@ -46,14 +46,6 @@ def parse_layers(spec: str | list[int] | None, n_layers: int) -> list[int]:
     if bad or not layers:
         raise ValueError(f"layers {bad or spec} out of range: the model has layers 0..{n_layers - 1}")
     return sorted(layers)
-
-
-def _file_fingerprint(paths: list[str]) -> list[list]:
-    out = []
-    for p in paths:
-        st = os.stat(p) if os.path.exists(p) else None
-        out.append([os.path.abspath(p), st.st_size if st else None, st.st_mtime_ns if st else None])
-    return out
 
 
 def _tokenize_kwargs(settings: ExtractorSettings) -> dict:
@@ -88,7 +80,7 @@ def extract(
     format: str = "auto",
     normalize: str = "auto",
     tweets: TweetOptions | None = None,
-    engine: str = "ray",
+    engine: str = "auto",
     address: str | None = None,
     num_actors: int | None = None,
     trust_remote_code: bool = False,
@@ -101,8 +93,7 @@ def extract(
     texts as TweetEval-normalised (they come that way) and leaves other texts as they are; the
     manifest records it, the head keeps it, and scoring applies it.
     """
-    if engine not in ("ray", "local"):
-        raise ValueError(f"engine must be 'ray' or 'local', not {engine!r}")
+    engine = resolve_engine(engine, address)
     t_start = time.perf_counter()
     out = Path(out)
     model_path = resolve_model_path(model)
@@ -137,7 +128,7 @@ def extract(
         "on_bad_row": on_bad_row,
         "source": {
             "kind": source.kind,
-            "files": _file_fingerprint(source.files),
+            "files": None,  # filled below: by content, and as folders before content hashing had it
             "split": source.split,
             "columns": [text_column, id_column, label_column],
             "label_names": label_names,
@@ -152,19 +143,13 @@ def extract(
             "normalize": source.normalize,
             "tweets": source.tweets and source.tweets.to_json(),
         }
-    fingerprint = hashlib.sha256(json.dumps(settings_key, sort_keys=True).encode()).hexdigest()[:16]
+    keyed = key_folder(out, settings_key, source.files, "an extraction")
+    fingerprint, old = keyed.fingerprint, keyed.previous
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
-    if (out / MANIFEST).exists():
-        old = read_manifest(out)
-        if old.get("fingerprint") != fingerprint:
-            raise FileExistsError(
-                f"{out} holds an extraction made with other settings or data (fingerprint "
-                f"{old.get('fingerprint')} vs {fingerprint}); choose another --out or delete it"
-            )
-        if old.get("status") == "complete" and all((out / s["file"]).exists() for s in old["shards"]):
-            if progress:
-                print(f"{out}: already complete ({old['rows']} rows), nothing to do")
-            return old
+    if old and old.get("status") == "complete" and all((out / s["file"]).exists() for s in old["shards"]):
+        if progress:
+            print(f"{out}: already complete ({old['rows']} rows), nothing to do")
+        return old
 
     t0 = time.perf_counter()
     plan = plan_source(source, on_bad_row=on_bad_row, label_kind=label_kind)
@@ -182,6 +167,7 @@ def extract(
         "format_version": FORMAT_VERSION,
         "neuronhead_version": neuronhead.__version__,
         "fingerprint": fingerprint,
+        "file_stamps": [st.record() for st in keyed.stamps],
         "status": "running",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {
@@ -257,7 +243,7 @@ def extract(
         initial=0,
         dynamic_ncols=True,
     )
-    stats = _load_stats(out)
+    stats = load_stats(out)
     runner = run_shards(
         plan,
         pending,
@@ -281,6 +267,8 @@ def extract(
     done = [stats[str(s.shard_id)] for s in shards if str(s.shard_id) in stats]
     if done:  # what the workers resolved "auto" to
         manifest.update(device=done[-1].get("device", device), compute_dtype=done[-1].get("dtype", dtype))
+        if any(d.get("null_forward") for d in done):  # a benchmark's zeros, not features
+            manifest["null_forward"] = True
     manifest.update(
         status="complete",
         errors=sum(d["errors"] for d in done),
@@ -297,8 +285,3 @@ def extract(
     )
     write_json(manifest, out / MANIFEST)
     return manifest
-
-
-def _load_stats(out: Path) -> dict:
-    path = out / "shard_stats.json"
-    return json.loads(path.read_text()) if path.exists() else {}

@@ -17,7 +17,7 @@ import torch
 from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import load_model
 from neuronhead.models.tokens import Tokenized
-from neuronhead.pipelines.shards import row_errors, unpack
+from neuronhead.pipelines.shards import row_errors, step_seconds, unpack
 from neuronhead.store import (
     EMBED_COLUMNS,
     FP16_MAX,
@@ -98,6 +98,7 @@ class ShardExtractor:
             truncated=[shard["truncated"][i] for i in ok],
         )
         feats = self.hooked.features(tokens, batch_size=s.batch_size, max_tokens=s.max_tokens) if ok else {}
+        t_model = time.perf_counter()
         valid = np.zeros(n, dtype=bool)
         valid[ok] = True
         columns: dict[str, pa.Array] = {
@@ -127,7 +128,9 @@ class ShardExtractor:
         columns["truncated"] = pa.array(shard["truncated"], pa.bool_())
         columns["error"] = pa.array(errors, pa.string())
         table = pa.Table.from_pydict(columns, schema=self.schema)
+        t_convert = time.perf_counter()
         write_table(table, Path(s.out) / shard_name(shard["shard"]))
+        t_write = time.perf_counter()
         return {
             "shard": shard["shard"],
             "rows": n,
@@ -135,8 +138,12 @@ class ShardExtractor:
             "truncated": int(sum(shard["truncated"])),
             "tokens": int(sum(len(x) for x in shard["input_ids"])),
             "fp16_clipped": clipped,
-            "seconds": time.perf_counter() - t0,
+            "seconds": t_write - t0,
             "cpu_seconds": time.process_time() - c0,
+            "steps_s": step_seconds(
+                shard, model=t_model - t0, convert=t_convert - t_model, write=t_write - t_convert
+            ),
             "device": self.device,
             "dtype": self.dtype,
+            **({"null_forward": True} if self.hooked.null_forward else {}),
         }

@@ -7,11 +7,78 @@ yield one small summary dict per finished shard, in completion order.
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import pyarrow as pa
 
 from neuronhead.data import SourcePlan
 from neuronhead.pipelines.shards import Shard, read_shard, tokenize_shards
+
+ENGINES = ("auto", "ray", "local")
+READ_AHEAD = 2  # shards read and tokenized ahead of the model in the in-process engine
+
+
+def resolve_engine(engine: str, address: str | None = None) -> str:
+    """``auto``: Ray when it adds something here, else this process.
+
+    Ray adds a cluster to join (``address``, ``RAY_ADDRESS`` inside ``ray job submit``, or a Ray this
+    process already started), or more than one model actor on this machine (a GPU, or enough cores for
+    two CPU actors). Otherwise one model runs either way, and this process starts in a fraction of
+    Ray's time: no daemons, no actor process importing torch again (docs/benchmarks.md, "Feeding the
+    model").
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine != "auto":
+        return engine
+    ray = sys.modules.get("ray")
+    if address or os.environ.get("RAY_ADDRESS") or (ray is not None and ray.is_initialized()):
+        return "ray"
+    import torch
+
+    from neuronhead.cluster.connect import pool_sizing
+
+    if torch.cuda.is_available():
+        return "ray"
+    return "ray" if pool_sizing(resources={"CPU": os.cpu_count() or 1}).size > 1 else "local"
+
+
+def _prepared(plan: SourcePlan, shard: Shard, tokenize_kwargs: dict[str, Any]) -> pa.Table:
+    return tokenize_shards(read_shard(plan, shard), **tokenize_kwargs)
+
+
+def run_local(
+    plan: SourcePlan,
+    shards: list[Shard],
+    worker: Callable[..., Any],
+    settings: Any,
+    tokenize_kwargs: dict[str, Any],
+) -> Iterator[dict]:
+    """The same steps in this process, with reading and tokenizing a thread ahead of the model.
+
+    The first shards are read while the model loads; the tokenizer and the file readers run in C++ and
+    Rust, largely outside the GIL, so they overlap the forward passes.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="neuronhead-read") as reader:
+        todo, ahead = iter(shards), deque()
+
+        def read_next() -> None:
+            shard = next(todo, None)
+            if shard is not None:
+                ahead.append(reader.submit(_prepared, plan, shard, tokenize_kwargs))
+
+        for _ in range(READ_AHEAD):
+            read_next()
+        w = worker(settings)
+        while ahead:
+            table = ahead.popleft().result()
+            read_next()
+            yield from w(table).to_pylist()
 
 
 def run_shards(
@@ -21,7 +88,7 @@ def run_shards(
     settings: Any,
     *,
     tokenize_kwargs: dict[str, Any],
-    engine: str = "ray",
+    engine: str = "auto",
     address: str | None = None,
     num_actors: int | None = None,
 ) -> Iterator[dict]:
@@ -29,13 +96,10 @@ def run_shards(
 
     ``settings`` is a dataclass with a ``torch_threads`` field, filled in from the pool sizing when unset.
     """
+    engine = resolve_engine(engine, address)
     if engine == "local":
-        w = worker(settings)
-        for shard in shards:
-            yield from w(tokenize_shards(read_shard(plan, shard), **tokenize_kwargs)).to_pylist()
+        yield from run_local(plan, shards, worker, settings, tokenize_kwargs)
         return
-    if engine != "ray":
-        raise ValueError(f"engine must be 'ray' or 'local', not {engine!r}")
     import ray
 
     from neuronhead.cluster import ensure_ray, pool_sizing

@@ -10,7 +10,6 @@ errors, filtered — and rows in always equals scored + errors + filtered.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import resource
@@ -25,11 +24,11 @@ import neuronhead
 from neuronhead.data import input_warnings, plan_source, resolve_source
 from neuronhead.heads.artifact import HeadError, head_bytes, head_from_bytes
 from neuronhead.models.loading import resolve_model_path, weights_hash
-from neuronhead.pipelines.extract import _file_fingerprint, _load_stats
+from neuronhead.pipelines.fingerprint import key_folder
 from neuronhead.pipelines.runner import run_shards
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer, score_schema
-from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
-from neuronhead.store import MANIFEST, SHARDS, read_manifest, shard_name, write_json, write_table
+from neuronhead.pipelines.shards import auto_shard_rows, load_stats, plan_shards
+from neuronhead.store import MANIFEST, SHARDS, shard_name, write_json, write_table
 from neuronhead.tweets.options import FILTERED, TweetOptions
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -112,7 +111,7 @@ def score(
     format: str = "auto",
     normalize: str = "auto",
     tweets: TweetOptions | None = None,
-    engine: str = "ray",
+    engine: str = "auto",
     address: str | None = None,
     num_actors: int | None = None,
     force: bool = False,
@@ -152,7 +151,7 @@ def score(
         "model_sha256": weights_hash(model_path),
         "source": {
             "kind": source.kind,
-            "files": _file_fingerprint(source.files),
+            "files": None,  # filled in by key_folder
             "split": source.split,
             "columns": [text_column, id_column],
         },
@@ -161,12 +160,9 @@ def score(
     }
     if tweet_columns or normalize != "none":  # only then, so earlier jobs keep their fingerprint
         key["reading"] = {"normalize": normalize, "tweets": source.tweets and source.tweets.to_json()}
-    fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    keyed = key_folder(out, key, source.files, "scores")
+    fingerprint = keyed.fingerprint
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
-    if (out / MANIFEST).exists() and read_manifest(out).get("fingerprint") != fingerprint:
-        raise FileExistsError(
-            f"{out} holds scores made with other heads, data or settings; choose another --out or delete it"
-        )
 
     plan = plan_source(source, on_bad_row="skip")
     shards = plan_shards(plan, shard_rows)
@@ -174,6 +170,7 @@ def score(
         "kind": "scores",
         "neuronhead_version": neuronhead.__version__,
         "fingerprint": fingerprint,
+        "file_stamps": [st.record() for st in keyed.stamps],
         "status": "running",
         "heads": {
             b["name"]: {
@@ -220,7 +217,7 @@ def score(
         tweet_columns=tweet_columns,
     )
     pending = [s for s in shards if not (out / shard_name(s.shard_id)).exists()]
-    stats = _load_stats(out)
+    stats = load_stats(out)
     bar = tqdm(total=sum(s.count for s in pending), unit="text", desc="score", disable=not progress)
     t0 = time.perf_counter()
     for summary in run_shards(
@@ -267,6 +264,8 @@ def score(
         },
         "out": str(out),
     }
+    if any(v.get("null_forward") for v in stats.values()):  # a benchmark's zeros, not scores
+        result["null_forward"] = True
     if result["rows_out"] != result["rows_in"]:
         raise RuntimeError(f"{out}: {result['rows_in']} rows in, {result['rows_out']} out; rerun to repair")
     manifest.update(status="complete", summary=result)

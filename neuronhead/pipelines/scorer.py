@@ -24,7 +24,7 @@ from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import load_model
 from neuronhead.models.tokens import Tokenized
 from neuronhead.pipelines.extractor import pick_device_dtype
-from neuronhead.pipelines.shards import row_errors, unpack
+from neuronhead.pipelines.shards import row_errors, step_seconds, unpack
 from neuronhead.store import shard_name, write_table
 from neuronhead.tweets.columns import META_FIELDS, META_NAMES
 
@@ -130,21 +130,28 @@ class ShardScorer:
                 truncated=[shard["truncated"][i] for i in ok],
             )
             feats = self.hooked.features(tokens, batch_size=s.batch_size, max_tokens=s.max_tokens)
+        t_model = time.perf_counter()
         for name, head in self.heads.items():
             columns.update(self._head_columns(name, head, feats, ok, n))
         columns["truncated"] = shard["truncated"]
         columns["error"] = errors
         table = pa.Table.from_pydict(columns, schema=self.schema)
+        t_heads = time.perf_counter()
         write_table(table, Path(s.out) / shard_name(shard["shard"]))
+        t_write = time.perf_counter()
         return {
             "shard": shard["shard"],
             "rows": n,
             "errors": n - len(ok),
             "truncated": int(sum(shard["truncated"])),
             "tokens": int(sum(len(x) for x in shard["input_ids"])),
-            "seconds": time.perf_counter() - t0,
+            "seconds": t_write - t0,
+            "steps_s": step_seconds(
+                shard, model=t_model - t0, heads=t_heads - t_model, write=t_write - t_heads
+            ),
             "device": self.device,
             "dtype": self.dtype,
+            **({"null_forward": True} if self.hooked.null_forward else {}),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
 

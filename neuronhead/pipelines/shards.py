@@ -7,8 +7,11 @@ stages, where Ray insists on an integer ``batch_size`` — and can write each on
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -58,7 +61,9 @@ def unpack(table: pa.Table) -> list[dict[str, list]]:
 
 def read_shard(plan: SourcePlan, shard: Shard) -> pa.Table:
     """The shard's rows: ``row``, ``id`` (given, else the row number), stripped ``text``, ``label``,
-    ``skip`` (why a filtered row is not run) and, for tweet dumps, the tweets' metadata columns."""
+    ``skip`` (why a filtered row is not run), ``read_s`` (seconds it took) and, for tweet dumps, the
+    tweets' metadata columns."""
+    t0 = time.perf_counter()
     rows = read_rows(plan, shard.file_index, shard.start, shard.count)
     numbers = list(range(shard.first_row, shard.first_row + shard.count))
     table = pack(
@@ -69,6 +74,7 @@ def read_shard(plan: SourcePlan, shard: Shard) -> pa.Table:
             "text": [r.text for r in rows],
             "label": label_ids(plan, rows),
             "skip": [r.skip for r in rows],
+            "read_s": time.perf_counter() - t0,
         }
     )
     if plan.source.kind == "tweets":
@@ -80,18 +86,18 @@ def read_shard(plan: SourcePlan, shard: Shard) -> pa.Table:
 
 @lru_cache(maxsize=4)
 def _tokenizer(path: str, trust_remote_code: bool):
-    from pathlib import Path
-
     return load_tokenizer(Path(path), trust_remote_code=trust_remote_code)
 
 
 def tokenize_shards(
     batch: pa.Table, *, model_path: str, max_length: int, trust_remote_code: bool = False
 ) -> pa.Table:
-    """Add ``input_ids``, ``special`` and ``truncated`` to packed shards (empty texts get no tokens)."""
+    """Add ``input_ids``, ``special``, ``truncated`` and ``tokenize_s`` to packed shards (empty texts get
+    no tokens)."""
     tokenizer = _tokenizer(model_path, trust_remote_code)
     out = []
     for shard in unpack(batch):
+        t0 = time.perf_counter()
         texts = shard["text"]
         skips = shard.get("skip") or [None] * len(texts)
         keep = [i for i, t in enumerate(texts) if t and not skips[i]]
@@ -101,9 +107,21 @@ def tokenize_shards(
         truncated = [False] * len(texts)
         for j, i in enumerate(keep):
             ids[i], special[i], truncated[i] = tok.ids[j], tok.special[j], tok.truncated[j]
-        shard.update(input_ids=ids, special=special, truncated=truncated)
+        shard.update(input_ids=ids, special=special, truncated=truncated, tokenize_s=time.perf_counter() - t0)
         out.append(pack(shard))
     return pa.concat_tables(out, promote_options="permissive")
+
+
+def load_stats(out: Path) -> dict:
+    """``OUT/shard_stats.json``: the summaries of the shards finished so far, by shard id."""
+    path = out / "shard_stats.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def step_seconds(shard: dict, **steps: float) -> dict[str, float]:
+    """Where a shard's time went: read and tokenize (recorded on the way) and the worker's own steps."""
+    spent = {"read": shard.get("read_s"), "tokenize": shard.get("tokenize_s"), **steps}
+    return {k: round(v, 4) for k, v in spent.items() if v is not None}
 
 
 def row_errors(shard: dict, pool_special_tokens: bool) -> list[str | None]:

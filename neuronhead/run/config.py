@@ -47,7 +47,7 @@ class RunConfig:
     select_on: str = "auto"
     tune: int = 0
     tune_timeout: float | None = None
-    engine: str = "ray"
+    engine: str = "auto"
     address: str | None = None
     examples: int = 5
     head_params: dict[str, Any] = field(default_factory=dict)

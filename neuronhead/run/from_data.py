@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from neuronhead.heads.train import evaluate_head, fit_head
 from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.fingerprint import StaleFolder
 from neuronhead.store import read_manifest
 
 
@@ -24,14 +26,23 @@ def cached_extraction(
     split: str | None,
     **options: Any,
 ) -> Path:
-    """Extract ``data`` once into ``cache`` (keyed by data, split, model and options); reuse after."""
+    """Extract ``data`` once into ``cache`` (keyed by data, split, model and options); reuse after.
+
+    The entry is the cache's own: when the input's content changed since it was made, it is replaced
+    (an identical file written again keeps it: extractions are keyed on content, not mtime).
+    """
     spec = str(data)
     if "://" not in spec and not spec.startswith("hf:"):
         spec = str(Path(spec).resolve())
     key = json.dumps({"data": spec, "split": split, "model": model, **options}, sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     out = Path(cache) / f"{Path(spec).name or 'data'}-{split or 'all'}-{digest}"
-    extract(data, out, model=model, split=split, **options)
+    try:
+        extract(data, out, model=model, split=split, **options)
+    except StaleFolder:
+        print(f"{out}: the input changed since this cache entry was made; extracting it again")
+        shutil.rmtree(out)
+        extract(data, out, model=model, split=split, **options)
     return out
 
 

@@ -181,6 +181,8 @@ def test_cli_ray_engine_on_bundled_minilm_equals_in_process(tmp_path):
         str(tmp_path / "ray"),
         "--shard-rows",
         "64",
+        "--engine",
+        "ray",
     ]
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -1,0 +1,84 @@
+"""The shard runner: which engine ``auto`` picks, and the in-process engine's read-ahead."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from neuronhead.data import plan_source, resolve_source
+from neuronhead.models import HookedModel, load_model, tokenize
+from neuronhead.models.hooked import NULL_FORWARD
+from neuronhead.models.loading import bundled_model_path
+from neuronhead.pipelines import runner
+from neuronhead.pipelines.shards import plan_shards, unpack
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo" / "val.csv"
+
+
+def test_auto_runs_here_on_one_cpu_actor_and_on_ray_when_ray_adds_something(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert runner.resolve_engine("auto") == "local"  # one model actor either way: no Ray to start
+    assert runner.resolve_engine("auto", "10.0.0.1:6379") == "ray"  # a cluster to join
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 16)
+    assert runner.resolve_engine("auto") == "ray"  # room for several CPU model actors
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert runner.resolve_engine("auto") == "ray"  # the GPU path: tokenizing in its own processes
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")  # inside `ray job submit`
+    assert runner.resolve_engine("auto") == "ray"
+    assert runner.resolve_engine("local") == "local" and runner.resolve_engine("ray") == "ray"
+    with pytest.raises(ValueError, match="engine must be one of auto, ray, local"):
+        runner.resolve_engine("spark")
+
+
+class _Recorder:
+    """A worker that records what it got, on which thread, and when it was built."""
+
+    events: list[str] = []
+
+    def __init__(self, settings) -> None:
+        self.events.append("worker built")
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        shards = unpack(batch)
+        for s in shards:
+            self.events.append(f"shard {s['shard']} on {threading.current_thread().name}")
+        return pa.Table.from_pylist([{"shard": s["shard"], "rows": len(s["row"]), "ids": s["input_ids"]}
+                                     for s in shards])  # fmt: skip
+
+
+def test_the_local_engine_reads_ahead_and_yields_every_shard_in_order(monkeypatch):
+    plan = plan_source(resolve_source(DEMO))
+    shards = plan_shards(plan, 25)
+    read_on: list[str] = []
+    prepared = runner._prepared
+
+    def spy(plan, shard, kwargs):
+        read_on.append(threading.current_thread().name)
+        return prepared(plan, shard, kwargs)
+
+    monkeypatch.setattr(runner, "_prepared", spy)
+    _Recorder.events = []
+    kwargs = {"model_path": str(bundled_model_path()), "max_length": 128}
+    out = list(runner.run_shards(plan, shards, _Recorder, None, tokenize_kwargs=kwargs, engine="local"))
+    assert [o["shard"] for o in out] == [s.shard_id for s in shards]
+    assert sum(o["rows"] for o in out) == plan.n_rows == 120
+    assert all(len(ids) > 2 for o in out for ids in o["ids"])  # tokenized, special tokens included
+    assert all(name.startswith("neuronhead-read") for name in read_on)  # never on the model's thread
+    assert _Recorder.events[0] == "worker built" and len(_Recorder.events) == 1 + len(shards)
+    assert all("MainThread" in e for e in _Recorder.events[1:])
+
+
+def test_the_null_forward_keeps_shapes_and_says_so(tiny_models, monkeypatch):
+    monkeypatch.setenv(NULL_FORWARD, "1")
+    loaded = load_model(str(tiny_models["bert"]))
+    hooked = HookedModel(loaded, [0, 1])
+    feats = hooked.features(tokenize(loaded.tokenizer, ["a text", "another one here"], 32))
+    assert hooked.null_forward and set(feats) == {0, 1}
+    assert feats[0].shape == (2, 2, loaded.ffn_width) and not feats[1].any()

@@ -98,7 +98,7 @@ def forward_section(n: int, batch_size: int, rounds: int) -> dict:
 def pipeline_section(n: int, rounds: int) -> dict:
     import ray
 
-    from neuronhead.cluster import ensure_ray
+    from neuronhead.cluster.connect import ensure_ray
     from neuronhead.pipelines import extract
 
     tmp = Path(tempfile.mkdtemp(prefix="nh-bench-"))

@@ -199,7 +199,7 @@ def ray_session(ctx: dict[str, Any], num_gpus: int) -> float:
 
 
 def run_extract(ctx: dict[str, Any], side: str) -> dict[str, Any]:
-    from neuronhead.cluster import pool_sizing
+    from neuronhead.cluster.sizing import pool_sizing
     from neuronhead.pipelines import extract
 
     device, dtype, gpus, data = ctx["sides"][side]

@@ -97,18 +97,18 @@ def main() -> None:
     times: dict[str, list[float]] = {"conventional": [], **{k: [] for k in singles}, "together": []}
     conv(packed, args.batch_size)  # warm up both paths once
     for s in singles.values():
-        s.process(packed)
+        s.finish(s.compute(packed))
     for _ in range(args.rounds):
         t = time.perf_counter()
         conv(packed, args.batch_size)
         times["conventional"].append(time.perf_counter() - t)
         for name, s in singles.items():
             t = time.perf_counter()
-            s.process(packed)
+            s.finish(s.compute(packed))
             times[name].append(time.perf_counter() - t)
         if together:
             t = time.perf_counter()
-            together.process(packed)
+            together.finish(together.compute(packed))
             times["together"].append(time.perf_counter() - t)
     best = {k: min(v) for k, v in times.items() if v}
     result: dict = {"texts": n, "layers": L, "texts_per_second": {}, "heads": {}}

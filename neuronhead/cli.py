@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from neuronhead.cluster.logs import VERBOSE
 
 
 def _add_extract(sub: argparse._SubParsersAction) -> None:
@@ -613,6 +616,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score(sub)
     _add_evaluate(sub)
     _add_analyze(sub)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--verbose",
+            action="store_true",
+            help="also print Ray's own log lines and its workers' output (otherwise kept in the Ray "
+            "session's logs/ folder); same as NEURONHEAD_VERBOSE=1",
+        )
     return parser
 
 
@@ -624,6 +634,8 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        os.environ[VERBOSE] = "1"
     try:
         return args.func(args)
     except (ValueError, OSError, NotImplementedError) as exc:  # OSError: disk full, read-only, missing

@@ -93,7 +93,20 @@ def write_atomic(path: Path, write) -> None:
 
 
 def write_table(table: pa.Table, path: Path) -> None:
-    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    """Zstd Parquet; wide float columns without dictionary pages or min/max statistics.
+
+    Activations almost never repeat, so a dictionary only costs time, and nothing filters on their
+    statistics. Measured on a 1,792-row MiniLM shard: write 0.67 s instead of 2.22 s, read 0.18 s
+    instead of 1.05 s, and a 4% smaller file (docs/benchmarks.md, "Feeding the model").
+    """
+    wide = [f.name for f in table.schema if pa.types.is_fixed_size_list(f.type)]
+    narrow = [name for name in table.column_names if name not in wide]
+    write_atomic(
+        path,
+        lambda tmp: pq.write_table(
+            table, tmp, compression="zstd", use_dictionary=narrow, write_statistics=narrow
+        ),
+    )
 
 
 def write_json(obj: Any, path: Path) -> None:

@@ -60,7 +60,7 @@ def _blocks(files: list[str], columns: list[str], fn, engine: str, address: str 
         return
     import ray
 
-    from neuronhead.cluster import ensure_ray
+    from neuronhead.cluster.connect import ensure_ray
 
     ensure_ray(address)
     ds = ray.data.read_parquet(files, override_num_blocks=len(files)).select_columns(columns)

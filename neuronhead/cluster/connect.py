@@ -1,19 +1,21 @@
-"""Start or join Ray, and size actor pools so they never starve the read and write tasks.
+"""Start or join Ray: everything it binds locally stays on 127.0.0.1, the dashboard is off unless asked.
 
-On a 2-CPU node, an actor pool that takes every CPU hangs the dataset forever (the reads never get a
-CPU); on GPU nodes an actor takes one GPU and one CPU. Everything Ray binds locally stays on
-127.0.0.1 and the dashboard is off unless asked for.
+Pool sizes live in ``neuronhead.cluster.sizing``, which does not import Ray.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import ray
+
+from neuronhead.cluster.logs import verbose
 
 
 def default_temp_dir() -> str:
@@ -32,6 +34,8 @@ def ensure_ray(
     """Connect once: to ``address`` when given, else a fresh in-process local instance.
 
     Inside a Ray job (``ray job submit``) Ray sets ``RAY_ADDRESS``: the job then uses its cluster.
+    Unless ``verbose()``, Ray logs only errors here and keeps its workers' output in the session's
+    ``logs/`` folder; exceptions from the workers still reach this process.
     """
     if ray.is_initialized():
         return
@@ -41,21 +45,51 @@ def ensure_ray(
     # Ray renices its workers to 15; the model actors *are* the work here, and at nice 15 they lose
     # the CPU to the driver, raylet and GCS polling (measured: 0.76 → see docs/benchmarks.md).
     os.environ.setdefault("RAY_worker_niceness", "0")
-    common = {"logging_level": logging.WARNING, "log_to_driver": True}
-    if address:
-        ray.init(address=address, **common)
-        quiet_ray_data()
-        return
-    ray.init(
-        address="local",  # always a fresh instance: a stale cluster file cannot break it
-        num_cpus=num_cpus,
-        include_dashboard=dashboard,
-        dashboard_host=dashboard_host,
-        _node_ip_address="127.0.0.1",
-        _temp_dir=temp_dir or default_temp_dir(),
-        **common,
-    )
+    loud = verbose()
+    if not loud:
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+    common = {"logging_level": logging.INFO if loud else logging.ERROR, "log_to_driver": loud}
+    if not address:
+        temp_dir = temp_dir or default_temp_dir()
+        common |= {
+            "address": "local",  # always a fresh instance: a stale cluster file cannot break it
+            "num_cpus": num_cpus,
+            "include_dashboard": dashboard,
+            "dashboard_host": dashboard_host,
+            "_node_ip_address": "127.0.0.1",
+            "_temp_dir": temp_dir,
+        }
+    log = Path(temp_dir or tempfile.gettempdir()) / f"neuronhead-ray-init-{os.getpid()}.log"
+    with nullcontext() if loud else _native_stderr_to(log):
+        ray.init(address=address, **common) if address else ray.init(**common)
     quiet_ray_data()
+
+
+@contextmanager
+def _native_stderr_to(path: Path) -> Iterator[None]:
+    """Send file descriptor 2 to ``path`` while Ray starts; replay it if the start fails.
+
+    Ray's C++ core writes its start-up lines (a probe of 8.8.8.8 for the local IP that the loopback
+    sandbox refuses, the log level it read from the environment) straight to the descriptor, past
+    Python's logging. A failed start still shows them, followed by the exception.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            except BaseException:
+                os.dup2(saved, 2)
+                sys.stderr.write(path.read_text(errors="replace"))
+                raise
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        path.unlink(missing_ok=True)
 
 
 def quiet_ray_data() -> None:
@@ -63,47 +97,4 @@ def quiet_ray_data() -> None:
     from ray.data import DataContext
 
     DataContext.get_current().enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-
-
-@dataclass(frozen=True)
-class PoolSizing:
-    size: int
-    num_cpus: float
-    num_gpus: float
-    torch_threads: int
-
-
-def alive_node_resources() -> list[dict]:
-    """Each live node's resources (``CPU``, ``GPU``, …), so pools are sized per machine, not per total."""
-    return [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-
-
-def pool_sizing(
-    requested: int | None = None, resources: dict | None = None, nodes: list[dict] | None = None
-) -> PoolSizing:
-    """How many model actors, and what each reserves.
-
-    GPUs: one actor per GPU. CPU only, on each node: leave one CPU to the read/tokenize tasks; each actor
-    reserves one CPU and runs torch on its share of that node's cores (a 2-CPU machine: one actor, two
-    threads). On a cluster the per-node pools add up, so every worker node gets actors of its own; a
-    head started with ``--num-cpus=0`` gets none.
-    """
-    if nodes is None:
-        nodes = [resources] if resources is not None else alive_node_resources()
-    cpu_nodes = [int(n.get("CPU", 0)) for n in nodes if n.get("CPU", 0) >= 1]
-    cpus = sum(cpu_nodes) or 1
-    gpus = int(sum(n.get("GPU", 0) for n in nodes))
-    if gpus:
-        size = min(requested or gpus, gpus)
-        return PoolSizing(size, 1.0, 1.0, max(1, (cpus - size) // size or 1))
-    per_node = [max(1, min(c // 4, c - 1)) if c > 1 else 1 for c in cpu_nodes] or [1]
-    size = requested or sum(per_node)  # big matmuls scale across threads better than across actors
-    biggest = max(cpu_nodes or [1])
-    if len(per_node) == 1:
-        size = max(1, min(size, cpus - 1)) if cpus > 1 else 1
-        num_cpus = 1.0 if cpus > size else 0.5
-        return PoolSizing(size, num_cpus, 0.0, max(1, cpus // size))
-    # several nodes: one CPU per actor, threads for the share of the largest node's cores each gets
-    threads = max(1, biggest // max(per_node))
-    return PoolSizing(size, 1.0, 0.0, threads)
+    logging.getLogger("ray.data").setLevel(logging.INFO if verbose() else logging.ERROR)

@@ -144,7 +144,7 @@ def fit_probes_ray(
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    from neuronhead.cluster import ensure_ray
+    from neuronhead.cluster.connect import ensure_ray
 
     manifest = read_manifest(features)
     layers = list(manifest["layers"])

@@ -16,8 +16,7 @@ import torch
 
 from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import load_model
-from neuronhead.models.tokens import Tokenized
-from neuronhead.pipelines.shards import row_errors, step_seconds, unpack
+from neuronhead.pipelines.worker import Computed, ShardWorker
 from neuronhead.store import (
     EMBED_COLUMNS,
     FP16_MAX,
@@ -57,11 +56,13 @@ def pick_device_dtype(device: str, dtype: str) -> tuple[str, str]:
     return device, dtype
 
 
-class ShardExtractor:
+class ShardExtractor(ShardWorker):
     """Loads the model once (only the blocks needed), then turns shards into feature files."""
 
     def __init__(self, settings: ExtractorSettings) -> None:
         self.settings = settings
+        self.pool_special_tokens = settings.pool_special_tokens
+        self.batch_size, self.max_tokens = settings.batch_size, settings.max_tokens
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
         device, dtype = pick_device_dtype(settings.device, settings.dtype)
@@ -82,23 +83,11 @@ class ShardExtractor:
         embed_dim = self.hooked.embed_dim if settings.embeddings else None
         self.schema = feature_schema(self.hooked.widths(), settings.label_kind, embed_dim)
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        return pa.Table.from_pylist([self.process(shard) for shard in unpack(batch)])
-
-    def process(self, shard: dict) -> dict:
-        t0, c0 = time.perf_counter(), time.process_time()
-        s = self.settings
+    def finish(self, computed: Computed) -> dict:
+        """Feature columns in float16 (clipped to its range, counted), then one atomic Parquet file."""
+        t0 = time.perf_counter()
+        s, shard, ok = self.settings, computed.shard, computed.ok
         n = len(shard["row"])
-        special = shard["special"]
-        errors = row_errors(shard, s.pool_special_tokens)
-        ok = [i for i in range(n) if errors[i] is None]
-        tokens = Tokenized(
-            ids=[shard["input_ids"][i] for i in ok],
-            special=[special[i] for i in ok],
-            truncated=[shard["truncated"][i] for i in ok],
-        )
-        feats = self.hooked.features(tokens, batch_size=s.batch_size, max_tokens=s.max_tokens) if ok else {}
-        t_model = time.perf_counter()
         valid = np.zeros(n, dtype=bool)
         valid[ok] = True
         columns: dict[str, pa.Array] = {
@@ -111,22 +100,15 @@ class ShardExtractor:
         clipped = 0
         for layer, width in self.hooked.widths().items():
             for p, pool in enumerate(("mean", "max")):
-                full = np.zeros((n, width), dtype=np.float32)
-                if ok:
-                    full[ok] = feats[layer][:, p, :]
-                over = np.abs(full) > FP16_MAX
-                if over.any():
-                    clipped += int(over.sum())
-                    np.clip(full, -FP16_MAX, FP16_MAX, out=full)
-                columns[f"layer_{layer}_{pool}"] = fixed_size_float16(full, valid)
+                values, over = _float16_ready(computed.outputs.get(layer), p, ok, n, width)
+                clipped += over
+                columns[f"layer_{layer}_{pool}"] = fixed_size_float16(values, valid)
         for name in EMBED_COLUMNS if s.embeddings else ():
-            full = np.zeros((n, self.hooked.embed_dim), dtype=np.float32)
-            if ok:
-                full[ok] = feats[name]
-            columns[name] = fixed_size_float16(np.clip(full, -FP16_MAX, FP16_MAX), valid)
+            values, _ = _float16_ready(computed.outputs.get(name), None, ok, n, self.hooked.embed_dim)
+            columns[name] = fixed_size_float16(values, valid)
         columns["n_tokens"] = pa.array([len(x) for x in shard["input_ids"]], pa.int32())
         columns["truncated"] = pa.array(shard["truncated"], pa.bool_())
-        columns["error"] = pa.array(errors, pa.string())
+        columns["error"] = pa.array(computed.errors, pa.string())
         table = pa.Table.from_pydict(columns, schema=self.schema)
         t_convert = time.perf_counter()
         write_table(table, Path(s.out) / shard_name(shard["shard"]))
@@ -138,12 +120,31 @@ class ShardExtractor:
             "truncated": int(sum(shard["truncated"])),
             "tokens": int(sum(len(x) for x in shard["input_ids"])),
             "fp16_clipped": clipped,
-            "seconds": t_write - t0,
-            "cpu_seconds": time.process_time() - c0,
-            "steps_s": step_seconds(
-                shard, model=t_model - t0, convert=t_convert - t_model, write=t_write - t_convert
-            ),
+            "seconds": computed.model_s + t_write - t0,
+            "steps_s": computed.steps(convert=t_convert - t0, write=t_write - t_convert),
             "device": self.device,
             "dtype": self.dtype,
             **({"null_forward": True} if self.hooked.null_forward else {}),
         }
+
+
+def _float16_ready(
+    outputs: np.ndarray | None, pool: int | None, ok: list[int], n: int, width: int
+) -> tuple[np.ndarray, int]:
+    """``(n, width)`` float32 values (zeros on rows that failed) within float16's range; how many clipped.
+
+    When every row went through the model, the model's array is used as it is (a strided view): no
+    zero-filled copy. The range check is two reductions; only a shard that overflows pays for a mask.
+    """
+    if outputs is not None and pool is not None:
+        outputs = outputs[:, pool, :]
+    if len(ok) == n and outputs is not None:
+        values = outputs
+    else:
+        values = np.zeros((n, width), dtype=np.float32)
+        if ok:
+            values[ok] = outputs
+    if n == 0 or (values.max() <= FP16_MAX and values.min() >= -FP16_MAX):
+        return values, 0
+    over = int((np.abs(values) > FP16_MAX).sum())
+    return np.clip(values, -FP16_MAX, FP16_MAX), over

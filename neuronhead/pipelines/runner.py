@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +18,18 @@ from typing import Any
 import pyarrow as pa
 
 from neuronhead.data import SourcePlan
-from neuronhead.pipelines.shards import Shard, read_shard, tokenize_shards
+from neuronhead.pipelines.shards import Shard, read_shard, tokenize_shards, unpack
 
 ENGINES = ("auto", "ray", "local")
 READ_AHEAD = 2  # shards read and tokenized ahead of the model in the in-process engine
+POOL_ATTEMPTS = 4  # Ray passes over the unfinished shards before a lost worker fails the job
+
+
+def _lost_worker_errors() -> tuple[type[BaseException], ...]:
+    """Ray's errors for a worker, actor, node or object that went away (not a bug in our code)."""
+    from ray import exceptions as rx
+
+    return (rx.RayActorError, rx.WorkerCrashedError, rx.NodeDiedError, rx.ObjectLostError)
 
 
 def resolve_engine(engine: str, address: str | None = None) -> str:
@@ -40,7 +49,7 @@ def resolve_engine(engine: str, address: str | None = None) -> str:
         return "ray"
     import torch
 
-    from neuronhead.cluster.connect import pool_sizing
+    from neuronhead.cluster.sizing import pool_sizing
 
     if torch.cuda.is_available():
         return "ray"
@@ -58,12 +67,18 @@ def run_local(
     settings: Any,
     tokenize_kwargs: dict[str, Any],
 ) -> Iterator[dict]:
-    """The same steps in this process, with reading and tokenizing a thread ahead of the model.
+    """The same steps in this process, as three overlapping stages: read, model, write.
 
-    The first shards are read while the model loads; the tokenizer and the file readers run in C++ and
-    Rust, largely outside the GIL, so they overlap the forward passes.
+    A reader thread reads and tokenizes ``READ_AHEAD`` shards ahead (the first ones while the model
+    loads); the model runs here; a writer thread finishes each shard (conversion, compression, the
+    atomic write) while the next one goes through the model. The tokenizer, Arrow and zstd run in
+    native code, largely outside the GIL, so the stages overlap. At most one finished-but-unwritten
+    shard is held.
     """
-    with ThreadPoolExecutor(1, thread_name_prefix="neuronhead-read") as reader:
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="neuronhead-read") as reader,
+        ThreadPoolExecutor(1, thread_name_prefix="neuronhead-write") as writer,
+    ):
         todo, ahead = iter(shards), deque()
 
         def read_next() -> None:
@@ -74,10 +89,17 @@ def run_local(
         for _ in range(READ_AHEAD):
             read_next()
         w = worker(settings)
+        writing = None
         while ahead:
             table = ahead.popleft().result()
             read_next()
-            yield from w(table).to_pylist()
+            for packed in unpack(table):
+                computed = w.compute(packed)
+                if writing is not None:
+                    yield writing.result()
+                writing = writer.submit(w.finish, computed)
+        if writing is not None:
+            yield writing.result()
 
 
 def run_shards(
@@ -99,27 +121,66 @@ def run_shards(
     if engine == "local":
         yield from run_local(plan, shards, worker, settings, tokenize_kwargs)
         return
-    import ray
 
-    from neuronhead.cluster import ensure_ray, pool_sizing
+    from neuronhead.cluster.connect import ensure_ray
+    from neuronhead.cluster.sizing import pool_sizing
     from neuronhead.cluster.storage import check_shared_storage
-    from neuronhead.pipelines.datasource import ShardDatasource
 
     ensure_ray(address)
     # Actors on other nodes read the inputs and model and write shards the driver reads back.
     check_shared_storage(settings.out, [settings.model_path] + [f.path for f in plan.files])
     sizing = pool_sizing(num_actors)
     settings = dataclasses.replace(settings, torch_threads=settings.torch_threads or sizing.torch_threads)
+    done: set[int] = set()
+    for attempt in range(POOL_ATTEMPTS):
+        pending = [s for s in shards if s.shard_id not in done]
+        try:
+            for summary in _ray_pass(plan, pending, worker, settings, tokenize_kwargs, sizing):
+                done.add(summary["shard"])
+                yield summary
+            return
+        except _lost_worker_errors() as exc:
+            if attempt + 1 == POOL_ATTEMPTS:
+                raise
+            left = len(shards) - len(done)
+            print(f"neuronhead: a model worker was lost ({type(exc).__name__}); "
+                  f"rerunning the {left} unfinished shards on a new pool", file=sys.stderr)  # fmt: skip
+
+
+def _ray_pass(
+    plan: SourcePlan,
+    shards: list[Shard],
+    worker: Callable[..., Any],
+    settings: Any,
+    tokenize_kwargs: dict[str, Any],
+    sizing: Any,
+) -> Iterator[dict]:
+    """One Ray Data pass: read tasks → tokenize tasks → a pool of model actors.
+
+    Actors are not restarted by Ray (``max_restarts=0``): a restarted actor would be rebuilt from
+    constructor arguments kept in the object store, which can be lost with the node that held them
+    (ray-project/ray#53727). ``run_shards`` reruns the unfinished shards on a fresh pool instead, with
+    freshly sent arguments.
+    """
+    import ray
+
+    from neuronhead.pipelines.datasource import ShardDatasource
+
     ds = ray.data.read_datasource(ShardDatasource(plan, shards), override_num_blocks=len(shards))
     ds = ds.map_batches(tokenize_shards, batch_size=1, batch_format="pyarrow", fn_kwargs=tokenize_kwargs)
-    ds = ds.map_batches(
-        worker,
-        fn_constructor_kwargs={"settings": settings},
-        batch_size=1,
-        batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=sizing.size),
-        num_cpus=sizing.num_cpus,
-        num_gpus=sizing.num_gpus or None,
-    )
+    with warnings.catch_warnings():
+        # ``max_restarts`` has no named parameter yet; Ray 2.64 drops the ``**ray_remote_args`` that
+        # carry it (pyproject pins below that until Ray Data says how to turn restarts off).
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        ds = ds.map_batches(
+            worker,
+            fn_constructor_kwargs={"settings": settings},
+            batch_size=1,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=sizing.size),
+            num_cpus=sizing.num_cpus,
+            num_gpus=sizing.num_gpus or None,
+            max_restarts=0,
+        )
     for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         yield from batch.to_pylist()

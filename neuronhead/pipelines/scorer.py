@@ -22,9 +22,8 @@ import torch
 from neuronhead.heads.artifact import head_from_bytes
 from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import load_model
-from neuronhead.models.tokens import Tokenized
 from neuronhead.pipelines.extractor import pick_device_dtype
-from neuronhead.pipelines.shards import row_errors, step_seconds, unpack
+from neuronhead.pipelines.worker import Computed, ShardWorker
 from neuronhead.store import shard_name, write_table
 from neuronhead.tweets.columns import META_FIELDS, META_NAMES
 
@@ -74,11 +73,13 @@ def score_schema(heads: dict[str, Any], keep_text: bool = False, tweet_columns: 
     return pa.schema(fields)
 
 
-class ShardScorer:
+class ShardScorer(ShardWorker):
     """Loads the model once (only the blocks needed), then turns shards into score files."""
 
     def __init__(self, settings: ScorerSettings) -> None:
         self.settings = settings
+        self.pool_special_tokens = settings.pool_special_tokens
+        self.batch_size, self.max_tokens = settings.batch_size, settings.max_tokens
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
         self.heads = {h["name"]: head_from_bytes(h)[0] for h in settings.heads}
@@ -107,34 +108,20 @@ class ShardScorer:
         )
         self.schema = score_schema(self.heads, settings.keep_text, settings.tweet_columns)
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        return pa.Table.from_pylist([self.process(shard) for shard in unpack(batch)])
-
-    def process(self, shard: dict) -> dict:
+    def finish(self, computed: Computed) -> dict:
+        """Every head's labels and scores from the one forward pass, then one atomic Parquet file."""
         t0 = time.perf_counter()
-        s = self.settings
+        s, shard, ok = self.settings, computed.shard, computed.ok
         n = len(shard["row"])
-        special = shard["special"]
-        errors = row_errors(shard, s.pool_special_tokens)
-        ok = [i for i in range(n) if errors[i] is None]
         columns: dict[str, Any] = {"row": shard["row"], "id": shard["id"]}
         if s.tweet_columns:
             columns.update({name: shard[name] for name in META_NAMES})
         if s.keep_text:
             columns["text"] = shard["text"]
-        feats = {}
-        if ok:
-            tokens = Tokenized(
-                ids=[shard["input_ids"][i] for i in ok],
-                special=[special[i] for i in ok],
-                truncated=[shard["truncated"][i] for i in ok],
-            )
-            feats = self.hooked.features(tokens, batch_size=s.batch_size, max_tokens=s.max_tokens)
-        t_model = time.perf_counter()
         for name, head in self.heads.items():
-            columns.update(self._head_columns(name, head, feats, ok, n))
+            columns.update(self._head_columns(name, head, computed.outputs, ok, n))
         columns["truncated"] = shard["truncated"]
-        columns["error"] = errors
+        columns["error"] = computed.errors
         table = pa.Table.from_pydict(columns, schema=self.schema)
         t_heads = time.perf_counter()
         write_table(table, Path(s.out) / shard_name(shard["shard"]))
@@ -145,10 +132,8 @@ class ShardScorer:
             "errors": n - len(ok),
             "truncated": int(sum(shard["truncated"])),
             "tokens": int(sum(len(x) for x in shard["input_ids"])),
-            "seconds": t_write - t0,
-            "steps_s": step_seconds(
-                shard, model=t_model - t0, heads=t_heads - t_model, write=t_write - t_heads
-            ),
+            "seconds": computed.model_s + t_write - t0,
+            "steps_s": computed.steps(heads=t_heads - t0, write=t_write - t_heads),
             "device": self.device,
             "dtype": self.dtype,
             **({"null_forward": True} if self.hooked.null_forward else {}),

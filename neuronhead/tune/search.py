@@ -102,7 +102,7 @@ def tune_head(
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from neuronhead.cluster import ensure_ray
+    from neuronhead.cluster.connect import ensure_ray
     from neuronhead.heads.train import _check_same_extraction, metric_of, task_of
 
     t_start = time.perf_counter()

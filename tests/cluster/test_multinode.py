@@ -194,8 +194,8 @@ def test_a_worker_node_lost_mid_scoring_every_row_comes_out_once(cluster, jobs, 
         record(
             "fault",
             "worker node lost (its raylet and every process killed) mid-scoring, 3-node cluster",
-            f"{before}/36 shards were written before the kill; Ray restarted the lost node's actors and "
-            "tasks on the other worker and the job succeeded: every row exactly once",
+            f"{before}/36 shards were written before the kill; the driver reran the unfinished shards on a "
+            "new actor pool (the other worker) and the job succeeded: every row exactly once",
             len(ids),
             summary["rows_out"],
         )

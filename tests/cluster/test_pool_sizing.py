@@ -3,7 +3,7 @@ the read and tokenize tasks (a pool that takes every CPU of a node hangs Ray Dat
 
 from __future__ import annotations
 
-from neuronhead.cluster.connect import pool_sizing
+from neuronhead.cluster.sizing import pool_sizing
 
 
 def test_one_node_keeps_a_cpu_for_the_reads():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from neuronhead.cluster import ensure_ray
+from neuronhead.cluster.connect import ensure_ray
 from neuronhead.cluster.storage import check_shared_storage
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from neuronhead.pipelines import extract
 def ray_local():
     import ray
 
-    from neuronhead.cluster import ensure_ray
+    from neuronhead.cluster.connect import ensure_ray
 
     ensure_ray(num_cpus=2)
     yield

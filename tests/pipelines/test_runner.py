@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
+from neuronhead.cluster.logs import VERBOSE
 from neuronhead.data import plan_source, resolve_source
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.models.hooked import NULL_FORWARD
 from neuronhead.models.loading import bundled_model_path
 from neuronhead.pipelines import runner
-from neuronhead.pipelines.shards import plan_shards, unpack
+from neuronhead.pipelines.shards import plan_shards
+from neuronhead.pipelines.worker import Computed, ShardWorker
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo" / "val.csv"
 
@@ -37,7 +41,7 @@ def test_auto_runs_here_on_one_cpu_actor_and_on_ray_when_ray_adds_something(monk
         runner.resolve_engine("spark")
 
 
-class _Recorder:
+class _Recorder(ShardWorker):
     """A worker that records what it got, on which thread, and when it was built."""
 
     events: list[str] = []
@@ -45,12 +49,14 @@ class _Recorder:
     def __init__(self, settings) -> None:
         self.events.append("worker built")
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        shards = unpack(batch)
-        for s in shards:
-            self.events.append(f"shard {s['shard']} on {threading.current_thread().name}")
-        return pa.Table.from_pylist([{"shard": s["shard"], "rows": len(s["row"]), "ids": s["input_ids"]}
-                                     for s in shards])  # fmt: skip
+    def compute(self, shard: dict) -> Computed:
+        self.events.append(f"model {shard['shard']} on {threading.current_thread().name}")
+        return Computed(shard, [None] * len(shard["row"]), list(range(len(shard["row"]))))
+
+    def finish(self, computed: Computed) -> dict:
+        s = computed.shard
+        self.events.append(f"write {s['shard']} on {threading.current_thread().name}")
+        return {"shard": s["shard"], "rows": len(s["row"]), "ids": s["input_ids"]}
 
 
 def test_the_local_engine_reads_ahead_and_yields_every_shard_in_order(monkeypatch):
@@ -71,8 +77,12 @@ def test_the_local_engine_reads_ahead_and_yields_every_shard_in_order(monkeypatc
     assert sum(o["rows"] for o in out) == plan.n_rows == 120
     assert all(len(ids) > 2 for o in out for ids in o["ids"])  # tokenized, special tokens included
     assert all(name.startswith("neuronhead-read") for name in read_on)  # never on the model's thread
-    assert _Recorder.events[0] == "worker built" and len(_Recorder.events) == 1 + len(shards)
-    assert all("MainThread" in e for e in _Recorder.events[1:])
+    events = _Recorder.events
+    assert events[0] == "worker built" and len(events) == 1 + 2 * len(shards)
+    assert all("MainThread" in e for e in events if e.startswith("model"))
+    assert all("neuronhead-write" in e for e in events if e.startswith("write"))
+    # every shard is written, once, in order
+    assert [e.split()[1] for e in events if e.startswith("write")] == [str(s.shard_id) for s in shards]
 
 
 def test_the_null_forward_keeps_shapes_and_says_so(tiny_models, monkeypatch):
@@ -82,3 +92,20 @@ def test_the_null_forward_keeps_shapes_and_says_so(tiny_models, monkeypatch):
     feats = hooked.features(tokenize(loaded.tokenizer, ["a text", "another one here"], 32))
     assert hooked.null_forward and set(feats) == {0, 1}
     assert feats[0].shape == (2, 2, loaded.ffn_width) and not feats[1].any()
+
+
+def _extract_stderr(out: Path, *extra: str) -> list[str]:
+    cmd = [sys.executable, "-m", "neuronhead.cli", "extract", "--data", str(DEMO), "--out", str(out)]
+    env = {k: v for k, v in os.environ.items() if k not in (VERBOSE, "RAY_BACKEND_LOG_LEVEL")}
+    proc = subprocess.run([*cmd, "--engine", "ray", *extra], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [line for line in proc.stderr.replace("\r", "\n").splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_a_ray_extract_prints_only_its_own_lines_unless_verbose(tmp_path):
+    quiet = _extract_stderr(tmp_path / "quiet")
+    assert quiet and all(line.startswith("extract:") for line in quiet), quiet  # progress bar only
+    loud = _extract_stderr(tmp_path / "loud", "--verbose")
+    ray_lines = [line for line in loud if not line.startswith("extract:")]
+    assert ray_lines, "--verbose should show Ray's own log lines"

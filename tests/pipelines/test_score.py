@@ -104,7 +104,7 @@ def test_bad_rows_come_out_with_a_reason_and_ray_matches_local(heads, tmp_path):
     assert df.loc[df["id"] == "long", "truncated"].item()
     assert local["errors"] == 3 and local["scored"] == 5
 
-    from neuronhead.cluster import ensure_ray
+    from neuronhead.cluster.connect import ensure_ray
 
     ensure_ray(num_cpus=2)
     remote = score([str(heads / "deep")], data, tmp_path / "ray", engine="ray", progress=False)

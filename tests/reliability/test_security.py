@@ -110,7 +110,7 @@ def test_model_folders_load_safetensors_only_and_no_remote_code(tmp_path, record
 def test_the_local_dashboard_listens_on_loopback_only(tmp_path, record):
     code = textwrap.dedent("""
         import json, time, ray
-        from neuronhead.cluster import ensure_ray
+        from neuronhead.cluster.connect import ensure_ray
         ensure_ray(num_cpus=1, dashboard=True)
         print(json.dumps({"url": ray.get_runtime_context().gcs_address}), flush=True)
         time.sleep(120)

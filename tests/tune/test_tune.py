@@ -18,7 +18,7 @@ from neuronhead.store import load_features
 def demo(tmp_path_factory):
     import ray
 
-    from neuronhead.cluster import ensure_ray
+    from neuronhead.cluster.connect import ensure_ray
 
     root = tmp_path_factory.mktemp("tune")
     for split in ("train", "val"):

@@ -8,6 +8,9 @@ For each size, in alternating rounds on the same tweets:
   layers, process start, Ray start and model load included, once per ``--engines`` entry;
 - **score** at k = 1 (a head that stops after layer 0), ``neuronhead score`` per engine, end to end.
 
+``--demo-rounds N`` times the demo job (``bash scripts/demo.sh``'s ``neuronhead run``) N times, in
+alternation with the ``--before`` checkout's.
+
 ``--null`` adds the same CLI runs with the forward replaced by a no-op that returns correctly-shaped
 zeros (``NEURONHEAD_NULL_FORWARD=1``): what the rest of the pipeline sustains here, also per CPU-second
 (machine-wide CPU time from /proc/stat, so run it on a quiet machine).
@@ -173,6 +176,27 @@ def summarize(n: int, runs: dict[str, list[dict]]) -> dict:
     return out
 
 
+def measure_demo(args: argparse.Namespace, tmp: Path) -> dict:
+    """The demo job (``neuronhead run --config examples/demo/run.toml``) here and, when given, in the
+    ``--before`` checkout, alternating, ``--demo-rounds`` times each; median wall seconds."""
+    config = str(ROOT / "examples" / "demo" / "run.toml")
+    jobs = {"demo": None} | ({"demo_before": args.before} if args.before else {})
+    runs: dict[str, list[dict]] = {}
+    for r in range(args.demo_rounds):
+        for name, checkout in jobs.items():
+            out = tmp / f"{name}-{r}"
+            cwd = checkout or str(ROOT)  # the config's relative paths are the checkout's examples/
+            run = cli("run", "--config", config, "--out", str(out), checkout=cwd)
+            runs.setdefault(name, []).append(run)
+            shutil.rmtree(out)
+            print(f"[demo] round {r} {name}: {run['wall_s']:.1f} s", flush=True)
+    wall = {k: statistics.median(r["wall_s"] for r in v) for k, v in runs.items()}
+    out = {"seconds": {k: round(v, 2) for k, v in wall.items()}, "runs": runs}
+    if "demo_before" in wall:
+        out["demo_vs_before"] = round(wall["demo"] / wall["demo_before"], 3)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -185,6 +209,7 @@ def main() -> None:
     parser.add_argument("--null", action="store_true", help="add the null-forward runs")
     parser.add_argument("--head", default=None, help="a k = 1 head to score with (default: fit one)")
     parser.add_argument("--before", default=None, help="a checkout of the baseline commit, run alongside")
+    parser.add_argument("--demo-rounds", type=int, default=0, help="time the demo job this many times")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
     result = {
@@ -193,6 +218,7 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "extract": {},
         "score_k1": {},
+        "args": vars(args),
     }
     with tempfile.TemporaryDirectory(prefix="nh-pipeline-") as tmp_name:
         tmp = Path(tmp_name)
@@ -206,6 +232,9 @@ def main() -> None:
             result["score_k1"][str(n)] = s = measure_size(n, args, head, tmp)
             print(f"[score {n}] texts/s {s['texts_per_s']}  ray/local {s.get('score_ray_vs_local')}  "
                   f"per CPU-s {s['texts_per_cpu_s']}", flush=True)  # fmt: skip
+        if args.demo_rounds:
+            result["demo"] = s = measure_demo(args, tmp)
+            print(f"[demo] seconds {s['seconds']}  new/before {s.get('demo_vs_before')}", flush=True)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")

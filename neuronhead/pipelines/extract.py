@@ -14,16 +14,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 import neuronhead
 from neuronhead.data import input_warnings, plan_source, resolve_source, write_bad_rows
 from neuronhead.models.loading import DEFAULT_MODEL, load_config, resolve_model_path, weights_hash
 from neuronhead.models.registry import spec_for
 from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor
 from neuronhead.pipelines.fingerprint import key_folder
-from neuronhead.pipelines.runner import resolve_engine, run_shards
-from neuronhead.pipelines.shards import auto_shard_rows, load_stats, plan_shards
+from neuronhead.pipelines.lifecycle import Engine, run_missing
+from neuronhead.pipelines.runner import resolve_engine
+from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, shard_name, write_json
 from neuronhead.tweets.options import TweetOptions
 
@@ -46,14 +45,6 @@ def parse_layers(spec: str | list[int] | None, n_layers: int) -> list[int]:
     if bad or not layers:
         raise ValueError(f"layers {bad or spec} out of range: the model has layers 0..{n_layers - 1}")
     return sorted(layers)
-
-
-def _tokenize_kwargs(settings: ExtractorSettings) -> dict:
-    return {
-        "model_path": settings.model_path,
-        "max_length": settings.max_length,
-        "trust_remote_code": settings.trust_remote_code,
-    }
 
 
 def extract(
@@ -219,7 +210,6 @@ def extract(
     }
     write_json(manifest, out / MANIFEST)
 
-    pending = [s for s in shards if not (out / shard_name(s.shard_id)).exists()]
     settings = ExtractorSettings(
         model_path=str(model_path),
         layers=layers,
@@ -234,36 +224,17 @@ def extract(
         trust_remote_code=trust_remote_code,
         embeddings=embeddings,
     )
-    t0 = time.perf_counter()
-    bar = tqdm(
-        total=sum(s.count for s in pending),
-        unit="text",
-        desc="extract",
-        disable=not progress,
-        initial=0,
-        dynamic_ncols=True,
-    )
-    stats = load_stats(out)
-    runner = run_shards(
+    ran = run_missing(
+        out,
         plan,
-        pending,
+        shards,
         ShardExtractor,
         settings,
-        tokenize_kwargs=_tokenize_kwargs(settings),
-        engine=engine,
-        address=address,
-        num_actors=num_actors,
+        engine=Engine(engine, address, num_actors),
+        desc="extract",
+        progress=progress,
     )
-    for summary in runner:
-        stats[str(summary["shard"])] = summary
-        write_json(stats, out / "shard_stats.json")
-        bar.update(summary["rows"])
-    bar.close()
-    t_run = time.perf_counter() - t0
-
-    missing = [s.shard_id for s in shards if not (out / shard_name(s.shard_id)).exists()]
-    if missing:
-        raise RuntimeError(f"{len(missing)} shards were not written (first: {missing[0]}); rerun to resume")
+    stats = ran.stats
     done = [stats[str(s.shard_id)] for s in shards if str(s.shard_id) in stats]
     if done:  # what the workers resolved "auto" to
         manifest.update(device=done[-1].get("device", device), compute_dtype=done[-1].get("dtype", dtype))
@@ -278,10 +249,10 @@ def extract(
         engine=engine,
         seconds={
             "plan": round(t_plan, 3),
-            "extract": round(t_run, 3),
+            "extract": round(ran.seconds, 3),
             "total": round(time.perf_counter() - t_start, 3),
         },
-        texts_per_second=round(sum(s.count for s in pending) / t_run, 1) if pending and t_run > 0 else None,
+        texts_per_second=round(ran.rows / ran.seconds, 1) if ran.rows and ran.seconds > 0 else None,
     )
     write_json(manifest, out / MANIFEST)
     return manifest

@@ -18,16 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 import neuronhead
 from neuronhead.data import input_warnings, plan_source, resolve_source
 from neuronhead.heads.artifact import HeadError, head_bytes, head_from_bytes
 from neuronhead.models.loading import resolve_model_path, weights_hash
 from neuronhead.pipelines.fingerprint import key_folder
-from neuronhead.pipelines.runner import run_shards
+from neuronhead.pipelines.lifecycle import Engine, run_missing
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer, score_schema
-from neuronhead.pipelines.shards import auto_shard_rows, load_stats, plan_shards
+from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import MANIFEST, SHARDS, shard_name, write_json, write_table
 from neuronhead.tweets.options import FILTERED, TweetOptions
 
@@ -216,33 +215,17 @@ def score(
         keep_text=keep_text,
         tweet_columns=tweet_columns,
     )
-    pending = [s for s in shards if not (out / shard_name(s.shard_id)).exists()]
-    stats = load_stats(out)
-    bar = tqdm(total=sum(s.count for s in pending), unit="text", desc="score", disable=not progress)
-    t0 = time.perf_counter()
-    for summary in run_shards(
+    ran = run_missing(
+        out,
         plan,
-        pending,
+        shards,
         ShardScorer,
         settings,
-        tokenize_kwargs={
-            "model_path": str(model_path),
-            "max_length": settings.max_length,
-            "trust_remote_code": trust_remote_code,
-        },
-        engine=engine,
-        address=address,
-        num_actors=num_actors,
-    ):
-        stats[str(summary["shard"])] = summary
-        write_json(stats, out / "shard_stats.json")
-        bar.update(summary["rows"])
-    bar.close()
-    t_run = time.perf_counter() - t0
-    n_pending = sum(s.count for s in pending)
-    missing = [s.shard_id for s in shards if not (out / shard_name(s.shard_id)).exists()]
-    if missing:
-        raise RuntimeError(f"{len(missing)} shards were not written (first: {missing[0]}); rerun to resume")
+        engine=Engine(engine, address, num_actors),
+        desc="score",
+        progress=progress,
+    )
+    stats = ran.stats
     counts = _count(out, manifest)
     result = {
         "rows_in": manifest["rows_in"],
@@ -256,8 +239,8 @@ def score(
         "empty_files": plan.empty_files,
         "heads": list(manifest["heads"]),
         "deepest_layer": deepest,
-        "seconds": {"score": round(t_run, 2), "total": round(time.perf_counter() - t_start, 2)},
-        "texts_per_second": round(n_pending / t_run, 1) if n_pending and t_run > 0 else None,
+        "seconds": {"score": round(ran.seconds, 2), "total": round(time.perf_counter() - t_start, 2)},
+        "texts_per_second": round(ran.rows / ran.seconds, 1) if ran.rows and ran.seconds > 0 else None,
         "peak_rss_mb": {
             "driver": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "worker": max((v.get("peak_rss_mb", 0) for v in stats.values()), default=None),

@@ -112,9 +112,12 @@ def tokenize_shards(
     return pa.concat_tables(out, promote_options="permissive")
 
 
+STATS = "shard_stats.json"
+
+
 def load_stats(out: Path) -> dict:
     """``OUT/shard_stats.json``: the summaries of the shards finished so far, by shard id."""
-    path = out / "shard_stats.json"
+    path = out / STATS
     return json.loads(path.read_text()) if path.exists() else {}
 
 

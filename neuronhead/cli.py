@@ -3,13 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from neuronhead.cluster.logs import VERBOSE
+
+ENGINES = ("auto", "ray", "local")  # pipelines.runner.ENGINES, without importing the pipelines here
+
+
+def _add_engine(
+    p: argparse.ArgumentParser, *, default: str | None = "auto", actors: bool = False, what: str = ""
+) -> None:
+    """``--engine`` and ``--address`` (and ``--num-actors`` where a model pool runs): one spelling."""
+    p.add_argument(
+        "--engine",
+        default=default,
+        choices=ENGINES,
+        help=f"{what + ': ' if what else ''}ray: Ray Data actor pool; local: same steps in this process; "
+        "auto (default): Ray when there is a cluster, a GPU or room for several model actors, else local",
+    )
+    p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray when Ray runs)")
+    if actors:
+        p.add_argument(
+            "--num-actors", type=int, default=None, help="model actors (default: sized to the cluster)"
+        )
+
+
+def _add_compute(p: argparse.ArgumentParser) -> None:
+    """How the model runs, the same for ``extract`` and ``score``."""
+    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
+    p.add_argument("--max-tokens", type=int, default=None, help="cap on padded tokens per forward pass")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "float16", "bfloat16"],
+        help="compute dtype (auto: float32 on CPU, bf16/fp16 on CUDA)",
+    )
+    p.add_argument("--device", default="auto", help="auto: CUDA when there is one, else cpu")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
 
 
 def _add_extract(sub: argparse._SubParsersAction) -> None:
@@ -31,14 +67,7 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (rerun to resume)")
     p.add_argument("--layers", default=None, help="layers to keep, e.g. 0-5 or 0,2,4-5 (default: all)")
     p.add_argument("--max-length", type=int, default=128, help="tokens per text; longer texts are truncated")
-    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
-    p.add_argument("--max-tokens", type=int, default=None, help="cap on padded tokens per forward pass")
-    p.add_argument(
-        "--dtype",
-        default="auto",
-        choices=["auto", "float32", "float16", "bfloat16"],
-        help="compute dtype (auto: float32 on CPU, bf16/fp16 on CUDA)",
-    )
+    _add_compute(p)
     p.add_argument(
         "--pool-special-tokens",
         action="store_true",
@@ -54,17 +83,7 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--id-column", default="id")
     p.add_argument("--label-column", default="label")
     p.add_argument("--shard-rows", type=int, default=None, help="rows per output shard (default: ~64 MiB)")
-    p.add_argument(
-        "--engine",
-        default="auto",
-        choices=["auto", "ray", "local"],
-        help="ray: Ray Data actor pool; local: same steps in this process; auto (default): Ray when "
-        "there is a cluster, a GPU or room for several model actors, else local",
-    )
-    p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
-    p.add_argument(
-        "--num-actors", type=int, default=None, help="model actors (default: sized to the cluster)"
-    )
+    _add_engine(p, actors=True)
     p.add_argument(
         "--label-kind",
         default="auto",
@@ -76,7 +95,6 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also store the final hidden state (mean-pooled and first/last token), for baselines",
     )
-    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
     _add_reading(p)
     p.set_defaults(func=_extract)
 
@@ -94,6 +112,7 @@ def _extract(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_tokens=args.max_tokens,
         dtype=args.dtype,
+        device=args.device,
         pool_special_tokens=args.pool_special_tokens,
         on_bad_row=args.on_bad_row,
         shard_rows=args.shard_rows,
@@ -309,8 +328,7 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
     p.add_argument("--label-kind", default="auto", choices=["auto", "class", "value"])
-    p.add_argument("--engine", default="auto", choices=["auto", "ray", "local"], help="extraction engine")
-    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    _add_engine(p, what="extraction")
 
 
 def _add_tune(sub: argparse._SubParsersAction) -> None:
@@ -399,10 +417,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default=None, help="split of a TweetEval folder or dataset")
     p.add_argument("--text-column", default="text")
     p.add_argument("--id-column", default="id")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per batch (padding included)")
-    p.add_argument("--dtype", default="auto", help="auto: bf16/fp16 on CUDA, fp32 on CPU")
-    p.add_argument("--device", default="auto")
+    _add_compute(p)
     p.add_argument("--keep-text", action="store_true", help="copy the text into the output")
     p.add_argument(
         "--shard-rows",
@@ -410,9 +425,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="rows per output shard, the unit of retry and resume (default 4096)",
     )
-    p.add_argument("--engine", default="auto", choices=["auto", "ray", "local"])
-    p.add_argument("--num-actors", type=int, default=None, help="model actors (default: by cluster size)")
-    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    _add_engine(p, actors=True)
     p.add_argument("--force", action="store_true", help="score even if the model is not the heads' model")
     _add_reading(p, scoring=True)
     p.set_defaults(func=_score)
@@ -439,6 +452,7 @@ def _score(args: argparse.Namespace) -> int:
         address=args.address,
         num_actors=args.num_actors,
         force=args.force,
+        trust_remote_code=args.trust_remote_code,
         **_reading(args),
     )
     print(json.dumps(result))
@@ -461,8 +475,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", default=".neuronhead-cache", help="where extractions are kept and reused")
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
-    p.add_argument("--engine", default="auto", choices=["auto", "ray", "local"], help="extraction engine")
-    p.add_argument("--address", default=None)
+    _add_engine(p, what="extraction")
     p.set_defaults(func=_evaluate)
 
 
@@ -547,10 +560,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "--dedupe", action="store_const", const=True, default=None, help="--score tweet dump: repeated ids"
     )
     p.add_argument("--lang", default=None, help="--score tweet dump: keep only these languages (en,es)")
-    p.add_argument(
-        "--engine", default=None, choices=["auto", "ray", "local"], help="extraction and scoring engine"
-    )
-    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    _add_engine(p, default=None, what="extraction and scoring")
     p.set_defaults(func=_run)
 
 
@@ -582,8 +592,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--group-by", default=None, choices=["lang", "hashtag", "author"], help="one panel each")
     p.add_argument("--top", type=int, default=20, help="hashtags listed per label")
-    p.add_argument("--engine", default="auto", choices=["auto", "ray", "local"])
-    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    _add_engine(p, what="reading the scores")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=_analyze)
 
@@ -643,5 +652,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def entry() -> None:
+    """The console script: ``main``, then exit without tearing the interpreter down.
+
+    With torch and transformers loaded, Python's finalization takes 1.3 s on the 2-CPU machine
+    (measured), longer than some whole stages of the demo job. By then every output is written,
+    fsynced and closed, so the exit handlers (Ray's shutdown, logging's flush) run and the process
+    ends. Where a non-daemon thread is still alive, the normal exit waits for it instead.
+    """
+    code = main()
+    if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from neuronhead import cli
 from neuronhead.cluster.logs import VERBOSE
 from neuronhead.data import plan_source, resolve_source
 from neuronhead.models import HookedModel, load_model, tokenize
@@ -39,6 +40,7 @@ def test_auto_runs_here_on_one_cpu_actor_and_on_ray_when_ray_adds_something(monk
     assert runner.resolve_engine("local") == "local" and runner.resolve_engine("ray") == "ray"
     with pytest.raises(ValueError, match="engine must be one of auto, ray, local"):
         runner.resolve_engine("spark")
+    assert cli.ENGINES == runner.ENGINES  # the CLI spells the choices without importing the pipelines
 
 
 class _Recorder(ShardWorker):
@@ -109,3 +111,12 @@ def test_a_ray_extract_prints_only_its_own_lines_unless_verbose(tmp_path):
     loud = _extract_stderr(tmp_path / "loud", "--verbose")
     ray_lines = [line for line in loud if not line.startswith("extract:")]
     assert ray_lines, "--verbose should show Ray's own log lines"
+
+
+def test_the_console_entry_exits_with_main_s_status(tmp_path):
+    """``entry`` skips the interpreter's teardown; the exit status and the error line still come out."""
+    missing = tmp_path / "nope.csv"
+    cmd = [sys.executable, "-m", "neuronhead.cli", "extract", "--data", str(missing), "--out"]
+    proc = subprocess.run([*cmd, str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert "neuronhead extract: error:" in proc.stderr and str(missing) in proc.stderr

@@ -11,9 +11,10 @@ For each size, in alternating rounds on the same tweets:
 ``--demo-rounds N`` times the demo job (``bash scripts/demo.sh``'s ``neuronhead run``) N times, in
 alternation with the ``--before`` checkout's.
 
-``--null`` adds the same CLI runs with the forward replaced by a no-op that returns correctly-shaped
-zeros (``NEURONHEAD_NULL_FORWARD=1``): what the rest of the pipeline sustains here, also per CPU-second
-(machine-wide CPU time from /proc/stat, so run it on a quiet machine).
+``--null`` adds the same CLI runs with the forward replaced by a no-op that returns correctly-shaped,
+activation-like values (``NEURONHEAD_NULL_FORWARD=1``): what the rest of the pipeline sustains here,
+also per CPU-second (machine-wide CPU time from /proc/stat, so run it on a quiet machine).
+``--wide-null N`` does the same at GPT2-XL's feature width (48 × 6,400 neurons per tweet).
 
     ../shared/bin/loopback-only .venv/bin/python bench/pipeline.py --sizes 5000,20000 --null \
         --json docs/data/cpu-2026-12-01/pipeline.json
@@ -195,6 +196,40 @@ def summarize(n: int, runs: dict[str, list[dict]]) -> dict:
     return out
 
 
+def build_wide_null_model(folder: Path) -> Path:
+    """GPT2-XL's feature width on a model that costs nothing to run: 48 blocks × 6,400 FFN neurons
+    (hidden size 64, random weights, MiniLM's WordPiece tokenizer). Under the null forward only its
+    shapes matter: every tweet becomes 48 × 2 × 6,400 float16 features, 1.2 MB, as with GPT2-XL."""
+    import transformers as T
+
+    from neuronhead.models.loading import resolve_model_path
+
+    source = resolve_model_path(None)
+    config = T.BertConfig.from_pretrained(source)
+    config.update({"num_hidden_layers": 48, "hidden_size": 64, "num_attention_heads": 1})
+    config.update({"intermediate_size": 6400})
+    torch.manual_seed(0)
+    T.BertModel(config).save_pretrained(folder, safe_serialization=True)
+    T.AutoTokenizer.from_pretrained(source).save_pretrained(folder)
+    return folder
+
+
+def measure_wide_null(n: int, args: argparse.Namespace, tmp: Path) -> dict:
+    """The null-forward extraction at GPT2-XL's feature width, per engine: the write path's ceiling."""
+    model = build_wide_null_model(tmp / "wide-null-model")
+    data = write_input(tmp / f"tweets-wide-{n}.jsonl", tweets(n))
+    runs: dict[str, list[dict]] = {}
+    for r in range(args.rounds):
+        for engine in args.engines:
+            folder = tmp / f"wide-{engine}-{r}"
+            out = ["--out", str(folder), "--engine", engine, "--model", str(model)]
+            run = cli("extract", "--data", str(data), *out, null=True)
+            runs.setdefault(f"extract_{engine}_null", []).append(run | {"steps_s": step_totals(folder)})
+            shutil.rmtree(folder)
+            print(f"[wide {n}] round {r} {engine}: {run['wall_s']:.1f} s", flush=True)
+    return summarize(n, runs) | {"model": "48 blocks x 6,400 FFN neurons (GPT2-XL width), null forward"}
+
+
 def measure_demo(args: argparse.Namespace, tmp: Path) -> dict:
     """The demo job (``neuronhead run --config examples/demo/run.toml``) here and, when given, in the
     ``--before`` checkout, alternating, ``--demo-rounds`` times each; median wall seconds."""
@@ -229,6 +264,7 @@ def main() -> None:
     parser.add_argument("--head", default=None, help="a k = 1 head to score with (default: fit one)")
     parser.add_argument("--before", default=None, help="a checkout of the baseline commit, run alongside")
     parser.add_argument("--demo-rounds", type=int, default=0, help="time the demo job this many times")
+    parser.add_argument("--wide-null", type=int, default=0, help="tweets for the GPT2-XL-width null run")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
     result = {
@@ -251,6 +287,9 @@ def main() -> None:
             result["score_k1"][str(n)] = s = measure_size(n, args, head, tmp)
             print(f"[score {n}] texts/s {s['texts_per_s']}  ray/local {s.get('score_ray_vs_local')}  "
                   f"per CPU-s {s['texts_per_cpu_s']}", flush=True)  # fmt: skip
+        if args.wide_null:
+            result["wide_null"] = s = measure_wide_null(args.wide_null, args, tmp)
+            print(f"[wide {args.wide_null}] texts/s {s['texts_per_s']}  per CPU-s {s['texts_per_cpu_s']}")
         if args.demo_rounds:
             result["demo"] = s = measure_demo(args, tmp)
             print(f"[demo] seconds {s['seconds']}  new/before {s.get('demo_vs_before')}", flush=True)

@@ -8,6 +8,7 @@ exception that ends the forward pass.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 
@@ -19,6 +20,16 @@ from neuronhead.models.pooling import PoolMask, masked_mean_max
 from neuronhead.models.tokens import Tokenized, length_sorted_batches, pad_batch
 
 NULL_FORWARD = "NEURONHEAD_NULL_FORWARD"  # "1": benchmarks only, see HookedModel.null_forward
+
+
+NULL_ROWS = 1024
+
+
+@functools.cache
+def _null_buffer(width: int, device: torch.device) -> torch.Tensor:
+    """``(NULL_ROWS, width)`` GELU(N(-0.5, 1)) values, made once per width with a fixed seed."""
+    g = torch.Generator().manual_seed(width)
+    return torch.nn.functional.gelu(torch.randn(NULL_ROWS, width, generator=g) - 0.5).to(device)
 
 
 class _StopForward(Exception):
@@ -66,7 +77,7 @@ class HookedModel:
             for layer, idx in (neurons or {}).items()
         }
         self.pad_id = int(loaded.tokenizer.pad_token_id)
-        # The null model of bench/pipeline.py: zeros of the right shapes instead of the forward, to
+        # The null model of bench/pipeline.py: values of the right shapes instead of the forward, to
         # measure what the pipeline around the model sustains. Set in the environment so it reaches
         # Ray's workers unchanged; every shard summary says when it was on.
         self.null_forward = os.environ.get(NULL_FORWARD) == "1"
@@ -136,13 +147,21 @@ class HookedModel:
         return pooled
 
     def _null_outputs(self, n: int) -> dict[int | str, torch.Tensor]:
+        """Activation-like values of the right shapes, at the cost of a copy.
+
+        Zeros would flatter the writer (zstd squeezes them to nothing), so the values are rows of a
+        fixed random buffer, post-GELU-like, taken at a rolling offset: rows repeat only megabytes
+        apart, outside the compressor's window, like real activations do not repeat at all.
+        """
+        self._null_calls = getattr(self, "_null_calls", 0) + 1
+        rows = (torch.arange(n) * 7 + self._null_calls * 131) % NULL_ROWS
         out: dict[int | str, torch.Tensor] = {
-            layer: torch.zeros(n, 2, width, device=self.device) for layer, width in self.widths().items()
+            layer: _null_buffer(2 * width, self.device)[(rows + 17 * layer) % NULL_ROWS].view(n, 2, width)
+            for layer, width in self.widths().items()
         }
         if self.embeddings:
-            out.update(
-                {k: torch.zeros(n, self.embed_dim, device=self.device) for k in ("embed_mean", "embed_token")}
-            )
+            embed = _null_buffer(self.embed_dim, self.device)
+            out.update({k: embed[rows] for k in ("embed_mean", "embed_token")})
         return out
 
     def features(

@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from neuronhead import cli
@@ -91,9 +92,15 @@ def test_the_null_forward_keeps_shapes_and_says_so(tiny_models, monkeypatch):
     monkeypatch.setenv(NULL_FORWARD, "1")
     loaded = load_model(str(tiny_models["bert"]))
     hooked = HookedModel(loaded, [0, 1])
-    feats = hooked.features(tokenize(loaded.tokenizer, ["a text", "another one here"], 32))
+    tokens = tokenize(loaded.tokenizer, ["a text", "another one here"], 32)
+    feats = hooked.features(tokens)
     assert hooked.null_forward and set(feats) == {0, 1}
-    assert feats[0].shape == (2, 2, loaded.ffn_width) and not feats[1].any()
+    assert feats[0].shape == feats[1].shape == (2, 2, loaded.ffn_width)
+    # activation-like, not zeros (zeros would flatter the compressor), and not the model's features
+    assert (feats[0] != 0).mean() > 0.9 and not np.allclose(feats[0], feats[1])
+    monkeypatch.delenv(NULL_FORWARD)
+    real = HookedModel(loaded, [0, 1]).features(tokens)
+    assert not np.allclose(feats[0], real[0])
 
 
 def _extract_stderr(out: Path, *extra: str) -> list[str]:

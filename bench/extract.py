@@ -22,6 +22,7 @@ import torch
 
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.models.tokens import length_sorted_batches, pad_batch
+from neuronhead.pipelines.options import Engine
 
 TWEETS = (
     Path(__file__).resolve().parents[1]
@@ -99,7 +100,7 @@ def pipeline_section(n: int, rounds: int) -> dict:
     import ray
 
     from neuronhead.cluster.connect import ensure_ray
-    from neuronhead.pipelines import extract
+    from neuronhead.pipelines.extract import extract
 
     tmp = Path(tempfile.mkdtemp(prefix="nh-bench-"))
     data = tmp / "tweets.jsonl"
@@ -113,7 +114,7 @@ def pipeline_section(n: int, rounds: int) -> dict:
         for engine in ("local", "ray"):
             out = tmp / f"{engine}-{r}"
             t = time.perf_counter()
-            extract(data, out, engine=engine, progress=False)
+            extract(data, out, progress=False, engine=Engine(engine))
             times[engine].append(time.perf_counter() - t)
             stats = json.loads((out / "shard_stats.json").read_text()).values()
             steady[engine].append(sum(s["rows"] for s in stats) / sum(s["seconds"] for s in stats))

@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:  # the exactness reference lives in tests/
 from gpt2_depth import train_tokenizer  # noqa: E402  (bench/ is the script's folder)
 
 from neuronhead.models import HookedModel, load_model, tokenize  # noqa: E402
+from neuronhead.pipelines.options import Compute, Engine, Reading  # noqa: E402
 
 DATA = (ROOT.parent / "shared" / "data" / "tweeteval" / "sentiment", ROOT / ".gpudata" / "sentiment")
 MINILM = ROOT / ".gpudata" / "minilm"  # the bundled model's config + tokenizer, carried to a device
@@ -200,7 +201,7 @@ def ray_session(ctx: dict[str, Any], num_gpus: int) -> float:
 
 def run_extract(ctx: dict[str, Any], side: str) -> dict[str, Any]:
     from neuronhead.cluster.sizing import pool_sizing
-    from neuronhead.pipelines import extract
+    from neuronhead.pipelines.extract import extract
 
     device, dtype, gpus, data = ctx["sides"][side]
     ray_start = ray_session(ctx, gpus)
@@ -211,12 +212,10 @@ def run_extract(ctx: dict[str, Any], side: str) -> dict[str, Any]:
         data,
         out,
         model=str(ctx["bert"]),
-        split="train",
-        engine="ray",
-        device=device,
-        dtype=dtype,
-        batch_size=ctx["batch_size"],
         progress=False,
+        reading=Reading(split="train"),
+        engine=Engine("ray"),
+        compute=Compute(device=device, dtype=dtype, batch_size=ctx["batch_size"]),
     )
     wall = time.perf_counter() - t
     stats = json.loads((out / "shard_stats.json").read_text()).values()
@@ -269,12 +268,10 @@ def run_score(ctx: dict[str, Any], side: str) -> dict[str, Any]:
         [f"{HEAD}={ctx['head']}"],
         data,
         out,
-        split="train",
-        engine="ray",
-        device=device,
-        dtype=dtype,
-        batch_size=ctx["batch_size"],
         progress=False,
+        reading=Reading(split="train"),
+        engine=Engine("ray"),
+        compute=Compute(device=device, dtype=dtype, batch_size=ctx["batch_size"]),
     )
     stats = json.loads((out / "shard_stats.json").read_text()).values()
     ctx[f"scores_{side}"] = out

@@ -16,6 +16,7 @@ per head.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -28,6 +29,7 @@ from neuronhead.data import plan_source, resolve_source
 from neuronhead.heads.artifact import head_bytes
 from neuronhead.models.loading import load_model
 from neuronhead.models.tokens import length_sorted_batches, pad_batch
+from neuronhead.pipelines.options import Capture, Compute
 from neuronhead.pipelines.score import NO_LABEL, _check_heads, parse_head_specs
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer
 from neuronhead.pipelines.shards import plan_shards, read_shard, tokenize_shards, unpack
@@ -84,10 +86,9 @@ def main() -> None:
     (Path(tmp) / SHARDS).mkdir()
 
     def scorer(names: list[str]) -> ShardScorer:
-        return ShardScorer(
-            ScorerSettings(str(model_path), [blobs[k] for k in names], tmp, max_length=max_length,
-                           batch_size=args.batch_size)
-        )  # fmt: skip
+        settings = ScorerSettings(str(model_path), [blobs[k] for k in names], tmp)
+        capture, compute = Capture(max_length=max_length), Compute(batch_size=args.batch_size)
+        return ShardScorer(dataclasses.replace(settings, capture=capture, compute=compute))
 
     conv = Conventional(str(model_path))
     L = conv.loaded.n_layers_total

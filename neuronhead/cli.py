@@ -10,8 +10,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neuronhead.cluster.logs import VERBOSE
+
+if TYPE_CHECKING:
+    from neuronhead.pipelines.options import Compute, Engine
 
 ENGINES = ("auto", "ray", "local")  # pipelines.runner.ENGINES, without importing the pipelines here
 
@@ -99,33 +103,50 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_extract)
 
 
+def _compute(args: argparse.Namespace) -> Compute:
+    from neuronhead.pipelines.options import Compute
+
+    return Compute(
+        batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
+        dtype=args.dtype,
+        device=args.device,
+        trust_remote_code=args.trust_remote_code,
+    )
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    from neuronhead.pipelines.options import Engine
+
+    return Engine(args.engine, args.address, getattr(args, "num_actors", None))
+
+
 def _extract(args: argparse.Namespace) -> int:
     from neuronhead.pipelines.extract import extract
+    from neuronhead.pipelines.options import Capture, Reading
 
     manifest = extract(
         args.data,
         args.out,
         model=args.model,
-        split=args.split,
-        layers=args.layers,
-        max_length=args.max_length,
-        batch_size=args.batch_size,
-        max_tokens=args.max_tokens,
-        dtype=args.dtype,
-        device=args.device,
-        pool_special_tokens=args.pool_special_tokens,
-        on_bad_row=args.on_bad_row,
+        capture=Capture(
+            layers=args.layers,
+            max_length=args.max_length,
+            pool_special_tokens=args.pool_special_tokens,
+            embeddings=args.embeddings,
+        ),
+        reading=Reading(
+            split=args.split,
+            text_column=args.text_column,
+            id_column=args.id_column,
+            label_column=args.label_column,
+            label_kind=args.label_kind,
+            on_bad_row=args.on_bad_row,
+            **_reading(args),
+        ),
+        compute=_compute(args),
+        engine=_engine(args),
         shard_rows=args.shard_rows,
-        text_column=args.text_column,
-        id_column=args.id_column,
-        label_column=args.label_column,
-        label_kind=args.label_kind,
-        embeddings=args.embeddings,
-        engine=args.engine,
-        address=args.address,
-        num_actors=args.num_actors,
-        trust_remote_code=args.trust_remote_code,
-        **_reading(args),
     )
     summary = {
         k: manifest.get(k) for k in ("rows_in", "rows", "bad_rows", "errors", "truncated", "texts_per_second")
@@ -432,6 +453,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from neuronhead.pipelines.options import Reading
     from neuronhead.pipelines.score import score
 
     result = score(
@@ -439,21 +461,14 @@ def _score(args: argparse.Namespace) -> int:
         args.data,
         args.out,
         model=args.model,
-        split=args.split,
-        text_column=args.text_column,
-        id_column=args.id_column,
-        batch_size=args.batch_size,
-        max_tokens=args.max_tokens,
-        dtype=args.dtype,
-        device=args.device,
-        keep_text=args.keep_text,
+        reading=Reading(
+            split=args.split, text_column=args.text_column, id_column=args.id_column, **_reading(args)
+        ),
+        compute=_compute(args),
+        engine=_engine(args),
         shard_rows=args.shard_rows,
-        engine=args.engine,
-        address=args.address,
-        num_actors=args.num_actors,
+        keep_text=args.keep_text,
         force=args.force,
-        trust_remote_code=args.trust_remote_code,
-        **_reading(args),
     )
     print(json.dumps(result))
     filtered = f", {result['filtered']} filtered" if result["filtered"] else ""

@@ -9,22 +9,24 @@ default, a cluster with ``address``); ``engine="local"`` runs the very same step
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import neuronhead
-from neuronhead.data import input_warnings, plan_source, resolve_source, write_bad_rows
+from neuronhead.data import Source, SourcePlan, input_warnings, plan_source, resolve_source, write_bad_rows
 from neuronhead.models.loading import DEFAULT_MODEL, load_config, resolve_model_path, weights_hash
 from neuronhead.models.registry import spec_for
 from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor
 from neuronhead.pipelines.fingerprint import key_folder
-from neuronhead.pipelines.lifecycle import Engine, run_missing
+from neuronhead.pipelines.lifecycle import run_missing
+from neuronhead.pipelines.options import Capture, Compute, Engine, Reading
 from neuronhead.pipelines.runner import resolve_engine
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, shard_name, write_json
-from neuronhead.tweets.options import TweetOptions
 
 
 def parse_layers(spec: str | list[int] | None, n_layers: int) -> list[int]:
@@ -52,29 +54,11 @@ def extract(
     out: str | os.PathLike,
     *,
     model: str | None = None,
-    split: str | None = None,
-    layers: str | list[int] | None = None,
-    max_length: int = 128,
-    batch_size: int = 64,
-    max_tokens: int | None = None,
-    dtype: str = "auto",
-    device: str = "auto",
-    pool_special_tokens: bool = False,
-    on_bad_row: str = "error",
+    capture: Capture = Capture(),
+    reading: Reading = Reading(),
+    compute: Compute = Compute(),
+    engine: Engine = Engine(),
     shard_rows: int | None = None,
-    text_column: str = "text",
-    id_column: str = "id",
-    label_column: str = "label",
-    label_names: list[str] | None = None,
-    label_kind: str = "auto",
-    embeddings: bool = False,
-    format: str = "auto",
-    normalize: str = "auto",
-    tweets: TweetOptions | None = None,
-    engine: str = "auto",
-    address: str | None = None,
-    num_actors: int | None = None,
-    trust_remote_code: bool = False,
     progress: bool = True,
 ) -> dict:
     """Extract pooled FFN features of ``data`` into the folder ``out``; return the manifest.
@@ -84,67 +68,117 @@ def extract(
     texts as TweetEval-normalised (they come that way) and leaves other texts as they are; the
     manifest records it, the head keeps it, and scoring applies it.
     """
-    engine = resolve_engine(engine, address)
+    engine = dataclasses.replace(engine, engine=resolve_engine(engine.engine, engine.address))
     t_start = time.perf_counter()
     out = Path(out)
     model_path = resolve_model_path(model)
-    config = load_config(model_path, trust_remote_code=trust_remote_code)
+    config = load_config(model_path, trust_remote_code=compute.trust_remote_code)
     spec = spec_for(config)
-    n_total = spec.n_layers(config)
-    layers = parse_layers(layers, n_total)
+    capture = dataclasses.replace(capture, layers=parse_layers(capture.layers, spec.n_layers(config)))
     width = spec.ffn_width(config)
-    shard_rows = shard_rows or auto_shard_rows(len(layers) * 2 * width * 2)
-    source = resolve_source(
-        data,
-        split=split,
-        text_column=text_column,
-        id_column=id_column,
-        label_column=label_column,
-        label_names=label_names,
-        format=format,
-        tweets=tweets,
-    )
-    if normalize == "auto":
-        normalize = "tweeteval" if source.kind == "tweeteval" else "none"
-    # TweetEval's texts were normalised at the source: it is recorded, and there is nothing to apply.
-    source.normalize = "none" if source.kind == "tweeteval" else normalize
-    settings_key = {
-        "format_version": FORMAT_VERSION,
-        "model_sha256": weights_hash(model_path),
-        "layers": layers,
-        "max_length": max_length,
-        "pool_special_tokens": pool_special_tokens,
-        "dtype": dtype,
-        "shard_rows": shard_rows,
-        "on_bad_row": on_bad_row,
-        "source": {
-            "kind": source.kind,
-            "files": None,  # filled below: by content, and as folders before content hashing had it
-            "split": source.split,
-            "columns": [text_column, id_column, label_column],
-            "label_names": label_names,
-        },
-    }
-    if label_kind != "auto":  # only when set, so extractions made before the option keep their key
-        settings_key["label_kind"] = label_kind
-    if embeddings:
-        settings_key["embeddings"] = True
-    if source.normalize != "none" or source.tweets is not None:  # keeps earlier fingerprints
-        settings_key["reading"] = {
-            "normalize": source.normalize,
-            "tweets": source.tweets and source.tweets.to_json(),
-        }
-    keyed = key_folder(out, settings_key, source.files, "an extraction")
-    fingerprint, old = keyed.fingerprint, keyed.previous
+    shard_rows = shard_rows or auto_shard_rows(len(capture.layers) * 2 * width * 2)
+    source, normalize = _source(data, reading)
+    key = _settings_key(model_path, capture, reading, compute, source, shard_rows)
+    keyed = key_folder(out, key, source.files, "an extraction")
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    old = keyed.previous
     if old and old.get("status") == "complete" and all((out / s["file"]).exists() for s in old["shards"]):
         if progress:
             print(f"{out}: already complete ({old['rows']} rows), nothing to do")
         return old
 
     t0 = time.perf_counter()
-    plan = plan_source(source, on_bad_row=on_bad_row, label_kind=label_kind)
+    plan = plan_source(source, on_bad_row=reading.on_bad_row, label_kind=reading.label_kind)
     t_plan = time.perf_counter() - t0
+    _warn(plan, out)
+    shards = plan_shards(plan, shard_rows)
+    manifest = _manifest(model, model_path, config, capture, reading, compute, source, plan, shards)
+    manifest["normalize"] = normalize
+    manifest.update(fingerprint=keyed.fingerprint, file_stamps=[st.record() for st in keyed.stamps])
+    manifest["model"]["weights_sha256"] = key["model_sha256"]
+    write_json(manifest, out / MANIFEST)
+
+    settings = ExtractorSettings(str(model_path), str(out.resolve()), plan.label_kind, capture, compute)
+    ran = run_missing(
+        out, plan, shards, ShardExtractor, settings, engine=engine, desc="extract", progress=progress
+    )
+    done = [ran.stats[str(s.shard_id)] for s in shards if str(s.shard_id) in ran.stats]
+    if done:  # what the workers resolved "auto" to
+        last = done[-1]
+        manifest.update(
+            device=last.get("device", compute.device), compute_dtype=last.get("dtype", compute.dtype)
+        )
+        if any(d.get("null_forward") for d in done):  # a benchmark's stand-in values, not features
+            manifest["null_forward"] = True
+    manifest.update(
+        status="complete",
+        errors=sum(d["errors"] for d in done),
+        truncated=sum(d["truncated"] for d in done),
+        fp16_clipped=sum(d.get("fp16_clipped", 0) for d in done),
+        tokens=sum(d["tokens"] for d in done),
+        engine=engine.engine,
+        seconds={
+            "plan": round(t_plan, 3),
+            "extract": round(ran.seconds, 3),
+            "total": round(time.perf_counter() - t_start, 3),
+        },
+        texts_per_second=round(ran.rows / ran.seconds, 1) if ran.rows and ran.seconds > 0 else None,
+    )
+    write_json(manifest, out / MANIFEST)
+    return manifest
+
+
+def _source(data: str | os.PathLike, reading: Reading) -> tuple[Source, str]:
+    """The input, and the normalisation to record: TweetEval's texts were normalised at the source, so
+    it is recorded, and there is nothing to apply."""
+    source = resolve_source(
+        data,
+        split=reading.split,
+        text_column=reading.text_column,
+        id_column=reading.id_column,
+        label_column=reading.label_column,
+        label_names=reading.label_names,
+        format=reading.format,
+        tweets=reading.tweets,
+    )
+    normalize = reading.normalize
+    if normalize == "auto":
+        normalize = "tweeteval" if source.kind == "tweeteval" else "none"
+    source.normalize = "none" if source.kind == "tweeteval" else normalize
+    return source, normalize
+
+
+def _settings_key(
+    model_path: Path, capture: Capture, reading: Reading, compute: Compute, source: Source, shard_rows: int
+) -> dict:
+    """What the folder's fingerprint covers; optional parts only when set, so older folders keep theirs."""
+    key: dict = {
+        "format_version": FORMAT_VERSION,
+        "model_sha256": weights_hash(model_path),
+        "layers": capture.layers,
+        "max_length": capture.max_length,
+        "pool_special_tokens": capture.pool_special_tokens,
+        "dtype": compute.dtype,
+        "shard_rows": shard_rows,
+        "on_bad_row": reading.on_bad_row,
+        "source": {
+            "kind": source.kind,
+            "files": None,  # filled by key_folder: by content, and as folders before content hashing had it
+            "split": source.split,
+            "columns": [reading.text_column, reading.id_column, reading.label_column],
+            "label_names": reading.label_names,
+        },
+    }
+    if reading.label_kind != "auto":
+        key["label_kind"] = reading.label_kind
+    if capture.embeddings:
+        key["embeddings"] = True
+    if source.normalize != "none" or source.tweets is not None:
+        key["reading"] = {"normalize": source.normalize, "tweets": source.tweets and source.tweets.to_json()}
+    return key
+
+
+def _warn(plan: SourcePlan, out: Path) -> None:
     if plan.bad_rows:
         write_bad_rows(plan.bad_rows, out / "bad_rows.jsonl")
         print(
@@ -153,48 +187,61 @@ def extract(
         )
     for warning in input_warnings(plan):
         print(f"warning: {warning}")
-    shards = plan_shards(plan, shard_rows)
-    manifest = {
+
+
+def _manifest(
+    model: str | None,
+    model_path: Path,
+    config: Any,
+    capture: Capture,
+    reading: Reading,
+    compute: Compute,
+    source: Source,
+    plan: SourcePlan,
+    shards: list,
+) -> dict:
+    """The folder's manifest before any shard runs (``status: running``)."""
+    spec = spec_for(config)
+    embeddings = {
+        "embed_mean": "final hidden state, mean over all real tokens (special tokens included)",
+        "embed_token": "final hidden state of the "
+        + ("last real" if spec.pad_with_eos else "first")
+        + " token",
+    }
+    return {
         "format_version": FORMAT_VERSION,
         "neuronhead_version": neuronhead.__version__,
-        "fingerprint": fingerprint,
-        "file_stamps": [st.record() for st in keyed.stamps],
+        "fingerprint": None,
+        "file_stamps": None,
         "status": "running",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {
             "name": DEFAULT_MODEL if model is None else str(model),
             "path": str(model_path),
-            "weights_sha256": settings_key["model_sha256"],
+            "weights_sha256": None,
             "model_type": config.model_type,
             "architecture": spec.name,
-            "n_layers": n_total,
-            "ffn_width": width,
+            "n_layers": spec.n_layers(config),
+            "ffn_width": spec.ffn_width(config),
         },
-        "layers": layers,
-        "depth": n_total if embeddings else max(layers) + 1,
-        "embeddings": {
-            "embed_mean": "final hidden state, mean over all real tokens (special tokens included)",
-            "embed_token": "final hidden state of the "
-            + ("last real" if spec.pad_with_eos else "first")
-            + " token",
-        }
-        if embeddings
-        else None,
+        "layers": capture.layers,
+        "depth": spec.n_layers(config) if capture.embeddings else max(capture.layers) + 1,
+        "embeddings": embeddings if capture.embeddings else None,
         "pooling": ["mean", "max"],
-        "pool_special_tokens": pool_special_tokens,
-        "max_length": max_length,
-        "normalize": normalize,
+        "pool_special_tokens": capture.pool_special_tokens,
+        "max_length": capture.max_length,
+        "normalize": None,  # what was recorded, set by the caller
         "tweets": source.tweets.to_json() if source.tweets else None,
-        "compute_dtype": dtype,
-        "device": device,
+        "compute_dtype": compute.dtype,
+        "device": compute.device,
         "storage_dtype": "float16",
         "source": {
             "kind": source.kind,
             "split": source.split,
             "files": [os.path.abspath(f) if os.path.exists(f) else f for f in source.files],
-            "text_column": text_column,
-            "id_column": id_column,
-            "label_column": label_column,
+            "text_column": reading.text_column,
+            "id_column": reading.id_column,
+            "label_column": reading.label_column,
         },
         "label_kind": plan.label_kind,
         "label_names": plan.label_names,
@@ -208,51 +255,3 @@ def extract(
             {"file": shard_name(s.shard_id), "rows": s.count, "first_row": s.first_row} for s in shards
         ],
     }
-    write_json(manifest, out / MANIFEST)
-
-    settings = ExtractorSettings(
-        model_path=str(model_path),
-        layers=layers,
-        out=str(out.resolve()),
-        label_kind=plan.label_kind,
-        max_length=max_length,
-        batch_size=batch_size,
-        max_tokens=max_tokens,
-        dtype=dtype,
-        device=device,
-        pool_special_tokens=pool_special_tokens,
-        trust_remote_code=trust_remote_code,
-        embeddings=embeddings,
-    )
-    ran = run_missing(
-        out,
-        plan,
-        shards,
-        ShardExtractor,
-        settings,
-        engine=Engine(engine, address, num_actors),
-        desc="extract",
-        progress=progress,
-    )
-    stats = ran.stats
-    done = [stats[str(s.shard_id)] for s in shards if str(s.shard_id) in stats]
-    if done:  # what the workers resolved "auto" to
-        manifest.update(device=done[-1].get("device", device), compute_dtype=done[-1].get("dtype", dtype))
-        if any(d.get("null_forward") for d in done):  # a benchmark's zeros, not features
-            manifest["null_forward"] = True
-    manifest.update(
-        status="complete",
-        errors=sum(d["errors"] for d in done),
-        truncated=sum(d["truncated"] for d in done),
-        fp16_clipped=sum(d.get("fp16_clipped", 0) for d in done),
-        tokens=sum(d["tokens"] for d in done),
-        engine=engine,
-        seconds={
-            "plan": round(t_plan, 3),
-            "extract": round(ran.seconds, 3),
-            "total": round(time.perf_counter() - t_start, 3),
-        },
-        texts_per_second=round(ran.rows / ran.seconds, 1) if ran.rows and ran.seconds > 0 else None,
-    )
-    write_json(manifest, out / MANIFEST)
-    return manifest

@@ -16,6 +16,7 @@ import torch
 
 from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import load_model
+from neuronhead.pipelines.options import Capture, Compute
 from neuronhead.pipelines.worker import Computed, ShardWorker
 from neuronhead.store import (
     EMBED_COLUMNS,
@@ -29,19 +30,14 @@ from neuronhead.store import (
 
 @dataclass(frozen=True)
 class ExtractorSettings:
+    """What every model actor needs: the job's option groups (``capture.layers`` already a list)."""
+
     model_path: str
-    layers: list[int]
     out: str
     label_kind: str | None
-    max_length: int = 128
-    batch_size: int = 64
-    max_tokens: int | None = None
-    dtype: str = "auto"
-    device: str = "auto"
-    pool_special_tokens: bool = False
-    trust_remote_code: bool = False
-    torch_threads: int | None = None
-    embeddings: bool = False
+    capture: Capture
+    compute: Compute = Compute()
+    torch_threads: int | None = None  # filled in from the pool sizing when unset
 
 
 def pick_device_dtype(device: str, dtype: str) -> tuple[str, str]:
@@ -61,26 +57,27 @@ class ShardExtractor(ShardWorker):
 
     def __init__(self, settings: ExtractorSettings) -> None:
         self.settings = settings
-        self.pool_special_tokens = settings.pool_special_tokens
-        self.batch_size, self.max_tokens = settings.batch_size, settings.max_tokens
+        capture, compute = settings.capture, settings.compute
+        self.pool_special_tokens = capture.pool_special_tokens
+        self.batch_size, self.max_tokens = compute.batch_size, compute.max_tokens
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
-        device, dtype = pick_device_dtype(settings.device, settings.dtype)
+        device, dtype = pick_device_dtype(compute.device, compute.dtype)
         self.device, self.dtype = device, dtype
         loaded = load_model(
             settings.model_path,
-            depth=None if settings.embeddings else max(settings.layers) + 1,
+            depth=None if capture.embeddings else max(capture.layers) + 1,
             dtype=dtype,
             device=device,
-            trust_remote_code=settings.trust_remote_code,
+            trust_remote_code=compute.trust_remote_code,
         )
         self.hooked = HookedModel(
             loaded,
-            settings.layers,
-            pool_special_tokens=settings.pool_special_tokens,
-            embeddings=settings.embeddings,
+            capture.layers,
+            pool_special_tokens=capture.pool_special_tokens,
+            embeddings=capture.embeddings,
         )
-        embed_dim = self.hooked.embed_dim if settings.embeddings else None
+        embed_dim = self.hooked.embed_dim if capture.embeddings else None
         self.schema = feature_schema(self.hooked.widths(), settings.label_kind, embed_dim)
 
     def finish(self, computed: Computed) -> dict:
@@ -103,7 +100,7 @@ class ShardExtractor(ShardWorker):
                 values, over = _float16_ready(computed.outputs.get(layer), p, ok, n, width)
                 clipped += over
                 columns[f"layer_{layer}_{pool}"] = fixed_size_float16(values, valid)
-        for name in EMBED_COLUMNS if s.embeddings else ():
+        for name in EMBED_COLUMNS if s.capture.embeddings else ():
             values, _ = _float16_ready(computed.outputs.get(name), None, ok, n, self.hooked.embed_dim)
             columns[name] = fixed_size_float16(values, valid)
         columns["n_tokens"] = pa.array([len(x) for x in shard["input_ids"]], pa.int32())

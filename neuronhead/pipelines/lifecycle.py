@@ -16,18 +16,10 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from neuronhead.data import SourcePlan
+from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.runner import run_shards
 from neuronhead.pipelines.shards import STATS, Shard, load_stats
 from neuronhead.store import shard_name, write_json
-
-
-@dataclass(frozen=True)
-class Engine:
-    """Where shards run: ``auto``, ``ray`` (``address`` joins a cluster) or ``local``."""
-
-    engine: str = "auto"
-    address: str | None = None
-    num_actors: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,8 +42,8 @@ def run_missing(
 ) -> Ran:
     """Run the shards whose files are missing; fail if any planned shard is still missing after.
 
-    ``settings`` (the worker's) carries ``model_path``, ``max_length`` and ``trust_remote_code``, which
-    the tokenize stage needs too.
+    ``settings`` (the worker's) carries ``model_path``, ``capture.max_length`` and
+    ``compute.trust_remote_code``, which the tokenize stage needs too.
     """
     pending = [s for s in shards if not (out / shard_name(s.shard_id)).exists()]
     rows = sum(s.count for s in pending)
@@ -65,8 +57,8 @@ def run_missing(
         settings,
         tokenize_kwargs={
             "model_path": settings.model_path,
-            "max_length": settings.max_length,
-            "trust_remote_code": settings.trust_remote_code,
+            "max_length": settings.capture.max_length,
+            "trust_remote_code": settings.compute.trust_remote_code,
         },
         engine=engine.engine,
         address=engine.address,

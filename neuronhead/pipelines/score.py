@@ -24,11 +24,12 @@ from neuronhead.data import input_warnings, plan_source, resolve_source
 from neuronhead.heads.artifact import HeadError, head_bytes, head_from_bytes
 from neuronhead.models.loading import resolve_model_path, weights_hash
 from neuronhead.pipelines.fingerprint import key_folder
-from neuronhead.pipelines.lifecycle import Engine, run_missing
+from neuronhead.pipelines.lifecycle import run_missing
+from neuronhead.pipelines.options import Capture, Compute, Engine, Reading
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer, score_schema
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import MANIFEST, SHARDS, shard_name, write_json, write_table
-from neuronhead.tweets.options import FILTERED, TweetOptions
+from neuronhead.tweets.options import FILTERED
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NO_LABEL = "\x00no label column"  # scoring never reads labels: a label problem is not a scoring problem
@@ -98,29 +99,20 @@ def score(
     out: str | os.PathLike,
     *,
     model: str | None = None,
-    split: str | None = None,
-    text_column: str = "text",
-    id_column: str = "id",
-    batch_size: int = 64,
-    max_tokens: int | None = None,
-    dtype: str = "auto",
-    device: str = "auto",
+    reading: Reading = Reading(),
+    compute: Compute = Compute(),
+    engine: Engine = Engine(),
     shard_rows: int | None = None,
     keep_text: bool = False,
-    format: str = "auto",
-    normalize: str = "auto",
-    tweets: TweetOptions | None = None,
-    engine: str = "auto",
-    address: str | None = None,
-    num_actors: int | None = None,
     force: bool = False,
-    trust_remote_code: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Score ``data`` with every head into ``out``; returns (and writes) the summary.
 
-    ``normalize="auto"`` normalises texts the way the heads' training texts were (recorded in each
-    head); ``tweets`` filters a tweet dump (filtered rows come out with their reason in ``error``).
+    ``reading.normalize="auto"`` normalises texts the way the heads' training texts were (recorded in
+    each head); ``reading.tweets`` filters a tweet dump (filtered rows come out with their reason in
+    ``error``). Labels and ``on_bad_row`` of ``reading`` are not used: scoring reads no labels, and an
+    unreadable row becomes an output row with its reason.
     """
     t_start = time.perf_counter()
     out = Path(out)
@@ -128,20 +120,21 @@ def score(
     if not named:
         raise ValueError("give at least one --head")
     blobs = [head_bytes(path) | {"name": name} for name, path in named]
-    model_path, extraction = _check_heads(blobs, model, force, normalize)
+    model_path, extraction = _check_heads(blobs, model, force, reading.normalize)
     built = {b["name"]: head_from_bytes(b)[0] for b in blobs}
     deepest = max(h.deepest_layer_ for h in built.values())
+    normalize = reading.normalize
     if normalize == "auto":
         normalize = extraction.get("normalize") or "none"
     source = resolve_source(
         data,
-        split=split,
-        text_column=text_column,
-        id_column=id_column,
+        split=reading.split,
+        text_column=reading.text_column,
+        id_column=reading.id_column,
         label_column=NO_LABEL,
-        format=format,
+        format=reading.format,
         normalize=normalize,
-        tweets=tweets,
+        tweets=reading.tweets,
     )
     tweet_columns = source.kind == "tweets"
     shard_rows = shard_rows or auto_shard_rows(2048)  # scores are small: shards of 4,096 rows
@@ -152,7 +145,7 @@ def score(
             "kind": source.kind,
             "files": None,  # filled in by key_folder
             "split": source.split,
-            "columns": [text_column, id_column],
+            "columns": [reading.text_column, reading.id_column],
         },
         "shard_rows": shard_rows,
         "keep_text": keep_text,
@@ -205,25 +198,16 @@ def score(
         model_path=str(model_path),
         heads=blobs,
         out=str(out.resolve()),
-        max_length=int(extraction.get("max_length") or 128),
-        batch_size=batch_size,
-        max_tokens=max_tokens,
-        dtype=dtype,
-        device=device,
-        pool_special_tokens=bool(extraction.get("pool_special_tokens")),
-        trust_remote_code=trust_remote_code,
+        capture=Capture(
+            max_length=int(extraction.get("max_length") or 128),
+            pool_special_tokens=bool(extraction.get("pool_special_tokens")),
+        ),
+        compute=compute,
         keep_text=keep_text,
         tweet_columns=tweet_columns,
     )
     ran = run_missing(
-        out,
-        plan,
-        shards,
-        ShardScorer,
-        settings,
-        engine=Engine(engine, address, num_actors),
-        desc="score",
-        progress=progress,
+        out, plan, shards, ShardScorer, settings, engine=engine, desc="score", progress=progress
     )
     stats = ran.stats
     counts = _count(out, manifest)

@@ -23,6 +23,7 @@ from neuronhead.heads.artifact import head_from_bytes
 from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import load_model
 from neuronhead.pipelines.extractor import pick_device_dtype
+from neuronhead.pipelines.options import Capture, Compute
 from neuronhead.pipelines.worker import Computed, ShardWorker
 from neuronhead.store import shard_name, write_table
 from neuronhead.tweets.columns import META_FIELDS, META_NAMES
@@ -33,13 +34,8 @@ class ScorerSettings:
     model_path: str
     heads: list[dict[str, Any]]  # {"name", "info", "weights", "where"}
     out: str  # folder the score shards go to
-    max_length: int = 128
-    batch_size: int = 64
-    max_tokens: int | None = None
-    dtype: str = "auto"
-    device: str = "auto"
-    pool_special_tokens: bool = False
-    trust_remote_code: bool = False
+    capture: Capture = Capture()  # max_length and pool_special_tokens: as the heads' features were made
+    compute: Compute = Compute()
     torch_threads: int | None = None
     keep_text: bool = False
     tweet_columns: bool = False  # carry the tweets' metadata columns into the scores
@@ -78,8 +74,8 @@ class ShardScorer(ShardWorker):
 
     def __init__(self, settings: ScorerSettings) -> None:
         self.settings = settings
-        self.pool_special_tokens = settings.pool_special_tokens
-        self.batch_size, self.max_tokens = settings.batch_size, settings.max_tokens
+        self.pool_special_tokens = settings.capture.pool_special_tokens
+        self.batch_size, self.max_tokens = settings.compute.batch_size, settings.compute.max_tokens
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
         self.heads = {h["name"]: head_from_bytes(h)[0] for h in settings.heads}
@@ -92,19 +88,19 @@ class ShardScorer(ShardWorker):
             }
             for name, head in self.heads.items()
         }
-        self.device, self.dtype = pick_device_dtype(settings.device, settings.dtype)
+        self.device, self.dtype = pick_device_dtype(settings.compute.device, settings.compute.dtype)
         loaded = load_model(
             settings.model_path,
             depth=max(self.neurons) + 1,
             dtype=self.dtype,
             device=self.device,
-            trust_remote_code=settings.trust_remote_code,
+            trust_remote_code=settings.compute.trust_remote_code,
         )
         self.hooked = HookedModel(
             loaded,
             list(self.neurons),
             neurons=self.neurons,
-            pool_special_tokens=settings.pool_special_tokens,
+            pool_special_tokens=settings.capture.pool_special_tokens,
         )
         self.schema = score_schema(self.heads, settings.keep_text, settings.tweet_columns)
 

@@ -15,6 +15,7 @@ from typing import Any
 from neuronhead.heads.train import evaluate_head, fit_head
 from neuronhead.pipelines.extract import extract
 from neuronhead.pipelines.fingerprint import StaleFolder
+from neuronhead.pipelines.options import grouped
 from neuronhead.store import read_manifest
 
 
@@ -38,11 +39,11 @@ def cached_extraction(
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     out = Path(cache) / f"{Path(spec).name or 'data'}-{split or 'all'}-{digest}"
     try:
-        extract(data, out, model=model, split=split, **options)
+        extract(data, out, model=model, **grouped(split=split, **options))
     except StaleFolder:
         print(f"{out}: the input changed since this cache entry was made; extracting it again")
         shutil.rmtree(out)
-        extract(data, out, model=model, split=split, **options)
+        extract(data, out, model=model, **grouped(split=split, **options))
     return out
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from neuronhead.pipelines.options import Capture, Engine, Reading
 from neuronhead.run.config import RunConfig
 from neuronhead.run.stages import StageLog, stage_key
 from neuronhead.store import read_manifest, write_json
@@ -61,21 +62,22 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
         before = _complete(folder)
         what = f"extract {data}" + (f" ({split})" if Path(data).is_dir() else "") + f" → {folder}"
         with log.stage(f"extract {name}", "", what) as rec:
+            reading = Reading(
+                split=split,
+                text_column=config.text_column,
+                id_column=config.id_column,
+                label_column=config.label_column,
+                normalize=config.normalize,
+                **{"label_kind": config.label_kind, **label_options},
+            )
             manifest = extract(
                 data,
                 folder,
                 model=config.model,
-                split=split,
-                max_length=config.max_length,
-                text_column=config.text_column,
-                id_column=config.id_column,
-                label_column=config.label_column,
-                embeddings=config.baselines,
-                normalize=config.normalize,
-                engine=config.engine,
-                address=config.address,
+                capture=Capture(max_length=config.max_length, embeddings=config.baselines),
+                reading=reading,
+                engine=Engine(config.engine, config.address),
                 progress=progress,
-                **{"label_kind": config.label_kind, **label_options},
             )
             rec.update(
                 key=manifest["fingerprint"],
@@ -150,17 +152,19 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
         from neuronhead.pipelines.score import score
 
         with log.stage("score", "", f"score {config.score} → {out / 'scores'}") as rec:
-            scores = score(
-                [f"{HEAD_NAME}={chosen}"],
-                config.score,
-                out / "scores",
+            reading = Reading(
                 split=config.score_split,
                 text_column=config.text_column,
                 id_column=config.id_column,
                 normalize=config.normalize,
                 tweets=TweetOptions.from_args(config.retweets, config.dedupe, config.lang),
-                engine=config.engine,
-                address=config.address,
+            )
+            scores = score(
+                [f"{HEAD_NAME}={chosen}"],
+                config.score,
+                out / "scores",
+                reading=reading,
+                engine=Engine(config.engine, config.address),
                 progress=progress,
             )
             rec.update(

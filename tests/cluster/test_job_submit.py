@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from neuronhead.heads.train import fit_head
-from neuronhead.pipelines import extract
+from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine
 from tests.cluster.netns_cluster import children
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +104,13 @@ def ray_head(tmp_path):
 
 
 def test_score_job_submitted_to_a_real_head(ray_head, tmp_path):
-    extract("examples/demo/train.csv", tmp_path / "train", layers="0-2", engine="local", progress=False)
+    extract(
+        "examples/demo/train.csv",
+        tmp_path / "train",
+        progress=False,
+        capture=Capture(layers="0-2"),
+        engine=Engine("local"),
+    )
     fit_head(
         tmp_path / "train",
         tmp_path / "head",

@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from neuronhead.heads.train import fit_head
-from neuronhead.pipelines import extract
+from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine
 from tests.cluster.conftest import ROOT
 
 pytestmark = [pytest.mark.multinode, pytest.mark.slow]
@@ -52,8 +53,14 @@ def data(tmp_path_factory) -> Path:
     _write_csv(root / "val.csv", "val", 600)
     _write_csv(root / "many.csv", "val", 600, copies=6)  # 3,600 rows to score while a node dies
     for split in ("train", "val"):
-        extract(root / f"{split}.csv", root / f"{split}-f", layers="0-1", shard_rows=500, engine="local",
-                progress=False)  # fmt: skip
+        extract(
+            root / f"{split}.csv",
+            root / f"{split}-f",
+            shard_rows=500,
+            progress=False,
+            capture=Capture(layers="0-1"),
+            engine=Engine("local"),
+        )
     # the head the scoring jobs use
     fit_head(root / "train-f", root / "head", val_features=root / "val-f",
              params={"probe_params": {"max_epochs": 5}}, depth_curve=False, plots=False,

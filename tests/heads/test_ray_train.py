@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from neuronhead.pipelines import extract
+from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,13 @@ def test_fit_head_with_phase1_on_ray_train(ray_local, tmp_path):
     from neuronhead.heads.train import fit_head
 
     for split in ("train", "val"):
-        extract(f"examples/demo/{split}.csv", tmp_path / split, layers="0-2", engine="local", progress=False)
+        extract(
+            f"examples/demo/{split}.csv",
+            tmp_path / split,
+            progress=False,
+            capture=Capture(layers="0-2"),
+            engine=Engine("local"),
+        )
     report = fit_head(
         tmp_path / "train",
         tmp_path / "head",
@@ -55,8 +62,14 @@ def test_layer_groups_on_workers_equal_the_streamed_fit(ray_local, tmp_path):
     from neuronhead.heads.ray_train import fit_probes_ray, layer_groups
     from neuronhead.heads.stream import StoreRows, StreamOptions, fit_probes_streamed
 
-    extract("examples/demo/train.csv", tmp_path / "f", layers="0-2", shard_rows=100, engine="local",
-            progress=False)  # fmt: skip
+    extract(
+        "examples/demo/train.csv",
+        tmp_path / "f",
+        shard_rows=100,
+        progress=False,
+        capture=Capture(layers="0-2"),
+        engine=Engine("local"),
+    )
     settings = dict(folds=2, max_epochs=4, patience=1, class_weight="balanced", select="macro_f1")
     rows = np.arange(0, 480, 2)  # a subset of the rows, as selection's parts and val_fraction use
     ray = fit_probes_ray(tmp_path / "f", LayerProbes(**settings), storage_path=tmp_path / "rt",

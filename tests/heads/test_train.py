@@ -11,7 +11,8 @@ from neuronhead.cli import main
 from neuronhead.heads.artifact import load_head
 from neuronhead.heads.train import fit_head
 from neuronhead.models import HookedModel, load_model, tokenize
-from neuronhead.pipelines import extract
+from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine
 from neuronhead.run.from_data import evaluate_from_data
 from neuronhead.store import load_features
 
@@ -20,7 +21,13 @@ from neuronhead.store import load_features
 def demo_features(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     for split in ("train", "val"):
-        extract(f"examples/demo/{split}.csv", root / split, engine="local", embeddings=True, progress=False)
+        extract(
+            f"examples/demo/{split}.csv",
+            root / split,
+            progress=False,
+            engine=Engine("local"),
+            capture=Capture(embeddings=True),
+        )
     return root
 
 
@@ -149,6 +156,8 @@ def test_evaluate_refuses_features_from_another_model(demo_features, tmp_path, t
         params={"probe_params": {"folds": 2, "max_epochs": 2}},
     )
     other = tmp_path / "other"
-    extract("examples/demo/val.csv", other, model=str(tiny_models["bert"]), engine="local", progress=False)
+    extract(
+        "examples/demo/val.csv", other, model=str(tiny_models["bert"]), progress=False, engine=Engine("local")
+    )
     with pytest.raises(ValueError, match="different model"):
         evaluate_from_data(tmp_path / "h", features=other)

@@ -15,7 +15,8 @@ import pytest
 
 from neuronhead.data import DataError
 from neuronhead.models import HookedModel, load_model, tokenize
-from neuronhead.pipelines import extract
+from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine, Reading, grouped
 from neuronhead.store import load_features, read_manifest, shard_files, write_table
 
 TEXTS = [
@@ -48,10 +49,10 @@ def test_output_schema_counts_and_values(tiny_models, texts_file, tmp_path):
         texts_file,
         out,
         model=str(tiny_models["bert"]),
-        max_length=32,
         shard_rows=4,
-        engine="local",
         progress=False,
+        capture=Capture(max_length=32),
+        engine=Engine("local"),
     )
     assert (m["rows"], m["errors"], m["truncated"], m["status"]) == (10, 1, 1, "complete")
     assert m["label_names"] == ["neg", "neu", "pos"] and m["pool_special_tokens"] is False
@@ -77,11 +78,9 @@ def test_embeddings_columns_for_baselines(tiny_models, texts_file, tmp_path):
         texts_file,
         tmp_path / "e",
         model=str(tiny_models["gpt2"]),
-        layers="1",
-        embeddings=True,
-        max_length=32,
-        engine="local",
         progress=False,
+        capture=Capture(layers="1", embeddings=True, max_length=32),
+        engine=Engine("local"),
     )
     assert m["depth"] == 4 and "last real" in m["embeddings"]["embed_token"]
     got = load_features(tmp_path / "e")
@@ -96,14 +95,14 @@ def test_embeddings_columns_for_baselines(tiny_models, texts_file, tmp_path):
 def test_rerun_skips_finished_shards_and_refuses_other_settings(tiny_models, texts_file, tmp_path):
     out = tmp_path / "feats"
     kw = {"model": str(tiny_models["bert"]), "shard_rows": 4, "engine": "local", "progress": False}
-    extract(texts_file, out, **kw)
+    extract(texts_file, out, **grouped(**kw))
     files = shard_files(out)
     before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
     files[1].unlink()  # as if the run had been killed before shard 1 was written
     m = json.loads((out / "manifest.json").read_text())
     m["status"] = "running"
     (out / "manifest.json").write_text(json.dumps(m))
-    extract(texts_file, out, **kw)
+    extract(texts_file, out, **grouped(**kw))
     after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in shard_files(out)}
     assert after.keys() == before.keys()
     assert after[files[0].name][0] == before[files[0].name][0]  # untouched
@@ -111,7 +110,7 @@ def test_rerun_skips_finished_shards_and_refuses_other_settings(tiny_models, tex
     assert after[files[1].name][1] == before[files[1].name][1]  # recomputed identically
     assert read_manifest(out)["status"] == "complete"
     with pytest.raises(FileExistsError, match="other settings"):
-        extract(texts_file, out, **{**kw, "layers": "0-1"})
+        extract(texts_file, out, **grouped(**{**kw, "layers": "0-1"}))
 
 
 def test_a_failed_write_leaves_no_visible_file(tmp_path):
@@ -138,14 +137,14 @@ def test_bad_rows_are_reported_not_lost(tiny_models, tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_bytes(b'{"text": "fine"}\n{"text": oops}\n{"text": "also fine"}\n')
     with pytest.raises(DataError, match="in.jsonl:2: broken JSON"):
-        extract(path, tmp_path / "a", model=str(tiny_models["bert"]), engine="local", progress=False)
+        extract(path, tmp_path / "a", model=str(tiny_models["bert"]), progress=False, engine=Engine("local"))
     m = extract(
         path,
         tmp_path / "b",
         model=str(tiny_models["bert"]),
-        engine="local",
-        on_bad_row="skip",
         progress=False,
+        engine=Engine("local"),
+        reading=Reading(on_bad_row="skip"),
     )
     assert (m["rows_in"], m["rows"], m["bad_rows"]) == (3, 2, 1)
     bad = [json.loads(x) for x in (tmp_path / "b" / "bad_rows.jsonl").read_text().splitlines()]
@@ -158,9 +157,9 @@ def test_gpt2_layers_subset_stops_early_and_records_depth(tiny_models, texts_fil
         texts_file,
         tmp_path / "g",
         model=str(tiny_models["gpt2"]),
-        layers="0-1",
-        engine="local",
         progress=False,
+        capture=Capture(layers="0-1"),
+        engine=Engine("local"),
     )
     assert m["layers"] == [0, 1] and m["depth"] == 2 and m["model"]["architecture"] == "gpt2"
     assert pq.read_table(tmp_path / "g" / "shards").schema.names.count("layer_2_mean") == 0
@@ -187,7 +186,7 @@ def test_cli_ray_engine_on_bundled_minilm_equals_in_process(tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "features:" in run.stdout
-    extract(data, tmp_path / "local", shard_rows=64, engine="local", progress=False)
+    extract(data, tmp_path / "local", shard_rows=64, progress=False, engine=Engine("local"))
     ray_feats, local_feats = load_features(tmp_path / "ray"), load_features(tmp_path / "local")
     assert ray_feats["id"] == local_feats["id"] and len(ray_feats["id"]) == 120
     np.testing.assert_allclose(ray_feats["X"], local_feats["X"], rtol=1e-3, atol=1e-3)

@@ -13,7 +13,8 @@ from neuronhead.cli import main
 from neuronhead.heads.artifact import HeadError, load_head
 from neuronhead.heads.train import fit_head
 from neuronhead.models import HookedModel, load_model, tokenize
-from neuronhead.pipelines import extract
+from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine
 from neuronhead.pipelines.score import parse_head_specs, score
 from neuronhead.store import load_features
 
@@ -35,7 +36,13 @@ def heads(tmp_path_factory):
     """Two heads on the demo set: one on layers 0..1, one on layers 0..3 (different depths)."""
     root = tmp_path_factory.mktemp("score")
     for split in ("train", "val"):
-        extract(f"examples/demo/{split}.csv", root / split, layers="0-3", engine="local", progress=False)
+        extract(
+            f"examples/demo/{split}.csv",
+            root / split,
+            progress=False,
+            capture=Capture(layers="0-3"),
+            engine=Engine("local"),
+        )
     for name, k in (("shallow", 1), ("deep", 3)):
         fit_head(
             root / "train",
@@ -60,9 +67,9 @@ def test_scores_equal_the_heads_on_extracted_features(heads, tmp_path):
         [f"shallow={heads / 'shallow'}", str(heads / "deep")],
         "examples/demo/val.csv",
         out,
-        engine="local",
         shard_rows=64,
         progress=False,
+        engine=Engine("local"),
     )
     val = load_features(heads / "val")
     n = len(val["label"])
@@ -92,7 +99,7 @@ def test_scores_equal_the_heads_on_extracted_features(heads, tmp_path):
 def test_bad_rows_come_out_with_a_reason_and_ray_matches_local(heads, tmp_path):
     data = tmp_path / "bad.csv"
     data.write_bytes(b"\n".join(BAD_CSV) + b"\n")
-    local = score([str(heads / "deep")], data, tmp_path / "local", engine="local", progress=False)
+    local = score([str(heads / "deep")], data, tmp_path / "local", progress=False, engine=Engine("local"))
     assert local["rows_in"] == local["rows_out"] == 8
     df = _read(tmp_path / "local")
     t = pq.read_table(tmp_path / "local" / "shards", columns=["id", "error"])
@@ -107,7 +114,7 @@ def test_bad_rows_come_out_with_a_reason_and_ray_matches_local(heads, tmp_path):
     from neuronhead.cluster.connect import ensure_ray
 
     ensure_ray(num_cpus=2)
-    remote = score([str(heads / "deep")], data, tmp_path / "ray", engine="ray", progress=False)
+    remote = score([str(heads / "deep")], data, tmp_path / "ray", progress=False, engine=Engine("ray"))
     assert {k: remote[k] for k in ("rows_in", "scored", "errors")} == {
         k: local[k] for k in ("rows_in", "scored", "errors")
     }
@@ -137,7 +144,9 @@ def test_heads_are_checked_before_any_work(heads, tmp_path):
     with pytest.raises(ValueError, match="two heads are named"):
         parse_head_specs([f"a={heads / 'deep'}", f"a={heads / 'shallow'}"])
     with pytest.raises(HeadError, match="not a head folder"):
-        score([str(tmp_path)], "examples/demo/val.csv", tmp_path / "o", engine="local", progress=False)
+        score(
+            [str(tmp_path)], "examples/demo/val.csv", tmp_path / "o", progress=False, engine=Engine("local")
+        )
     info = json.loads((heads / "deep" / "head.json").read_text())
     other = tmp_path / "other"
     other.mkdir()
@@ -145,6 +154,8 @@ def test_heads_are_checked_before_any_work(heads, tmp_path):
     info["model"]["weights_sha256"] = "0" * 64
     (other / "head.json").write_text(json.dumps(info))
     with pytest.raises(HeadError, match="different models"):
-        score([str(heads / "deep"), str(other)], "examples/demo/val.csv", tmp_path / "o", engine="local")
+        score(
+            [str(heads / "deep"), str(other)], "examples/demo/val.csv", tmp_path / "o", engine=Engine("local")
+        )
     with pytest.raises(HeadError, match="pass --force"):
-        score([str(other)], "examples/demo/val.csv", tmp_path / "o", engine="local")
+        score([str(other)], "examples/demo/val.csv", tmp_path / "o", engine=Engine("local"))

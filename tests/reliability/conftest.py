@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from neuronhead.heads.train import fit_head
-from neuronhead.pipelines import extract
+from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,7 +19,11 @@ def small_head(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("reliability")
     for split in ("train", "val"):
         extract(
-            REPO / f"examples/demo/{split}.csv", root / split, layers="0-1", engine="local", progress=False
+            REPO / f"examples/demo/{split}.csv",
+            root / split,
+            progress=False,
+            capture=Capture(layers="0-1"),
+            engine=Engine("local"),
         )
     fit_head(
         root / "train",

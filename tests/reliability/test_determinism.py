@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 
 from neuronhead.heads.train import fit_head
+from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.score import score
 from neuronhead.store import shard_files
 
@@ -26,7 +27,7 @@ def test_same_seed_same_head_and_same_scores(small_head, tmp_path, record):
 
     data = REPO / "examples/demo/score.csv"
     for name in ("s1", "s2"):
-        score([str(tmp_path / "a")], data, tmp_path / name, engine="local", progress=False)
+        score([str(tmp_path / "a")], data, tmp_path / name, progress=False, engine=Engine("local"))
     t1, t2 = (pq.read_table(shard_files(tmp_path / n)).sort_by("row") for n in ("s1", "s2"))
     assert t1.num_rows == 300 and t1.equals(t2)
     record(

@@ -22,7 +22,8 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from neuronhead.pipelines import extract
+from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine
 from neuronhead.pipelines.score import score
 from neuronhead.store import shard_files
 
@@ -86,9 +87,10 @@ def _scores(out: Path):
 
 SCORE_JOB = """
 import json, sys
+from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.score import score
-r = score([sys.argv[1]], sys.argv[2], sys.argv[3], engine=sys.argv[4], shard_rows=int(sys.argv[5]),
-          num_actors=1, progress=False)
+r = score([sys.argv[1]], sys.argv[2], sys.argv[3], engine=Engine(sys.argv[4], num_actors=1),
+          shard_rows=int(sys.argv[5]), progress=False)
 print(json.dumps(r))
 """
 
@@ -110,7 +112,9 @@ def test_a_scoring_actor_killed_mid_job(small_head, tmp_path, record):
     df = _scores(out)
     assert result["rows_in"] == result["rows_out"] == len(df) == 3000 and result["errors"] == 0
     assert df["id"].is_unique and list(df["row"]) == list(range(3000))  # every row exactly once
-    ref = score([str(small_head)], data, tmp_path / "ref", engine="local", shard_rows=100, progress=False)
+    ref = score(
+        [str(small_head)], data, tmp_path / "ref", shard_rows=100, progress=False, engine=Engine("local")
+    )
     assert ref["rows_out"] == 3000
     np.testing.assert_allclose(
         np.stack(df["head_scores"]), np.stack(_scores(tmp_path / "ref")["head_scores"]), atol=1e-5
@@ -138,8 +142,8 @@ def test_driver_killed_mid_scoring_resumes_to_the_same_result(small_head, tmp_pa
     proc = _python(SCORE_JOB, str(small_head), str(data), str(out), "local", "50")
     written = _kill_after_shards(proc, out, 3)
     assert written < 24
-    result = score([str(small_head)], data, out, engine="local", shard_rows=50, progress=False)
-    score([str(small_head)], data, tmp_path / "whole", engine="local", shard_rows=50, progress=False)
+    result = score([str(small_head)], data, out, shard_rows=50, progress=False, engine=Engine("local"))
+    score([str(small_head)], data, tmp_path / "whole", shard_rows=50, progress=False, engine=Engine("local"))
     a, b = _scores(out), _scores(tmp_path / "whole")
     assert result["rows_in"] == result["rows_out"] == len(a) == 1200
     assert a.drop(columns=["head_scores"]).equals(b.drop(columns=["head_scores"]))
@@ -156,8 +160,10 @@ def test_driver_killed_mid_scoring_resumes_to_the_same_result(small_head, tmp_pa
 
 EXTRACT_JOB = """
 import sys
-from neuronhead.pipelines import extract
-extract(sys.argv[1], sys.argv[2], layers="0-1", shard_rows=40, engine="local", progress=False)
+from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine
+extract(sys.argv[1], sys.argv[2], capture=Capture(layers="0-1"), shard_rows=40, engine=Engine("local"),
+        progress=False)
 """
 
 
@@ -167,8 +173,17 @@ def test_driver_killed_mid_extraction_resumes_to_the_same_features(tmp_path, rec
     proc = _python(EXTRACT_JOB, str(data), str(out))
     written = _kill_after_shards(proc, out, 3)
     assert written < 15
-    m = extract(data, out, layers="0-1", shard_rows=40, engine="local", progress=False)
-    extract(data, tmp_path / "whole", layers="0-1", shard_rows=40, engine="local", progress=False)
+    m = extract(
+        data, out, shard_rows=40, progress=False, capture=Capture(layers="0-1"), engine=Engine("local")
+    )
+    extract(
+        data,
+        tmp_path / "whole",
+        shard_rows=40,
+        progress=False,
+        capture=Capture(layers="0-1"),
+        engine=Engine("local"),
+    )
     a = pq.read_table(shard_files(out)).sort_by("row")
     b = pq.read_table(shard_files(tmp_path / "whole")).sort_by("row")
     assert m["rows_in"] == m["rows"] == a.num_rows == 600
@@ -200,8 +215,14 @@ print(json.dumps({"epochs": p.epochs_, "history": len(p.history_), "resumed_from
 
 
 def test_a_ray_train_worker_killed_during_phase1_resumes_from_its_checkpoint(tmp_path, record):
-    extract(REPO / "examples/demo/train.csv", tmp_path / "f", layers="2-3", shard_rows=100, engine="local",
-            progress=False)  # fmt: skip
+    extract(
+        REPO / "examples/demo/train.csv",
+        tmp_path / "f",
+        shard_rows=100,
+        progress=False,
+        capture=Capture(layers="2-3"),
+        engine=Engine("local"),
+    )
     storage = tmp_path / "rt"
     proc = _python(TRAIN_JOB, str(tmp_path / "f"), str(storage))
 

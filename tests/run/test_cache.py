@@ -8,8 +8,9 @@ import os
 
 import pytest
 
-from neuronhead.pipelines import extract
+from neuronhead.pipelines.extract import extract
 from neuronhead.pipelines.fingerprint import StaleFolder, fingerprint, key_folder
+from neuronhead.pipelines.options import grouped
 from neuronhead.run.from_data import cached_extraction
 from neuronhead.store import read_manifest
 
@@ -50,10 +51,10 @@ def test_a_named_folder_is_still_refused_when_the_input_changed(tiny_models, tmp
     data, out = tmp_path / "train.jsonl", tmp_path / "feats"
     kw = {"model": str(tiny_models["bert"]), "layers": "0", "engine": "local", "progress": False}
     _write(data, ROWS)
-    extract(data, out, **kw)
+    extract(data, out, **grouped(**kw))
     _write(data, ROWS[:2])
     with pytest.raises(StaleFolder, match="other settings or data"):
-        extract(data, out, **kw)
+        extract(data, out, **grouped(**kw))
 
 
 def test_a_folder_keyed_on_mtime_before_content_hashing_is_still_accepted(tmp_path):

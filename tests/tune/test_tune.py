@@ -10,7 +10,8 @@ import pytest
 
 from neuronhead.heads.artifact import load_head
 from neuronhead.heads.metrics import classification_metrics
-from neuronhead.pipelines import extract
+from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine
 from neuronhead.store import load_features
 
 
@@ -22,7 +23,13 @@ def demo(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tune")
     for split in ("train", "val"):
-        extract(f"examples/demo/{split}.csv", root / split, layers="0-2", engine="local", progress=False)
+        extract(
+            f"examples/demo/{split}.csv",
+            root / split,
+            progress=False,
+            capture=Capture(layers="0-2"),
+            engine=Engine("local"),
+        )
     ensure_ray(num_cpus=2)
     yield root
     ray.shutdown()

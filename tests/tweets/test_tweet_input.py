@@ -14,6 +14,7 @@ from neuronhead.data import DataError, plan_source, read_rows, resolve_source
 from neuronhead.heads.artifact import read_head_info
 from neuronhead.heads.train import fit_head
 from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.options import Capture, Engine, Reading
 from neuronhead.pipelines.score import score
 from neuronhead.tweets.columns import META_NAMES
 from neuronhead.tweets.options import TweetOptions
@@ -57,10 +58,10 @@ def heads(tmp_path_factory) -> dict[str, Path]:
             extract(
                 REPO / f"examples/demo/{split}.csv",
                 root / f"{normalize}-{split}",
-                layers="0-1",
-                normalize=normalize,
-                engine="local",
                 progress=False,
+                capture=Capture(layers="0-1"),
+                reading=Reading(normalize=normalize),
+                engine=Engine("local"),
             )
         fit_head(
             root / f"{normalize}-train",
@@ -121,12 +122,10 @@ def test_scores_carry_the_metadata_and_every_row(heads, tmp_path, engine):
         [f"raw={heads['none']}", f"norm={heads['tweeteval']}"] if engine == "local" else [str(heads["none"])],
         dump,
         out,
-        tweets=TweetOptions("drop", dedupe=True),
-        normalize="none",
         keep_text=True,
-        engine=engine,
-        num_actors=1,
         progress=False,
+        reading=Reading(tweets=TweetOptions("drop", dedupe=True), normalize="none"),
+        engine=Engine(engine=engine, num_actors=1),
     )
     assert result["rows_in"] == result["rows_out"] == 10
     assert (result["scored"], result["filtered"], result["errors"]) == (4, 3, 3)
@@ -151,11 +150,13 @@ def test_the_head_records_normalisation_and_scoring_applies_it(heads, tmp_path):
     texts.write_text("id,text\n1,@somebody look at https://t.co/abc now\n")
     got = {}
     for name, head in heads.items():
-        score([str(head)], texts, tmp_path / name, keep_text=True, engine="local", progress=False)
+        score([str(head)], texts, tmp_path / name, keep_text=True, progress=False, engine=Engine("local"))
         got[name] = pq.read_table(tmp_path / name / "shards")["text"].to_pylist()[0]
     assert got == {"none": "@somebody look at https://t.co/abc now", "tweeteval": "@user look at http now"}
     with pytest.raises(Exception, match="extracted differently"):
-        score([str(h) for h in heads.values()], texts, tmp_path / "both", engine="local", progress=False)
+        score(
+            [str(h) for h in heads.values()], texts, tmp_path / "both", progress=False, engine=Engine("local")
+        )
 
 
 def test_a_tweeteval_folder_is_recorded_as_normalised(tmp_path):
@@ -163,11 +164,18 @@ def test_a_tweeteval_folder_is_recorded_as_normalised(tmp_path):
     folder.mkdir()
     (folder / "train_text.txt").write_text("@user hi http \nsecond one\n")
     (folder / "train_labels.txt").write_text("0\n1\n")
-    manifest = extract(folder, tmp_path / "f", layers="0", engine="local", progress=False)
+    manifest = extract(
+        folder, tmp_path / "f", progress=False, capture=Capture(layers="0"), engine=Engine("local")
+    )
     assert manifest["normalize"] == "tweeteval"
     plain = tmp_path / "p.csv"
     plain.write_text("text,label\n@bob hi,0\nyo,1\n")
-    assert extract(plain, tmp_path / "g", layers="0", engine="local", progress=False)["normalize"] == "none"
+    assert (
+        extract(plain, tmp_path / "g", progress=False, capture=Capture(layers="0"), engine=Engine("local"))[
+            "normalize"
+        ]
+        == "none"
+    )
 
 
 def test_shards_start_at_a_checkpoint_and_read_the_same_rows(tmp_path, monkeypatch):

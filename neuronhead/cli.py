@@ -665,6 +665,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError, NotImplementedError) as exc:  # OSError: disk full, read-only, missing
         print(f"neuronhead {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # finished shards and stages are on disk; the same command resumes
+        print(f"\nneuronhead {args.command}: interrupted; run it again to resume", file=sys.stderr)
+        return 130
 
 
 def entry() -> None:

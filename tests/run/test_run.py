@@ -74,6 +74,7 @@ def test_an_interrupted_run_does_not_extract_again(interrupted_then_finished):
     r = interrupted_then_finished
     out = r["out"]
     assert r["first_rc"] != 0, r["first_log"][-2000:]  # it really was interrupted
+    assert "neuronhead run: interrupted; run it again to resume" in r["first_log"]  # said, not a traceback
     assert "head" not in r["after_interrupt"]  # ... after extraction, before the head was fitted
     assert r["second"].returncode == 0, r["second"].stderr[-3000:]
     stages = _stages(out)

@@ -16,10 +16,11 @@ import textwrap
 from pathlib import Path
 
 import psutil
+import pyarrow as pa
 import pytest
 
 from neuronhead.cli import main
-from neuronhead.heads.artifact import load_head
+from neuronhead.heads.artifact import HeadError, load_head
 from neuronhead.models.loading import bundled_model_path, load_model
 from neuronhead.store import load_features, read_manifest
 
@@ -51,7 +52,7 @@ def test_a_pickle_planted_in_a_head_folder_is_never_executed(small_head, tmp_pat
                  "--out", str(tmp_path / "out"), "--engine", "local"]) == 0  # fmt: skip
     assert not marker.exists()
     _plant(head / "head.safetensors", marker)  # the pickle posing as the weights file
-    with pytest.raises(Exception, match="head.safetensors") as err:
+    with pytest.raises(HeadError, match="head.safetensors") as err:
         load_head(head)
     assert not marker.exists()
     record(
@@ -68,7 +69,7 @@ def test_a_pickle_planted_as_a_feature_shard_is_never_executed(small_head, tmp_p
     shutil.copytree(features, copy)
     marker = tmp_path / "PWNED"
     _plant(copy / "shards" / "shard-00099.parquet", marker)
-    with pytest.raises(Exception, match="(?i)parquet") as err:
+    with pytest.raises(pa.ArrowInvalid, match="(?i)parquet") as err:
         load_features(copy)
     assert not marker.exists()
     why = type(err.value).__name__
@@ -86,7 +87,7 @@ def test_model_folders_load_safetensors_only_and_no_remote_code(tmp_path, record
         if f.is_file() and not f.name.endswith(".safetensors"):
             shutil.copy(f, pickled / f.name)
     _plant(pickled / "pytorch_model.bin", marker)
-    with pytest.raises(Exception, match="safetensors") as err1:
+    with pytest.raises(OSError, match="safetensors") as err1:
         load_model(pickled)
     assert not marker.exists()
 
@@ -98,7 +99,7 @@ def test_model_folders_load_safetensors_only_and_no_remote_code(tmp_path, record
     )
     (remote / "config.json").write_text(json.dumps(config))
     (remote / "evil.py").write_text(f"import os\nos.mkdir({str(marker)!r})\n")
-    with pytest.raises(Exception, match="trust_remote_code"):
+    with pytest.raises(ValueError, match="trust_remote_code"):
         load_model(remote)
     assert not marker.exists()
     record("security", "model folder with only a pickled pytorch_model.bin",

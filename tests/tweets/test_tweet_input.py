@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from neuronhead.data import DataError, plan_source, read_rows, resolve_source
-from neuronhead.heads.artifact import read_head_info
+from neuronhead.heads.artifact import HeadError, read_head_info
 from neuronhead.heads.train import fit_head
 from neuronhead.pipelines.extract import extract
 from neuronhead.pipelines.options import Capture, Engine, Reading
@@ -153,7 +153,7 @@ def test_the_head_records_normalisation_and_scoring_applies_it(heads, tmp_path):
         score([str(head)], texts, tmp_path / name, keep_text=True, progress=False, engine=Engine("local"))
         got[name] = pq.read_table(tmp_path / name / "shards")["text"].to_pylist()[0]
     assert got == {"none": "@somebody look at https://t.co/abc now", "tweeteval": "@user look at http now"}
-    with pytest.raises(Exception, match="extracted differently"):
+    with pytest.raises(HeadError, match="extracted differently"):
         score(
             [str(h) for h in heads.values()], texts, tmp_path / "both", progress=False, engine=Engine("local")
         )

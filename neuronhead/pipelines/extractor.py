@@ -58,8 +58,6 @@ class ShardExtractor(ShardWorker):
     def __init__(self, settings: ExtractorSettings) -> None:
         self.settings = settings
         capture, compute = settings.capture, settings.compute
-        self.pool_special_tokens = capture.pool_special_tokens
-        self.batch_size, self.max_tokens = compute.batch_size, compute.max_tokens
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
         device, dtype = pick_device_dtype(compute.device, compute.dtype)

@@ -74,8 +74,6 @@ class ShardScorer(ShardWorker):
 
     def __init__(self, settings: ScorerSettings) -> None:
         self.settings = settings
-        self.pool_special_tokens = settings.capture.pool_special_tokens
-        self.batch_size, self.max_tokens = settings.compute.batch_size, settings.compute.max_tokens
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
         self.heads = {h["name"]: head_from_bytes(h)[0] for h in settings.heads}

@@ -38,20 +38,19 @@ class Computed:
 class ShardWorker:
     """Built once per actor (or once in-process); ``__call__`` is the Ray Data entry point.
 
-    Subclasses set ``hooked``, ``pool_special_tokens``, ``batch_size`` and ``max_tokens``, and write
-    ``finish``.
+    Subclasses set ``settings`` (with ``capture`` and ``compute`` option groups) and ``hooked``, and
+    write ``finish``.
     """
 
+    settings: Any
     hooked: HookedModel
-    pool_special_tokens: bool
-    batch_size: int
-    max_tokens: int | None
 
     def compute(self, shard: dict) -> Computed:
         """The forward pass over the shard's rows that can be pooled; the others carry their error."""
         t0 = time.perf_counter()
         n = len(shard["row"])
-        errors = row_errors(shard, self.pool_special_tokens)
+        capture, compute = self.settings.capture, self.settings.compute
+        errors = row_errors(shard, capture.pool_special_tokens)
         ok = [i for i in range(n) if errors[i] is None]
         outputs = {}
         if ok:
@@ -60,7 +59,9 @@ class ShardWorker:
                 special=[shard["special"][i] for i in ok],
                 truncated=[shard["truncated"][i] for i in ok],
             )
-            outputs = self.hooked.features(tokens, batch_size=self.batch_size, max_tokens=self.max_tokens)
+            outputs = self.hooked.features(
+                tokens, batch_size=compute.batch_size, max_tokens=compute.max_tokens
+            )
         return Computed(shard, errors, ok, outputs, time.perf_counter() - t0)
 
     def finish(self, computed: Computed) -> dict:

@@ -8,6 +8,7 @@ import pytest
 
 from neuronhead.pipelines.extract import extract
 from neuronhead.pipelines.options import Capture, Engine
+from tests.demo_features import extract_demo
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +25,7 @@ def ray_local():
 def test_fit_head_with_phase1_on_ray_train(ray_local, tmp_path):
     from neuronhead.heads.train import fit_head
 
-    for split in ("train", "val"):
-        extract(
-            f"examples/demo/{split}.csv",
-            tmp_path / split,
-            progress=False,
-            capture=Capture(layers="0-2"),
-            engine=Engine("local"),
-        )
+    extract_demo(tmp_path, "0-2")
     report = fit_head(
         tmp_path / "train",
         tmp_path / "head",

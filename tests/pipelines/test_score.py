@@ -13,10 +13,10 @@ from neuronhead.cli import main
 from neuronhead.heads.artifact import HeadError, load_head
 from neuronhead.heads.train import fit_head
 from neuronhead.models import HookedModel, load_model, tokenize
-from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine
+from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.score import parse_head_specs, score
 from neuronhead.store import load_features
+from tests.demo_features import extract_demo
 
 BAD_CSV = [
     b"id,text",
@@ -35,14 +35,7 @@ BAD_CSV = [
 def heads(tmp_path_factory):
     """Two heads on the demo set: one on layers 0..1, one on layers 0..3 (different depths)."""
     root = tmp_path_factory.mktemp("score")
-    for split in ("train", "val"):
-        extract(
-            f"examples/demo/{split}.csv",
-            root / split,
-            progress=False,
-            capture=Capture(layers="0-3"),
-            engine=Engine("local"),
-        )
+    extract_demo(root, "0-3")
     for name, k in (("shallow", 1), ("deep", 3)):
         fit_head(
             root / "train",

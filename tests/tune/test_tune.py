@@ -10,9 +10,8 @@ import pytest
 
 from neuronhead.heads.artifact import load_head
 from neuronhead.heads.metrics import classification_metrics
-from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine
 from neuronhead.store import load_features
+from tests.demo_features import extract_demo
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +21,7 @@ def demo(tmp_path_factory):
     from neuronhead.cluster.connect import ensure_ray
 
     root = tmp_path_factory.mktemp("tune")
-    for split in ("train", "val"):
-        extract(
-            f"examples/demo/{split}.csv",
-            root / split,
-            progress=False,
-            capture=Capture(layers="0-2"),
-            engine=Engine("local"),
-        )
+    extract_demo(root, "0-2")
     ensure_ray(num_cpus=2)
     yield root
     ray.shutdown()

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from neuronhead.heads.head import NeuronHead
-from neuronhead.report.plots import plot_depth_curve, plot_layer_metric
+from neuronhead.heads.plots import plot_depth_curve, plot_layer_metric
 from neuronhead.store import load_features, read_manifest
 
 

@@ -31,6 +31,7 @@ from neuronhead.analyze.counts import (
     row_totals,
     totals_table,
 )
+from neuronhead.analyze.plots import plot_means, plot_shares
 from neuronhead.analyze.shares import label_shares, value_means
 from neuronhead.pipelines.runner import resolve_engine
 from neuronhead.store import MANIFEST, read_manifest, write_json, write_table
@@ -151,12 +152,8 @@ def analyze(
         written["top_hashtags"] = _write(top_tags, out / "top_hashtags")
     figures = []
     if plots and by and shares.num_rows:
-        from neuronhead.report.shares_plots import plot_shares
-
         figures += plot_shares(shares, out / "plots", by=by, group_by=group_by)
     if plots and by and means.num_rows:
-        from neuronhead.report.shares_plots import plot_means
-
         figures += plot_means(means, out / "plots", by=by, group_by=group_by)
     undated = totals.get("rows", 0) - totals.get("dated", 0) if by else 0
     summary = {

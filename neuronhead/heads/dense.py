@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuronhead.heads.standardize import Standardizer
+
 
 class DenseHead(nn.Module):
     """``inputs → [Linear → GELU → Dropout] → Linear``; ``width=0`` is a plain linear layer."""
@@ -93,8 +95,6 @@ class LazyInputs:
     def moments(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the rows ``idx``: :class:`Standardizer`'s float64 sums,
         block by block (a spread at or below 1e-6 reads as 1, as the eager path treats it)."""
-        from neuronhead.heads.standardize import Standardizer
-
         std = Standardizer().fit_chunks(self.make(self.index[block]) for block in self.blocks(idx))
         return std.mean_, std.scale_
 

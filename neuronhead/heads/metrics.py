@@ -94,3 +94,14 @@ def headline(metrics: dict[str, float], name: str) -> float:
     """The one number a run is judged by (higher is better; errors are negated)."""
     value = metrics[name]
     return -value if name in ("mse", "mae") else value
+
+
+def task_metrics(
+    task: str, y: np.ndarray, pred: np.ndarray, label_names: list[str] | None
+) -> dict[str, float]:
+    """Every metric of ``task`` for predictions ``pred`` of ``y``; classes unnamed get their index."""
+    if task == "regression":
+        return regression_metrics(y, pred)
+    return classification_metrics(
+        y, pred, label_names or [str(i) for i in range(int(max(y.max(), pred.max())) + 1)]
+    )

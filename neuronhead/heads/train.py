@@ -16,17 +16,14 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from neuronhead.heads import plots
 from neuronhead.heads.artifact import extraction_info, load_head, save_head
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.bootstrap import interval, paired
 from neuronhead.heads.head import NeuronHead
-from neuronhead.heads.metrics import (
-    classification_metrics,
-    confusion,
-    headline,
-    official_metric,
-    regression_metrics,
-)
+from neuronhead.heads.metrics import confusion, headline, official_metric, task_metrics
+from neuronhead.heads.probes import split_of
+from neuronhead.heads.ray_train import fit_probes_ray
 from neuronhead.heads.select import DEFAULT_SELECT, Problem, SelectOptions, candidates, select_model
 from neuronhead.heads.storeset import StoreSet, reads_whole_layers
 from neuronhead.store import read_manifest, shard_files, write_atomic, write_json
@@ -54,15 +51,7 @@ def metric_of(manifest: dict, task: str, metric: str | None = None) -> str:
     return "macro_f1"
 
 
-def score(task: str, y: np.ndarray, pred: np.ndarray, label_names: list[str] | None) -> dict[str, float]:
-    if task == "regression":
-        return regression_metrics(y, pred)
-    return classification_metrics(
-        y, pred, label_names or [str(i) for i in range(int(max(y.max(), pred.max())) + 1)]
-    )
-
-
-def _check_same_extraction(train: dict, other: dict, what: str) -> None:
+def check_same_extraction(train: dict, other: dict, what: str) -> None:
     a, b = train["model"].get("weights_sha256"), other["model"].get("weights_sha256")
     if a != b:
         raise ValueError(f"{what} were extracted with a different model (weights {b} vs {a})")
@@ -131,7 +120,7 @@ def fit_head(
     if val_features is None and val_fraction > 0:
         tr, val = _hold_out(tr, val_fraction)
     elif val_features is not None:
-        _check_same_extraction(manifest, read_manifest(val_features), f"validation features {val_features}")
+        check_same_extraction(manifest, read_manifest(val_features), f"validation features {val_features}")
         val = StoreSet(val_features, task)
     y = tr.y
     load_s = time.perf_counter() - t0
@@ -150,8 +139,6 @@ def fit_head(
     probes = None
     train_engine = resolve_train_engine(train_engine, features, address)
     if train_engine == "ray":  # Phase 1 as a Ray Train job, layer groups over the workers (resumable)
-        from neuronhead.heads.ray_train import fit_probes_ray
-
         probes = fit_probes_ray(
             features,
             head.make_probes(),
@@ -240,11 +227,12 @@ def _report_val(
     """Val figures of the shipped model, with 95% intervals, its comparators and the curves."""
     task, metric, layers = report["task"], report["metric"], report["layers"]
     label_names, yv = head.label_names_, val.y
-    report["val"] = score(task, yv, pred, label_names)
+    report["val"] = task_metrics(task, yv, pred, label_names)
     report["val_interval"] = interval(yv, pred, metric, label_names)
     per_layer = head.probes_.predict_from_layer_decisions(val.layer_decisions(head.probes_))
     report["per_layer"] = {
-        int(layer): score(task, yv, p, label_names) for layer, p in zip(layers, per_layer.T, strict=True)
+        int(layer): task_metrics(task, yv, p, label_names)
+        for layer, p in zip(layers, per_layer.T, strict=True)
     }
     report["_val_predictions"] = {"label": yv, "shipped": pred}
     shared = _shared_columns(head, tr, val, params, layers)
@@ -254,7 +242,9 @@ def _report_val(
         for k in tqdm(layers, desc="heads on layers 0..k", unit="head", disable=not progress):
             h = NeuronHead(task, **{**params, "min_layer": None, "max_layer": k})
             tr.fit_head(h, head.probes_, label_names=label_names, gathered=shared[0])
-            report["depth_curve"][int(k)] = score(task, yv, val.predict(h, gathered=shared[1]), label_names)
+            report["depth_curve"][int(k)] = task_metrics(
+                task, yv, val.predict(h, gathered=shared[1]), label_names
+            )
     if baselines:
         if progress:
             print("baselines: all layers concatenated, random neurons, sentence embeddings", flush=True)
@@ -298,15 +288,13 @@ def _comparators(head, tr: StoreSet, val: StoreSet, pred, params, report, shared
             "n_neurons": h.n_neurons_,
             **interval(yv, preds[name], metric, head.label_names_),
             "shipped_minus_this": paired(yv, pred, preds[name], metric, head.label_names_),
-            "metrics": score(task, yv, preds[name], head.label_names_),
+            "metrics": task_metrics(task, yv, preds[name], head.label_names_),
         }
     report["_val_predictions"].update(preds)
     return out
 
 
 def _hold_out(tr: StoreSet, fraction: float) -> tuple[StoreSet, StoreSet]:
-    from neuronhead.heads.probes import split_of
-
     held = split_of(tr.rows + 7_919_000_000, 1000) < round(fraction * 1000)
     return tr.subset(~held), tr.subset(held)
 
@@ -330,14 +318,14 @@ def _baselines(head, tr: StoreSet, val: StoreSet, params, report) -> dict[str, A
     rand = NeuronHead(task, **{**params, "selection": "random"})
     tr.fit_head(rand, head.probes_, label_names=label_names)
     preds["random_neurons"] = val.predict(rand)
-    out["random_neurons"] = score(task, yv, preds["random_neurons"], label_names)
+    out["random_neurons"] = task_metrics(task, yv, preds["random_neurons"], label_names)
     out["random_neurons"]["n_neurons"] = rand.n_neurons_
     embeds = tr.manifest.get("embeddings") and val.manifest.get("embeddings")
     for name in ("embed_mean", "embed_token") if embeds else ():
         b = LinearBaseline(task, **_baseline_params(head))
         b.fit(tr.column(name), tr.y, tr.rows, n_outputs=n_out)
         preds[name] = b.predict(val.column(name))
-        out[name] = score(task, yv, preds[name], label_names)
+        out[name] = task_metrics(task, yv, preds[name], label_names)
     for name, m in out.items():
         if name != "per_layer_probes" and name in preds:
             m["interval"] = interval(yv, preds[name], metric, label_names)
@@ -359,8 +347,6 @@ def _write_ranking(head: NeuronHead, layers: list[int], path: Path) -> None:
 
 
 def _plots(head, report, pred, yv, metric, label_names, folder: Path) -> list[str]:
-    from neuronhead.report import plots
-
     folder.mkdir(parents=True, exist_ok=True)
     made = []
     if "per_layer" in report:
@@ -417,6 +403,6 @@ def evaluate_head(head_folder: str | os.PathLike, features: str | os.PathLike) -
     return {
         "rows": len(y),
         "metric": metric,
-        **score(head.task, y, pred, head.label_names_),
+        **task_metrics(head.task, y, pred, head.label_names_),
         "interval": interval(y, pred, metric, head.label_names_),
     }

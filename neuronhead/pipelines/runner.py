@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from neuronhead.cluster.sizing import pool_sizing
 from neuronhead.data import SourcePlan
 from neuronhead.pipelines.shards import Shard, read_shard, tokenize_shards, unpack
 
@@ -48,8 +49,6 @@ def resolve_engine(engine: str, address: str | None = None) -> str:
     if address or os.environ.get("RAY_ADDRESS") or (ray is not None and ray.is_initialized()):
         return "ray"
     import torch
-
-    from neuronhead.cluster.sizing import pool_sizing
 
     if torch.cuda.is_available():
         return "ray"
@@ -123,7 +122,6 @@ def run_shards(
         return
 
     from neuronhead.cluster.connect import ensure_ray
-    from neuronhead.cluster.sizing import pool_sizing
     from neuronhead.cluster.storage import check_shared_storage
 
     ensure_ray(address)

@@ -12,7 +12,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from neuronhead.heads.artifact import read_head_info
 from neuronhead.heads.train import evaluate_head, fit_head
+from neuronhead.models.loading import resolve_model_path, weights_hash
 from neuronhead.pipelines.extract import extract
 from neuronhead.pipelines.fingerprint import StaleFolder
 from neuronhead.pipelines.options import grouped
@@ -66,11 +68,8 @@ def features_from_data(
             raise ValueError("give --train (data) or --features (an extraction of it)")
         features = cached_extraction(train, cache, model=model, split=train_split, **opts)
     manifest = read_manifest(features)
-    if model is not None:
-        from neuronhead.models.loading import resolve_model_path, weights_hash
-
-        if weights_hash(resolve_model_path(model)) != manifest["model"]["weights_sha256"]:
-            raise ValueError(f"{features} was extracted with another model than --model {model}")
+    if model is not None and weights_hash(resolve_model_path(model)) != manifest["model"]["weights_sha256"]:
+        raise ValueError(f"{features} was extracted with another model than --model {model}")
     if val_features is None and val is not None:
         val_opts = {k: v for k, v in opts.items() if k != "layers"}  # the training features' layers
         if manifest.get("label_kind"):
@@ -118,8 +117,6 @@ def evaluate_from_data(
     extract_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``neuronhead evaluate``: extract ``data`` the way the head's features were made, then score."""
-    from neuronhead.heads.artifact import read_head_info
-
     if features is None:
         if data is None:
             raise ValueError("give --data or --features")

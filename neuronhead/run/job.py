@@ -12,6 +12,7 @@ reuses every finished stage, and extraction and scoring also resume inside a sta
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from neuronhead.heads.artifact import load_head
+from neuronhead.heads.metrics import confusion, task_metrics
+from neuronhead.heads.plots import plot_confusion
+from neuronhead.heads.select import SelectOptions
+from neuronhead.heads.train import fit_head
+from neuronhead.pipelines.extract import extract
 from neuronhead.pipelines.options import Capture, Engine, Reading
+from neuronhead.pipelines.score import score
 from neuronhead.run.config import RunConfig
+from neuronhead.run.report import write_report
 from neuronhead.run.stages import StageLog, stage_key
-from neuronhead.store import read_manifest, write_json
+from neuronhead.store import load_features, read_manifest, write_json
 from neuronhead.tweets.options import TweetOptions
 
 HEAD_NAME = "head"  # scored columns are head_label, head_label_id, head_scores
@@ -40,10 +49,6 @@ def _val_source(config: RunConfig) -> tuple[str, str | None]:
 
 def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every stage; returns the summary also written to ``OUT/run.json``."""
-    from neuronhead.heads.select import SelectOptions
-    from neuronhead.heads.train import fit_head
-    from neuronhead.pipelines.extract import extract
-
     t_start = time.perf_counter()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,7 +126,7 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     chosen = out / "head"
 
     if config.tune:
-        from neuronhead.tune import tune_head
+        from neuronhead.tune import tune_head  # Ray Tune and Optuna: ~2 s to import, paid by tuned runs only
 
         key = stage_key(fp["train"], fp["val"], config.task, config.metric, config.seed, config.tune)
         with log.stage("tune", key, f"search {config.tune} trials (Ray Tune + Optuna TPE, ASHA)") as rec:
@@ -149,8 +154,6 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
 
     scores = None
     if config.score:
-        from neuronhead.pipelines.score import score
-
         with log.stage("score", "", f"score {config.score} → {out / 'scores'}") as rec:
             reading = Reading(
                 split=config.score_split,
@@ -182,8 +185,6 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
             )
 
     with log.stage("report", "", f"report → {out / 'report.html'} and report.md") as rec:
-        from neuronhead.report.run_report import write_report
-
         paths = write_report(out, config, log.data, features, chosen, evaluations, scores)
         rec.update(key=stage_key(time.time()), files=[str(p) for p in paths])
     summary = {
@@ -206,19 +207,11 @@ def _complete(folder: Path) -> bool:
 
 
 def _head_hash(folder: Path) -> str:
-    import hashlib
-
     return hashlib.sha256((folder / "head.safetensors").read_bytes()).hexdigest()[:16]
 
 
 def evaluate(head_folder: Path, features: Path, plots: Path, name: str) -> dict[str, Any]:
     """Metrics, confusion matrix (plotted) and per-row predictions of a saved head on one split."""
-    from neuronhead.heads.artifact import load_head
-    from neuronhead.heads.metrics import confusion
-    from neuronhead.heads.train import score
-    from neuronhead.report import plots as draw
-    from neuronhead.store import load_features
-
     head, info = load_head(head_folder)
     data = load_features(features, layers=head.layers_, dtype=np.float16)
     y = data["label"].astype(np.float64 if head.task == "regression" else np.int64)
@@ -228,16 +221,14 @@ def evaluate(head_folder: Path, features: Path, plots: Path, name: str) -> dict[
     result: dict[str, Any] = {
         "rows": len(y),
         "metric": info.get("metric"),
-        "metrics": score(head.task, y, pred, head.label_names_),
+        "metrics": task_metrics(head.task, y, pred, head.label_names_),
         "head_seconds": round(seconds, 3),
     }
     if head.label_names_:
         cm = confusion(y, pred, len(head.label_names_))
         plots.mkdir(parents=True, exist_ok=True)
         result["confusion"] = cm.tolist()
-        result["confusion_plot"] = str(
-            draw.plot_confusion(cm, head.label_names_, plots / f"confusion_{name}.png")
-        )
+        result["confusion_plot"] = str(plot_confusion(cm, head.label_names_, plots / f"confusion_{name}.png"))
         result["predicted_shares"] = {n: float(np.mean(pred == i)) for i, n in enumerate(head.label_names_)}
     (plots.parent / "evaluation").mkdir(exist_ok=True)
     write_json(result, plots.parent / "evaluation" / f"{name}.json")

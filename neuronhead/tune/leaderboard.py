@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from neuronhead.heads.metrics import headline
+from neuronhead.store import write_atomic
 
 PARAM_COLUMNS = (
     "selection",
@@ -85,8 +86,6 @@ def pareto_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    from neuronhead.store import write_atomic
-
     columns = list(dict.fromkeys(k for r in rows for k in r))
 
     def write(tmp: Path) -> None:

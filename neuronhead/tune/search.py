@@ -31,8 +31,10 @@ from neuronhead.heads.mapped import decode_store
 from neuronhead.heads.probes_store import load_probes, read_probes_info, save_probes
 from neuronhead.heads.select import SelectOptions, selection_parts
 from neuronhead.heads.storeset import StoreSet
+from neuronhead.heads.train import check_same_extraction, metric_of, task_of
 from neuronhead.store import read_manifest, write_atomic, write_json
 from neuronhead.tune.leaderboard import leaderboard_rows, markdown, pareto_rows, row_score, write_csv
+from neuronhead.tune.plots import plot_pareto, plot_trials
 from neuronhead.tune.space import SearchSpace
 from neuronhead.tune.trial import SCORE, TrialData, build_head, run_trial, val_metrics
 
@@ -103,7 +105,6 @@ def tune_head(
     from ray.tune.schedulers import ASHAScheduler
 
     from neuronhead.cluster.connect import ensure_ray
-    from neuronhead.heads.train import _check_same_extraction, metric_of, task_of
 
     t_start = time.perf_counter()
     out = Path(out).resolve()
@@ -111,7 +112,7 @@ def tune_head(
     manifest = read_manifest(features)
     task = task_of(manifest, task)
     metric = metric_of(manifest, task, metric)
-    _check_same_extraction(manifest, read_manifest(val_features), f"validation features {val_features}")
+    check_same_extraction(manifest, read_manifest(val_features), f"validation features {val_features}")
     label_names = manifest.get("label_names") if task == "classification" else None
     layers = list(manifest["layers"])
     ytype = np.float64 if task == "regression" else np.int64
@@ -279,8 +280,6 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_outputs(out: Path, rows, front, summary, metric: str) -> None:
-    from neuronhead.report.tune_plots import plot_pareto, plot_trials
-
     write_csv(rows, out / "leaderboard.csv")
     write_csv(front, out / "pareto.csv")
     on = summary.get("selected_on", "val")

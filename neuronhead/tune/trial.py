@@ -16,7 +16,7 @@ import torch
 
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.mapped import MappedFeatures
-from neuronhead.heads.metrics import headline
+from neuronhead.heads.metrics import headline, task_metrics
 from neuronhead.heads.phase1 import LayerProbes
 from neuronhead.tune.space import head_params
 
@@ -64,9 +64,7 @@ def build_head(config: dict[str, Any], data: TrialData, on_epoch=None) -> Neuron
 
 
 def val_metrics(head: NeuronHead, data: TrialData, decision: np.ndarray) -> dict[str, float]:
-    from neuronhead.heads.train import score
-
-    return score(data.task, data.yv, head.predict_from_decision(decision), data.label_names)
+    return task_metrics(data.task, data.yv, head.predict_from_decision(decision), data.label_names)
 
 
 def run_trial(config: dict[str, Any], data: TrialData) -> None:

@@ -128,7 +128,7 @@ def test_the_report_holds_every_part(interrupted_then_finished):
 
 
 def test_neuron_examples_are_the_texts_that_really_activate_the_neuron(interrupted_then_finished):
-    from neuronhead.report.neurons import neuron_examples
+    from neuronhead.heads.neurons import neuron_examples
 
     out = interrupted_then_finished["out"]
     head, _ = load_head(out / "head")

@@ -8,31 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; never needs a display
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.tight_layout()
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
-    _pyplot().close(fig)
-    return path
+from neuronhead.plotting import pyplot, save
 
 
 def plot_layer_metric(
     series: Mapping[str, Mapping[int, float]], metric: str, path: str | os.PathLike, title: str = ""
 ) -> Path:
     """One line per series (e.g. per model): ``{layer: metric}``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for name, values in series.items():
         layers = sorted(values)
@@ -43,14 +26,14 @@ def plot_layer_metric(
     ax.grid(alpha=0.3)
     if len(series) > 1:
         ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_depth_curve(
     values: Mapping[int, float], metric: str, path: str | os.PathLike, references: Mapping[str, float] = ()
 ) -> Path:
     """Metric of heads that use layers 0..k, against k; horizontal lines for reference baselines."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ks = sorted(values)
     ax.plot(ks, [values[k] for k in ks], marker="o", label="two-phase head on layers 0..k")
@@ -61,14 +44,14 @@ def plot_depth_curve(
     ax.set_title(f"{metric} vs deepest layer used")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_salient_per_layer(
     counts: Mapping[int, int], width: int, path: str | os.PathLike, importance: np.ndarray | None = None
 ) -> Path:
     """How many neurons each layer contributes (and, if given, each layer's importance profile)."""
-    plt = _pyplot()
+    plt = pyplot()
     ncols = 2 if importance is not None else 1
     fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 3.6), squeeze=False)
     layers = sorted(counts)
@@ -85,12 +68,12 @@ def plot_salient_per_layer(
         ax.set_ylabel("importance (‖w‖₂)")
         ax.set_title("importance by rank")
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLike) -> Path:
     """Row-normalised confusion matrix with counts."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(labels)
     fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.1 * n + 2))
     share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
@@ -111,45 +94,13 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLik
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix (val)")
-    return _save(fig, path)
-
-
-def plot_lengths(lengths: Mapping[str, np.ndarray], max_length: int, path: str | os.PathLike) -> Path:
-    """Token counts per text, one histogram per split; the dashed line is the truncation length."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    top = max([max_length] + [int(v.max()) for v in lengths.values() if len(v)])
-    bins = np.linspace(0, top + 1, 40)
-    for name, values in lengths.items():
-        ax.hist(values, bins=bins, alpha=0.55, label=f"{name} ({len(values):,})", density=True)
-    ax.axvline(max_length, linestyle="--", color="k", label=f"max length {max_length}")
-    ax.set_xlabel("tokens per text (special tokens included)")
-    ax.set_ylabel("share of texts")
-    ax.set_title("text lengths")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
-
-
-def plot_label_shares(shares: Mapping[str, Mapping[str, float]], path: str | os.PathLike) -> Path:
-    """Grouped bars: the share of each label in each set (e.g. train, val, scored)."""
-    plt = _pyplot()
-    labels = list(dict.fromkeys(k for s in shares.values() for k in s))
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(labels) + 2), 3.4))
-    width = 0.8 / max(1, len(shares))
-    x = np.arange(len(labels))
-    for i, (name, s) in enumerate(shares.items()):
-        ax.bar(x + i * width, [100 * s.get(k, 0.0) for k in labels], width, label=name)
-    ax.set_xticks(x + width * (len(shares) - 1) / 2, labels, rotation=30 if len(labels) > 6 else 0)
-    ax.set_ylabel("% of rows")
-    ax.set_title("label shares")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_selection_front(selection: Mapping, path: str | os.PathLike) -> Path:
     """Every candidate of model selection: score on the selection split (95% interval) against the
     deepest layer it needs, marker area ∝ share of the model's neurons read; the shipped model is ringed."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4))
     styles = {"head": "o", "layer_probe": "s", "all_layer_probe": "D"}
     offsets = {"head[logits+values]": -0.15, "head[logits]": 0.0, "head[values]": 0.15}
@@ -172,4 +123,4 @@ def plot_selection_front(selection: Mapping, path: str | os.PathLike) -> Path:
     ax.set_title(f"model selection: shipped {selection['chosen']}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    return save(fig, path)

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from neuronhead.report.plots import _pyplot, _save
+from neuronhead.plotting import pyplot, save
 
 
 def plot_trials(rows: Sequence[dict[str, Any]], metric: str, folder: str | os.PathLike) -> list[Path]:
     """Scatter of every trial's metric against neuron fraction, Phase-2 width and deepest layer."""
-    plt = _pyplot()
+    plt = pyplot()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     done = [r for r in rows if r.get(metric) is not None]
@@ -33,13 +33,13 @@ def plot_trials(rows: Sequence[dict[str, Any]], metric: str, folder: str | os.Pa
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        paths.append(_save(fig, folder / f"tune-{key}.png"))
+        paths.append(save(fig, folder / f"tune-{key}.png"))
     return paths
 
 
 def plot_pareto(front: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]], metric: str, path) -> Path:
     """All trials by deepest layer, with the best head per depth joined: what each layer of cost buys."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     done = [r for r in rows if r.get(metric) is not None]
     x, y = [r["deepest_layer"] for r in done], [r[metric] for r in done]
@@ -65,4 +65,4 @@ def plot_pareto(front: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]],
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)

@@ -16,10 +16,12 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from neuronhead.heads.artifact import load_head
 from neuronhead.heads.metrics import headline
-from neuronhead.report import plots as draw
-from neuronhead.report.document import Document, Figure, Section, Table, to_html, to_markdown
-from neuronhead.report.neurons import neuron_examples
+from neuronhead.heads.neurons import neuron_examples
+from neuronhead.run.config import RunConfig
+from neuronhead.run.report.document import Document, Figure, Section, Table, to_html, to_markdown
+from neuronhead.run.report.plots import plot_label_shares, plot_lengths
 from neuronhead.store import read_manifest, shard_files, write_atomic
 
 
@@ -33,8 +35,6 @@ def write_report(
     scores: dict[str, Any] | None,
 ) -> list[Path]:
     """Build the document and write ``out/report.md`` and ``out/report.html`` (atomically)."""
-    from neuronhead.heads.artifact import load_head
-
     plots = out / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     fit = json.loads((out / "head" / "report.json").read_text())
@@ -167,7 +167,7 @@ def _data(sec: Section, features, manifests, plots: Path, config) -> dict[str, d
             for i in range(len(names)):
                 body[i].append(f"{counts[i]:,} ({100 * counts[i] / max(1, counts.sum()):.1f}%)")
         sec.add(Table(header, body, "labels per split"))
-        png = draw.plot_label_shares(shares, plots / "labels.png")
+        png = plot_label_shares(shares, plots / "labels.png")
         sec.add(Figure(png, "label shares per split"))
     else:
         for split, s in stats.items():
@@ -175,7 +175,7 @@ def _data(sec: Section, features, manifests, plots: Path, config) -> dict[str, d
             sec.add(
                 f"{split}: labels from {v.min():.3g} to {v.max():.3g}, mean {v.mean():.3g}, sd {v.std():.3g}."
             )
-    lengths = draw.plot_lengths(
+    lengths = plot_lengths(
         {k: s["n_tokens"] for k, s in stats.items()}, config.max_length, plots / "lengths.png"
     )
     sec.add(Figure(lengths, "tokens per text by split; texts past the dashed line are truncated"))
@@ -365,7 +365,7 @@ def _scored(sec: Section, scores, out, shares, head, plots) -> None:
     scored = {c["values"]: c["counts"] / total for c in counts}
     rows = [[n, int(round(scored.get(n, 0) * total)), 100 * scored.get(n, 0)] for n in head.label_names_]
     sec.add(Table(["predicted label", "rows", "%"], rows))
-    png = draw.plot_label_shares({**shares, "scored (predicted)": scored}, plots / "label_shares.png")
+    png = plot_label_shares({**shares, "scored (predicted)": scored}, plots / "label_shares.png")
     sec.add(Figure(png, "label shares: labelled splits against the scored collection's predictions"))
 
 
@@ -387,8 +387,6 @@ def _costs(sec: Section, log: dict[str, Any]) -> None:
 
 
 def _reproduce(sec: Section, config) -> None:
-    from neuronhead.run.config import RunConfig
-
     defaults = RunConfig(out="", train="")
     given = {k: v for k, v in config.to_dict().items() if v != getattr(defaults, k) or k in ("train", "out")}
     args = []

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from neuronhead.analyze.counts import NO_DATE
-from neuronhead.report.plots import _pyplot, _save
+from neuronhead.plotting import pyplot, save
 
 MAX_PANELS = 6
 
@@ -36,7 +36,7 @@ def _panels(table: pa.Table, head: str, group_by: str | None) -> list[tuple[str,
 
 
 def _grid(n: int):
-    plt = _pyplot()
+    plt = pyplot()
     cols = 1 if n == 1 else 2
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(
@@ -62,7 +62,7 @@ def _per_head(table: pa.Table, folder, group_by: str | None, suffix: str, title:
             ax.grid(alpha=0.3)
         fig.autofmt_xdate()
         fig.suptitle(f"{head}: {title}", fontsize=11)
-        paths.append(_save(fig, folder / f"{head}-{suffix}.png"))
+        paths.append(save(fig, folder / f"{head}-{suffix}.png"))
     return paths
 
 

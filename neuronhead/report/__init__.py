@@ -1,1 +1,0 @@
-"""Plots and reports drawn from results the other parts return (no recomputation)."""

@@ -6,7 +6,8 @@
 4. tweets/s of each
 
 Run inside ../shared/bin/loopback-only (it starts Ray):
-    python bench/extract.py --n 3000 --ray-n 8000
+    python bench/extract.py --n 3000 --ray-n 8000 --json OUT.json
+    python bench/extract.py --skip-forward --ray-n 20000 --rounds 2    # the pipeline alone, one round
 """
 
 from __future__ import annotations
@@ -19,25 +20,23 @@ import time
 from pathlib import Path
 
 import torch
+from common import (
+    in_worker_rate,
+    machine,
+    print_result,
+    shard_stats,
+    text_lines,
+    tweeteval_folder,
+    write_json,
+)
 
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.models.tokens import length_sorted_batches, pad_batch
-from neuronhead.pipelines.options import Engine
-
-TWEETS = (
-    Path(__file__).resolve().parents[1]
-    / ".."
-    / "shared"
-    / "data"
-    / "tweeteval"
-    / "sentiment"
-    / "train_text.txt"
-)
+from neuronhead.pipelines.options import Engine, Output
 
 
 def load_tweets(n: int, offset: int = 0) -> list[str]:
-    lines = TWEETS.read_text(encoding="utf-8").splitlines()[offset : offset + n]
-    return [t.strip() for t in lines]
+    return text_lines(tweeteval_folder("sentiment") / "train_text.txt", n, offset)
 
 
 def plain_forward(loaded, batches):
@@ -114,10 +113,9 @@ def pipeline_section(n: int, rounds: int) -> dict:
         for engine in ("local", "ray"):
             out = tmp / f"{engine}-{r}"
             t = time.perf_counter()
-            extract(data, out, progress=False, engine=Engine(engine))
+            extract(data, out, engine=Engine(engine), output=Output(progress=False))
             times[engine].append(time.perf_counter() - t)
-            stats = json.loads((out / "shard_stats.json").read_text()).values()
-            steady[engine].append(sum(s["rows"] for s in stats) / sum(s["seconds"] for s in stats))
+            steady[engine].append(in_worker_rate(shard_stats(out)))
     ray.shutdown()
     med = {k: statistics.median(v) for k, v in times.items()}
     return {
@@ -140,9 +138,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--skip-forward", action="store_true")
+    parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
-    result = {"torch_threads": torch.get_num_threads(), "batch_size": args.batch_size}
-    result["forward"] = forward_section(args.n, args.batch_size, args.rounds)
+    result = {"machine": machine(), "batch_size": args.batch_size}
+    result["forward"] = {} if args.skip_forward else forward_section(args.n, args.batch_size, args.rounds)
     for depth, r in result["forward"].items():
         print(
             f"[{depth}] tweets/s {r['tweets_per_s']}  hooked/plain {r['hooked_vs_plain']}  "
@@ -157,7 +157,9 @@ def main() -> None:
             f"({p['ray_vs_local_with_ray_start']} counting Ray start)",
             flush=True,
         )
-    print("RESULT " + json.dumps(result))
+    if args.json:
+        write_json(args.json, result)
+    print_result(result)
 
 
 if __name__ == "__main__":

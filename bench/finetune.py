@@ -38,7 +38,6 @@ caps the training rows for smoke tests; on a GPU (``--device cuda``) it runs in 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import STANCE, comma_list, print_result, read_json, write_json
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 from transformers.utils import logging as hf_logging
 
@@ -57,7 +57,6 @@ from neuronhead.heads.probes import class_weights
 from neuronhead.heads.select import SelectOptions, selection_parts
 
 TASKS = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment"]
-STANCE = ["stance_abortion", "stance_atheism", "stance_climate", "stance_feminist", "stance_hillary"]
 DEV_FRACTION = 0.2
 
 
@@ -296,14 +295,6 @@ def finished(old: dict[str, Any], task: str, seeds: list[int]) -> bool:
     return bool(r) and r.get("seeds") == seeds and set(r.get("pred_by_seed", {})) == {str(s) for s in seeds}
 
 
-def _floats(text: str) -> list[float]:
-    return [float(v) for v in text.split(",") if v.strip()]
-
-
-def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
-
-
 def parse_args() -> tuple[argparse.Namespace, list[str]]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="one labelled dataset (a TweetEval task folder)")
@@ -312,9 +303,19 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--model", default=None, help="model folder (default: the bundled MiniLM)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--class-weight", choices=["balanced", "none"], default="balanced")
-    p.add_argument("--lr-grid", type=_floats, default=[3e-5, 8e-5, 2e-4], help="learning rates tried on dev")
+    p.add_argument(
+        "--lr-grid",
+        type=lambda s: comma_list(s, float),
+        default=[3e-5, 8e-5, 2e-4],
+        help="learning rates tried on dev",
+    )
     p.add_argument("--max-epochs", type=int, default=4, help="epochs tried on dev (1..max)")
-    p.add_argument("--seeds", type=_ints, default=[0, 1, 2], help="final runs on all training rows")
+    p.add_argument(
+        "--seeds",
+        type=lambda s: comma_list(s, int),
+        default=[0, 1, 2],
+        help="final runs on all training rows",
+    )
     p.add_argument("--limit", type=int, default=None, help="training rows (default: all; for smoke tests)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=128)
@@ -342,7 +343,7 @@ def main() -> None:
     hf_logging.set_verbosity_error()  # not the "classifier weights newly initialised" report every run
     hf_logging.disable_progress_bar()
     out = Path(args.out) if args.out else None
-    old = json.loads(out.read_text()) if out and out.exists() else {}
+    old = read_json(out, {})
     results = {k: v for k, v in old.items() if k not in ("stance", "ALL") and finished(old, k, args.seeds)}
     for data in datasets:
         task = Path(data).name
@@ -358,11 +359,11 @@ def main() -> None:
         )
         pooled(results, args.seeds)
         if out:  # after every task, so a run cut short keeps what it finished
-            out.write_text(json.dumps(results, indent=1))
+            write_json(out, results)
     pooled(results, args.seeds)
-    print("RESULT " + json.dumps(_summary(results)))
+    print_result(_summary(results))
     if out:
-        out.write_text(json.dumps(results, indent=1))
+        write_json(out, results)
 
 
 def _summary(results: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ Tokenizer: no GPT-2 vocabulary can be downloaded here, so a byte-level BPE (8,00
 the first 20,000 lines of the text file; the embedding matrix keeps GPT-2's 50,257 rows, so the
 weights take the real model's memory. The mean tokens per text is recorded, since throughput depends on it.
 
-    python bench/gpt2_depth.py --device cpu --shape small --n 256 --out /tmp/gpt2_depth.json
+    python bench/gpt2_depth.py --device cpu --shape small --n 256 --out gpt2_small_cpu.json
     python bench/gpt2_depth.py --device cuda --dtype bfloat16,float32 --shape xl --n 1024 --out x.json
 """
 
@@ -49,53 +49,29 @@ import numpy as np
 import psutil
 import torch
 import transformers as T
+from common import (
+    comma_list,
+    machine,
+    nonempty_texts,
+    parse_result,
+    print_result,
+    text_lines,
+    train_bpe_tokenizer,
+    tweeteval_folder,
+    write_json,
+)
 
 from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import LoadedModel, load_tokenizer, torch_dtype
 from neuronhead.models.registry import spec_for
 from neuronhead.models.tokens import Tokenized, length_sorted_batches, pad_batch, tokenize
 
-ROOT = Path(__file__).resolve().parents[1]
-TEXTS = (
-    ROOT.parent / "shared" / "data" / "tweeteval" / "sentiment" / "train_text.txt",
-    ROOT / ".gpudata" / "sentiment" / "train_text.txt",  # the copy carried to a device machine
-)
 SHAPES = {
     "small": {"n_layer": 12, "n_embd": 768, "n_head": 12},
     "xl": {"n_layer": 48, "n_embd": 1600, "n_head": 25},
 }
 DEPTHS = {"small": [1, 3, 6, 12], "xl": [1, 6, 12, 24, 48]}
 GPT2_VOCAB = 50257
-EOS = "<|endoftext|>"
-
-
-def default_texts() -> Path:
-    for path in TEXTS:
-        if path.exists():
-            return path
-    raise FileNotFoundError(f"no tweets at {' or '.join(map(str, TEXTS))}; pass --texts")
-
-
-def load_texts(path: str | Path, n: int) -> list[str]:
-    """The first ``n`` non-empty tweets, stripped (as neuronhead reads them)."""
-    texts = [t.strip() for t in Path(path).read_text(encoding="utf-8").splitlines()]
-    texts = [t for t in texts if t][:n]
-    if len(texts) < n:
-        raise ValueError(f"{path} holds only {len(texts)} non-empty texts, asked for {n}")
-    return texts
-
-
-def train_tokenizer(texts: list[str], folder: Path, vocab_size: int = 8000) -> Path:
-    """A GPT-2 style byte-level BPE trained on ``texts``, saved to ``folder`` (no hub access)."""
-    from tokenizers import ByteLevelBPETokenizer
-
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        texts, vocab_size=vocab_size, min_frequency=2, special_tokens=[EOS], show_progress=False
-    )
-    tok = T.GPT2TokenizerFast(tokenizer_object=bpe._tokenizer, eos_token=EOS, bos_token=EOS, unk_token=EOS)
-    tok.save_pretrained(folder)
-    return folder
 
 
 def build_gpt2(shape: str, depth: int, device: str, dtype: str, tokenizer: Any) -> LoadedModel:
@@ -113,7 +89,7 @@ def build_gpt2(shape: str, depth: int, device: str, dtype: str, tokenizer: Any) 
     )
     torch.manual_seed(0)
     with torch.device(device):
-        model = T.GPT2Model._from_config(config, dtype=torch_dtype(dtype))
+        model = T.AutoModel.from_config(config, dtype=torch_dtype(dtype))
     model.eval()
     spec = spec_for(config)
     return LoadedModel(
@@ -187,7 +163,7 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
     """One (shape, dtype, mode, k): build, warm up, time ``rounds`` passes over the texts, memory."""
     device, n, bs = job["device"], job["n"], job["batch_size"]
     tokenizer = load_tokenizer(Path(job["tokenizer"]))
-    tokens = tokenize(tokenizer, load_texts(job["texts"], n), job["max_length"])
+    tokens = tokenize(tokenizer, nonempty_texts(job["texts"], n), job["max_length"])
     warm = min(n, 2 * bs)
     warm_tokens = Tokenized(tokens.ids[:warm], tokens.special[:warm], tokens.truncated[:warm])
     gc.collect()
@@ -256,10 +232,10 @@ def measure_isolated(job: dict[str, Any], timeout: float | None) -> dict[str, An
         timeout=timeout,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
+    result = parse_result(proc.stdout)
+    if proc.returncode != 0 or result is None:
         raise RuntimeError(f"exit {proc.returncode}: {proc.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT ") :])
+    return result
 
 
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -309,29 +285,7 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
                 print(" " * (len(shape) + len(dtype) + 4) + " ".join(f"{c:>11}" for c in cells), flush=True)
 
 
-def environment(device: str) -> dict[str, Any]:
-    env = {
-        "device": device,
-        "torch": torch.__version__,
-        "transformers": T.__version__,
-        "python": sys.version.split()[0],
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-    }
-    if device == "cuda":
-        env.update(
-            gpu=torch.cuda.get_device_name(0),
-            gpu_total_mb=round(torch.cuda.get_device_properties(0).total_memory / 2**20),
-            tf32_matmul=torch.backends.cuda.matmul.allow_tf32,
-        )
-    return env
-
-
-def split_list(values: list[str]) -> list[str]:
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
-
-
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -354,23 +308,27 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=None, help="seconds per CPU measurement")
     parser.add_argument("--out", default="gpt2_depth.json")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one measurement, in a subprocess
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     if args.one:
-        print("RESULT " + json.dumps(measure(json.loads(args.one))), flush=True)
+        print_result(measure(json.loads(args.one)))
         return
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda but torch.cuda.is_available() is False")
-    shapes = split_list(args.shape or ["small"])
-    dtypes = split_list(args.dtype or ["float32"])
-    modes = split_list([args.modes])
-    texts_path = args.texts or str(default_texts())
-    texts = load_texts(texts_path, args.n)
-    corpus = [t.strip() for t in Path(texts_path).read_text(encoding="utf-8").splitlines()[:20000]]
-    tok_dir = train_tokenizer([t for t in corpus if t], Path(tempfile.mkdtemp(prefix="gpt2-bpe-")))
+    shapes = comma_list(",".join(args.shape or ["small"]))  # repeatable flags, each a comma list
+    dtypes = comma_list(",".join(args.dtype or ["float32"]))
+    modes = comma_list(args.modes)
+    texts_path = args.texts or str(tweeteval_folder("sentiment") / "train_text.txt")
+    texts = nonempty_texts(texts_path, args.n)
+    corpus = [t for t in text_lines(texts_path, 20000) if t]
+    tok_dir = train_bpe_tokenizer(corpus, Path(tempfile.mkdtemp(prefix="gpt2-bpe-")))
     tokenizer = load_tokenizer(tok_dir)
     lengths = [len(x) for x in tokenize(tokenizer, texts, args.max_length).ids]
     result: dict[str, Any] = {
-        "environment": environment(args.device),
+        "environment": {"device": args.device, **machine()},
         "texts": {
             "path": texts_path,
             "n": args.n,
@@ -402,7 +360,7 @@ def main() -> None:
     }
     for shape in shapes:
         L = SHAPES[shape]["n_layer"]
-        depths = [int(k) for k in args.depths.split(",")] if args.depths else DEPTHS[shape]
+        depths = comma_list(args.depths, int) if args.depths else DEPTHS[shape]
         depths = [k for k in depths if 1 <= k <= L]
         for dtype in dtypes:
             jobs = [("plain", L)] + [(mode, k) for k in depths for mode in modes]
@@ -426,7 +384,7 @@ def main() -> None:
                         torch.cuda.empty_cache()
                 result["runs"].append(r)
                 result["summary"] = summarize(result["runs"])
-                out.write_text(json.dumps(result, indent=1))
+                write_json(out, result)
     print_summary(result.get("summary", []))
     print(f"wrote {out}", flush=True)
 

@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 import traceback
@@ -38,52 +37,29 @@ from typing import Any
 import numpy as np
 import torch
 import transformers as T
+from common import (
+    in_worker_rate,
+    machine,
+    reference_features,
+    save_random_bert,
+    shard_stats,
+    text_lines,
+    train_bpe_tokenizer,
+    tweeteval_folder,
+    write_json,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # the exactness reference lives in tests/
-    sys.path.insert(0, str(ROOT))
+from neuronhead.models import HookedModel, load_model, tokenize
+from neuronhead.pipelines.options import Compute, Engine, Output, Reading
 
-from gpt2_depth import train_tokenizer  # noqa: E402  (bench/ is the script's folder)
-
-from neuronhead.models import HookedModel, load_model, tokenize  # noqa: E402
-from neuronhead.pipelines.options import Compute, Engine, Reading  # noqa: E402
-
-DATA = (ROOT.parent / "shared" / "data" / "tweeteval" / "sentiment", ROOT / ".gpudata" / "sentiment")
-MINILM = ROOT / ".gpudata" / "minilm"  # the bundled model's config + tokenizer, carried to a device
 TOLERANCE = {"float32": 1e-4, "bfloat16": 5e-2, "float16": 1e-2}  # see (a)
 LONG = "the quick brown fox jumps over the lazy dog " * 30  # truncated at max_length
 HEAD = "sent"
 
 
-def first_existing(paths: tuple[Path, ...], what: str) -> Path:
-    for path in paths:
-        if path.exists():
-            return path
-    raise FileNotFoundError(f"no {what} at {' or '.join(map(str, paths))}")
-
-
-def minilm_files() -> Path:
-    """A folder with MiniLM-L6's config.json and tokenizer: the carried copy, else the bundled model."""
-    if MINILM.exists():
-        return MINILM
-    from neuronhead.models.loading import bundled_model_path
-
-    return bundled_model_path()
-
-
-def build_bert(folder: Path) -> Path:
-    """MiniLM-L6-shaped BERT with random weights, saved with the real WordPiece tokenizer."""
-    source = minilm_files()
-    config = T.BertConfig.from_pretrained(source)
-    torch.manual_seed(0)
-    T.BertModel(config).save_pretrained(folder, safe_serialization=True)
-    T.AutoTokenizer.from_pretrained(source).save_pretrained(folder)
-    return folder
-
-
 def build_gpt2(folder: Path, texts: list[str]) -> Path:
     """GPT-2 small's width (768, FFN 3072) with 4 layers, random weights, a BPE trained on ``texts``."""
-    train_tokenizer(texts, folder, vocab_size=4000)
+    train_bpe_tokenizer(texts, folder, vocab_size=4000)
     tok = T.AutoTokenizer.from_pretrained(folder)
     config = T.GPT2Config(
         n_layer=4,
@@ -98,16 +74,12 @@ def build_gpt2(folder: Path, texts: list[str]) -> Path:
     return folder
 
 
-def read_lines(path: Path, n: int | None = None) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()[:n]
-
-
 def subset_tweeteval(src: Path, dst: Path, n: int) -> Path:
     """The first ``n`` train rows of a TweetEval folder (and its val split) as a TweetEval folder."""
     dst.mkdir(parents=True, exist_ok=True)
     for split, rows in (("train", n), ("val", None)):
         for kind in ("text", "labels"):
-            lines = read_lines(src / f"{split}_{kind}.txt", rows)
+            lines = (src / f"{split}_{kind}.txt").read_text(encoding="utf-8").splitlines()[:rows]
             (dst / f"{split}_{kind}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     shutil.copy(src / "mapping.txt", dst / "mapping.txt")
     return dst
@@ -136,8 +108,6 @@ def compare(got: dict, want: dict, dtype: str) -> dict[str, Any]:
 
 
 def part_exactness(ctx: dict[str, Any]) -> dict[str, Any]:
-    from tests.models.test_exactness import reference_features
-
     texts = ctx["val_texts"][:24] + [LONG]
     out: dict[str, Any] = {"texts": len(texts), "max_length": 64, "tolerance": TOLERANCE}
     for arch, folder in (("bert", ctx["bert"]), ("gpt2", ctx["gpt2"])):
@@ -212,13 +182,13 @@ def run_extract(ctx: dict[str, Any], side: str) -> dict[str, Any]:
         data,
         out,
         model=str(ctx["bert"]),
-        progress=False,
         reading=Reading(split="train"),
         engine=Engine("ray"),
         compute=Compute(device=device, dtype=dtype, batch_size=ctx["batch_size"]),
+        output=Output(progress=False),
     )
     wall = time.perf_counter() - t
-    stats = json.loads((out / "shard_stats.json").read_text()).values()
+    stats = shard_stats(out)
     ctx[f"features_{side}"] = out
     return {
         "rows": m["rows"],
@@ -231,12 +201,12 @@ def run_extract(ctx: dict[str, Any], side: str) -> dict[str, Any]:
         "texts_per_s": m["texts_per_second"],
         "seconds": m["seconds"],
         "wall_s": round(wall, 1),
-        "in_worker_texts_per_s": round(sum(s["rows"] for s in stats) / sum(s["seconds"] for s in stats), 1),
+        "in_worker_texts_per_s": round(in_worker_rate(stats), 1),
     }
 
 
 def part_fit_head(ctx: dict[str, Any]) -> dict[str, Any]:
-    from neuronhead.heads.train import fit_head
+    from neuronhead.heads.train import FitOptions, fit_head
 
     out = ctx["work"] / "head"
     t = time.perf_counter()
@@ -244,10 +214,7 @@ def part_fit_head(ctx: dict[str, Any]) -> dict[str, Any]:
         ctx["features_gpu"],
         out,
         params=ctx["head_params"],
-        depth_curve=False,
-        plots=False,
-        select=None,
-        progress=False,
+        options=FitOptions(depth_curve=False, plots=False, select=None, progress=False),
     )
     ctx["head"] = out
     return {
@@ -268,12 +235,12 @@ def run_score(ctx: dict[str, Any], side: str) -> dict[str, Any]:
         [f"{HEAD}={ctx['head']}"],
         data,
         out,
-        progress=False,
         reading=Reading(split="train"),
         engine=Engine("ray"),
         compute=Compute(device=device, dtype=dtype, batch_size=ctx["batch_size"]),
+        output=Output(progress=False),
     )
-    stats = json.loads((out / "shard_stats.json").read_text()).values()
+    stats = shard_stats(out)
     ctx[f"scores_{side}"] = out
     return {
         "rows_in": r["rows_in"],
@@ -341,30 +308,7 @@ def ratios(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def environment(device: str) -> dict[str, Any]:
-    """Versions, and whether float32 matmuls may use TF32 (which would loosen the float32 check)."""
-    env = {
-        "torch": torch.__version__,
-        "transformers": T.__version__,
-        "python": sys.version.split()[0],
-        "cpu_count": os.cpu_count(),
-        "device": device,
-    }
-    try:
-        import ray
-
-        env["ray"] = ray.__version__
-    except ImportError as exc:
-        env["ray"] = f"not importable: {exc}"
-    if torch.cuda.is_available():
-        env["gpu"] = torch.cuda.get_device_name(0)
-        env["gpu_count"] = torch.cuda.device_count()
-        env["tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
-        env["float32_matmul_precision"] = torch.get_float32_matmul_precision()
-    return env
-
-
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -381,22 +325,30 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="comma list of parts to skip")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--out", default="gpu_check.json")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         print("warning: --device cuda but no CUDA device is visible; the parts will fail", flush=True)
-    src = Path(args.data) if args.data else first_existing(DATA, "TweetEval sentiment folder")
+    src = Path(args.data) if args.data else tweeteval_folder("sentiment")
     work = Path(tempfile.mkdtemp(prefix="nh-gpu-check-"))
     gpus = args.ray_gpus if args.ray_gpus is not None else int(args.device == "cuda")
     ctx: dict[str, Any] = {
         "device": args.device,
         "work": work,
         "batch_size": args.batch_size,
-        "val_texts": [t.strip() for t in read_lines(src / "val_text.txt")],
+        "val_texts": text_lines(src / "val_text.txt"),
         "head_params": {"max_layer": 2, "probe_params": {"folds": 2, "max_epochs": 3}},
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"environment": environment(args.device), "n": args.n, "data": str(src)}
+    result: dict[str, Any] = {
+        "environment": {"device": args.device, **machine()},
+        "n": args.n,
+        "data": str(src),
+    }
     print(f"gpu_check: {result['environment']}", flush=True)
 
     def setup(_: dict) -> dict[str, Any]:
@@ -404,8 +356,8 @@ def main() -> None:
         # The GPU side asks for nothing: "auto" must resolve to cuda + bfloat16 inside the Ray actor.
         auto = "auto" if args.device == "cuda" else "cpu"
         ctx["sides"] = {"gpu": (auto, "auto", gpus, data), "cpu": ("cpu", "float32", 0, data)}
-        ctx["bert"] = build_bert(work / "bert")
-        ctx["gpt2"] = build_gpt2(work / "gpt2", [t.strip() for t in read_lines(src / "train_text.txt", 5000)])
+        ctx["bert"] = save_random_bert(work / "bert")  # MiniLM-L6's shapes and WordPiece tokenizer
+        ctx["gpt2"] = build_gpt2(work / "gpt2", text_lines(src / "train_text.txt", 5000))
         return {"work": str(work), "train_rows": args.n, "bert": str(ctx["bert"]), "gpt2": str(ctx["gpt2"])}
 
     parts: list[tuple[str, Callable[[dict], dict]]] = [
@@ -436,7 +388,7 @@ def main() -> None:
             print(f"[{name}] FAILED after {r['part_seconds']} s:\n{r['traceback']}", flush=True)
         result[name] = r
         result["gpu_over_cpu"] = ratios(result)
-        out.write_text(json.dumps(result, indent=1, default=str))
+        write_json(out, result)
     try:
         import ray
 

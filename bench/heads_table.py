@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from neuronhead.heads.metrics import headline
@@ -38,14 +38,17 @@ def row(folder: Path) -> str:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folders", nargs="+", type=Path, help="folders of `neuronhead fit --baselines`")
+    folders = ap.parse_args().folders
     print(
         "| task | metric | train rows | head | neurons | all layers | best layer | sentence emb. "
         "| first/last token | random neurons |"
     )
     print("|" + "---|" * 10)
-    for arg in sys.argv[1:]:
-        if (Path(arg) / "report.json").is_file():
-            print("| " + row(Path(arg)) + " |")
+    for folder in folders:
+        if (folder / "report.json").is_file():
+            print("| " + row(folder) + " |")
 
 
 if __name__ == "__main__":

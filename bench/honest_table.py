@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from common import STANCE, write_json
 
 from neuronhead.heads.bootstrap import BootstrapOptions, paired, replicate_scores, resample_indices, summarize
 from neuronhead.heads.select import SelectOptions
-from neuronhead.heads.train import fit_head
+from neuronhead.heads.train import FitOptions, fit_head
 
 TASKS = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment", "stance"]
-STANCE = ["stance_abortion", "stance_atheism", "stance_climate", "stance_feminist", "stance_hillary"]
 FULL = "head[{}]@0..5"
 COLUMNS = {  # table column → key in val_predictions.json
     "shipped": "shipped",
@@ -51,9 +51,7 @@ def fit_all(features: Path, runs: Path, select_on: str, tasks: list[str]) -> Non
             features / t / "train",
             out,
             val_features=features / t / "val",
-            baselines=True,
-            select=SelectOptions(select_on=select_on),
-            progress=False,
+            options=FitOptions(baselines=True, select=SelectOptions(select_on=select_on), progress=False),
         )
         print(f"{t}: fitted in {time.perf_counter() - t0:.0f} s", flush=True)
 
@@ -256,8 +254,7 @@ def main() -> None:
     t["shipped_vs_finetuned"] = versus_finetuned(args.features, args.runs, ft, BootstrapOptions())
     t["finetune_files"] = [str(p) for p in args.finetune]
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(t, indent=1))
+        write_json(args.out, t)
     print(markdown(t, finetuned(ft)))
     print()
     print(versus_markdown(t["shipped_vs_finetuned"]))

@@ -10,8 +10,8 @@ seeded shuffle: the file is ordered negatives first), and reports validation acc
 
 plus the effect of truncation: accuracy on reviews that fit in the max length against those cut.
 
-    .venv/bin/python bench/imdb_layers.py --features /tmp/nhcache/train.jsonl-train-7cfd5e1733b7 \
-        --out docs/img
+    .venv/bin/neuronhead extract --data ../shared/data/imdb/train.jsonl --label-column rating --out FEATS/imdb
+    .venv/bin/python bench/imdb_layers.py --features FEATS/imdb --out docs/img
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import write_json
 
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.plots import plot_depth_curve, plot_layer_metric
@@ -99,7 +100,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(json.dumps(result, indent=1), flush=True)  # before the plots: a machine without matplotlib
-    (out / "imdb_layers.json").write_text(json.dumps(result, indent=1))
+    write_json(out / "imdb_layers.json", result)
     plot_layer_metric({"MiniLM-L6, IMDb val": per_layer}, "accuracy", out / "imdb-per-layer.png",
                       "IMDb polarity: linear probe on one layer")  # fmt: skip
     plot_depth_curve(depth, "accuracy", out / "imdb-depth-curve.png",

@@ -24,6 +24,8 @@ import time
 import uuid
 from pathlib import Path
 
+from common import read_json, write_json
+
 ROOT = Path("/sys/fs/cgroup/memory")
 
 
@@ -94,8 +96,7 @@ def main() -> int:
     result["peak_anon_gib"] = round(result["peak_anon_bytes"] / 2**30, 3)
     print(json.dumps(result, indent=2), flush=True)
     if args.json:
-        runs = json.loads(args.json.read_text()) if args.json.exists() else []
-        args.json.write_text(json.dumps([*runs, result], indent=2) + "\n")
+        write_json(args.json, [*read_json(args.json, []), result], indent=2)
     if result["oom_kills"] > 0:
         print(f"{result['oom_kills']} process(es) of the command were killed for the cap", file=sys.stderr)
     return result["returncode"] or (3 if result["oom_kills"] > 0 else 0)

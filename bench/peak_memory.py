@@ -9,6 +9,7 @@ processes that map them, so its sum does not double count; the RSS sum (an upper
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -37,8 +38,12 @@ def pss_rss(pid: int) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> int:
-    if "--" in argv:
-        argv = argv[argv.index("--") + 1 :]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
+    command = ap.parse_args(argv).command
+    argv = command[1:] if command[:1] == ["--"] else command
+    if not argv:
+        ap.error("give the command after --")
     start = time.perf_counter()
     proc = subprocess.Popen(argv)
     root = psutil.Process(proc.pid)

@@ -5,8 +5,7 @@ that table was made in 2026-11 (chosen and reported on val, so its figures are n
 ``--score-on dev`` (default) fits Phase 1 and every head on 80% of train and scores the dev 20%, the
 carving ``neuronhead fit --select-on dev`` uses, and never reads val.
 
-    .venv/bin/python bench/phase2_grid.py --features FEATS/sentiment --score-on val \\
-        --out docs/data/cpu-2026-11-30/phase2_grid_val.json
+    .venv/bin/python bench/phase2_grid.py --features FEATS/sentiment --score-on val --out phase2_grid_val.json
     # salient fractions that grow with the class count, on emoji's dev split (train only)
     .venv/bin/python bench/phase2_grid.py --features FEATS/emoji --class-weights balanced \\
         --fractions 0.05,0.1,0.2,0.33 --widths 32 --variants logits+values \\
@@ -21,6 +20,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from common import comma_list, write_json
 
 from neuronhead.heads.bootstrap import point_score
 from neuronhead.heads.head import NeuronHead
@@ -55,15 +55,15 @@ def main() -> None:
     (X, y, rows), (Xs, ys), metric, names = splits(args.features, args.score_on)
     layers = list(range(X.shape[1]))
     results = []
-    weights = [None if w == "none" else w for w in args.class_weights.split(",")]
+    weights = [None if w == "none" else w for w in comma_list(args.class_weights)]
     for cw in weights:
         base = {"class_weight": cw, "probe_params": {"select": metric}}
         probes = NeuronHead(**base).make_probes().fit(X, y, rows, n_outputs=len(names), label_names=names)
         grid = itertools.product(
-            [float(f) for f in args.fractions.split(",")],
-            [int(w) for w in args.widths.split(",")],
-            args.variants.split(","),
-            [int(s) for s in args.seeds.split(",")],
+            comma_list(args.fractions, float),
+            comma_list(args.widths, int),
+            comma_list(args.variants),
+            comma_list(args.seeds, int),
         )
         for frac, width, variant, seed in grid:
             head = NeuronHead(**base, salient_fraction=frac, width=width, variant=variant, seed=seed)
@@ -73,8 +73,7 @@ def main() -> None:
             results.append(row | {metric: round(score, 2)})
             print(json.dumps(results[-1]), flush=True)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"score_on": args.score_on, "results": results}, indent=1))
+        write_json(args.out, {"score_on": args.score_on, "results": results})
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -35,16 +34,25 @@ import time
 from pathlib import Path
 
 import torch
+from common import (
+    ROOT,
+    machine,
+    nonempty_texts,
+    print_result,
+    save_random_bert,
+    shard_stats,
+    tweeteval_folder,
+    tweeteval_label_names,
+    tweeteval_labels,
+    write_json,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-SENTIMENT = ROOT.parent / "shared" / "data" / "tweeteval" / "sentiment"
+SENTIMENT = tweeteval_folder("sentiment")
 
 
 def tweets(n: int) -> list[str]:
     """``n`` TweetEval sentiment train tweets, cycled when ``n`` exceeds the split."""
-    lines = [t.strip() for t in (SENTIMENT / "train_text.txt").read_text(encoding="utf-8").splitlines()]
-    lines = [t for t in lines if t]
-    return [lines[i % len(lines)] for i in range(n)]
+    return nonempty_texts(SENTIMENT / "train_text.txt", n, cycle=True)
 
 
 def write_input(path: Path, texts: list[str], labels: list[str] | None = None) -> Path:
@@ -83,7 +91,7 @@ def cli(*args: str, null: bool = False, checkout: str | None = None) -> dict:
 
 def step_totals(folder: Path) -> dict[str, float]:
     """Seconds per step summed over the shards (``steps_s`` in shard_stats.json; absent before it)."""
-    stats = json.loads((folder / "shard_stats.json").read_text()).values()
+    stats = shard_stats(folder)
     totals: dict[str, float] = {}
     for shard in stats:
         for step, seconds in shard.get("steps_s", {}).items():
@@ -115,14 +123,9 @@ def plain_in_fresh_process(data: Path, batch_size: int) -> dict:
     """``plain_forward`` in a process of its own, as a user's script runs it: no kernel caches or
     warmed allocator left by earlier rounds (in this process, rounds after the first ran 16% faster:
     35.8 s, then 30.1 and 29.7 s for 5,000 tweets). Imports and model load stay excluded."""
-    code = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]); from pipeline import plain_forward; "
-        "texts = [json.loads(line)['text'] for line in open(sys.argv[2], encoding='utf-8')]; "
-        "print(plain_forward(texts, int(sys.argv[3])))"
-    )
     c0 = cpu_busy_seconds()
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(Path(__file__).parent), str(data), str(batch_size)],
+        [sys.executable, __file__, "--plain", str(data), str(batch_size)],
         capture_output=True,
         text=True,
         check=True,
@@ -133,8 +136,8 @@ def plain_in_fresh_process(data: Path, batch_size: int) -> dict:
 def make_k1_head(tmp: Path) -> Path:
     """A sentiment head that stops after layer 0, fitted on 4,000 labelled train tweets."""
     texts = tweets(4000)
-    names = dict(line.split("\t") for line in (SENTIMENT / "mapping.txt").read_text().splitlines())
-    labels = [names[y] for y in (SENTIMENT / "train_labels.txt").read_text().split()[:4000]]
+    names = tweeteval_label_names(SENTIMENT)
+    labels = [names[y] for y in tweeteval_labels(SENTIMENT, "train", 4000)]
     data = write_input(tmp / "k1-train.jsonl", texts, labels)
     cli("extract", "--data", str(data), "--layers", "0", "--engine", "local", "--out", str(tmp / "k1-f"))
     cli("fit", "--features", str(tmp / "k1-f"), "--out", str(tmp / "k1-head"), "--select-on", "none",
@@ -200,18 +203,8 @@ def build_wide_null_model(folder: Path) -> Path:
     """GPT2-XL's feature width on a model that costs nothing to run: 48 blocks × 6,400 FFN neurons
     (hidden size 64, random weights, MiniLM's WordPiece tokenizer). Under the null forward only its
     shapes matter: every tweet becomes 48 × 2 × 6,400 float16 features, 1.2 MB, as with GPT2-XL."""
-    import transformers as T
-
-    from neuronhead.models.loading import resolve_model_path
-
-    source = resolve_model_path(None)
-    config = T.BertConfig.from_pretrained(source)
-    config.update({"num_hidden_layers": 48, "hidden_size": 64, "num_attention_heads": 1})
-    config.update({"intermediate_size": 6400})
-    torch.manual_seed(0)
-    T.BertModel(config).save_pretrained(folder, safe_serialization=True)
-    T.AutoTokenizer.from_pretrained(source).save_pretrained(folder)
-    return folder
+    wide = {"num_hidden_layers": 48, "hidden_size": 64, "num_attention_heads": 1, "intermediate_size": 6400}
+    return save_random_bert(folder, **wide)
 
 
 def measure_wide_null(n: int, args: argparse.Namespace, tmp: Path) -> dict:
@@ -266,11 +259,15 @@ def main() -> None:
     parser.add_argument("--demo-rounds", type=int, default=0, help="time the demo job this many times")
     parser.add_argument("--wide-null", type=int, default=0, help="tweets for the GPT2-XL-width null run")
     parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--plain", nargs=2, metavar=("DATA", "BATCH_SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.plain:  # internal: plain_forward in a process of its own, its seconds on the last line
+        lines = Path(args.plain[0]).read_text(encoding="utf-8").splitlines()
+        texts = [json.loads(line)["text"] for line in lines]
+        print(plain_forward(texts, int(args.plain[1])))
+        return
     result = {
-        "when": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__},
-        "torch_threads": torch.get_num_threads(),
+        "machine": machine(),
         "extract": {},
         "score_k1": {},
         "args": vars(args),
@@ -294,9 +291,8 @@ def main() -> None:
             result["demo"] = s = measure_demo(args, tmp)
             print(f"[demo] seconds {s['seconds']}  new/before {s.get('demo_vs_before')}", flush=True)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-    print("RESULT " + json.dumps(result["machine"]))
+        write_json(args.json, result)
+    print_result(result["machine"])
 
 
 if __name__ == "__main__":

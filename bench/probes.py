@@ -7,17 +7,19 @@ layer's C picked by the metric on out-of-fold predictions). Prints each layer's 
 the wall time of both, and the reference figures of ../shared/REFERENCE.md.
 
     .venv/bin/python bench/probes.py --train FEATURES --val FEATURES [--metric macro_recall]
-        [--sklearn-layers 0,1]
+        [--sklearn-layers 0,1] [--each-c]
+
+``--each-c`` also scores every C of the Phase-1 grid on val, from the same fit (the grid trains
+together, so fixing one C needs no refit): the per-C figures of docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
-import torch
+from common import comma_list, machine, print_result
 
 from neuronhead.heads.metrics import classification_metrics
 from neuronhead.heads.phase1 import LayerProbes
@@ -26,6 +28,19 @@ from neuronhead.store import load_features
 
 # Val macro-recall of converged logistic regressions per layer, TweetEval sentiment, all-MiniLM-L6-v2.
 REFERENCE = {0: 62.0, 1: 64.8, 2: 65.5, 3: 66.6, 4: 66.4, 5: 66.6}
+
+
+def every_c(probes: LayerProbes, Xv: np.ndarray, yv: np.ndarray, names, metric: str) -> dict:
+    """Each layer's val ``metric`` at every C of the grid: what the metric would have chosen
+    against what the held-out loss chose, without fitting Phase 1 once per C."""
+    out = {}
+    for c in probes.c_grid:
+        pred = probes.with_c(c).predict_layer(Xv)
+        out[f"{c:g}"] = [
+            round(classification_metrics(yv, pred[:, i], names)[metric], 2) for i in range(pred.shape[1])
+        ]
+        print(f"C={c:g} on val, per layer: " + ", ".join(f"{v:.2f}" for v in out[f"{c:g}"]), flush=True)
+    return out
 
 
 def main() -> None:
@@ -40,6 +55,7 @@ def main() -> None:
     parser.add_argument("--sklearn-layers", default=None, help="layers scikit-learn fits (default: --layers)")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--select", default=None, help="Phase-1 C selection (default: the metric)")
+    parser.add_argument("--each-c", action="store_true", help="also score every C of the grid on val")
     args = parser.parse_args()
     from sklearn.linear_model import LogisticRegression
 
@@ -47,8 +63,8 @@ def main() -> None:
     va = load_features(args.val, dtype=np.float16)
     names = tr["manifest"]["label_names"]
     y, yv = tr["label"].astype(int), va["label"].astype(int)
-    positions = [int(x) for x in args.layers.split(",")] if args.layers else list(range(tr["X"].shape[1]))
-    result: dict = {"rows": len(y), "threads": torch.get_num_threads(), "layers": {}}
+    positions = comma_list(args.layers, int) if args.layers else list(range(tr["X"].shape[1]))
+    result: dict = {"rows": len(y), "machine": machine(), "layers": {}}
 
     t = time.perf_counter()
     probes = LayerProbes(folds=args.folds, select=args.select or args.metric).fit(
@@ -56,10 +72,12 @@ def main() -> None:
     )
     ours_s = time.perf_counter() - t
     ours = probes.predict_layer(va["X"][:, positions])
+    if args.each_c:
+        result["each_c"] = every_c(probes, va["X"][:, positions], yv, names, args.metric)
 
     std = Standardizer().fit(tr["X"][:, positions])
     sk_s = 0.0
-    sk_positions = [int(x) for x in args.sklearn_layers.split(",")] if args.sklearn_layers else positions
+    sk_positions = comma_list(args.sklearn_layers, int) if args.sklearn_layers else positions
     for i, pos in enumerate(positions):
         mine = classification_metrics(yv, ours[:, i], names)[args.metric]
         ref = REFERENCE.get(pos) if args.metric == "macro_recall" else None
@@ -73,7 +91,7 @@ def main() -> None:
             len(yv), -1
         )
         best = None
-        for c in (float(v) for v in args.cs.split(",")):
+        for c in comma_list(args.cs, float):
             t = time.perf_counter()
             lr = LogisticRegression(C=c, max_iter=1000).fit(Xl, y)
             sk_s += time.perf_counter() - t
@@ -82,7 +100,7 @@ def main() -> None:
                 best = (c, m)
         result["layers"][pos].update(sklearn=round(best[1], 2), sklearn_C=best[0])
         print(f"layer {pos}: sklearn {best[1]:.2f} (C={best[0]:g})  neuronhead {mine:.2f}", flush=True)
-    n_cs = len(args.cs.split(","))
+    n_cs = len(comma_list(args.cs))
     ours_unit = ours_s / (len(positions) * len(probes.c_grid))
     sk_unit = sk_s / max(len(sk_positions) * n_cs, 1)
     result["seconds"] = {"neuronhead": round(ours_s, 1), "sklearn": round(sk_s, 1)}
@@ -94,7 +112,7 @@ def main() -> None:
         f"  sklearn {sk_s:.1f} s ({len(sk_positions)} layers × {n_cs} C); per layer and C: "
         f"{ours_unit:.2f} s vs {sk_unit:.2f} s → {sk_unit / ours_unit:.1f}x"
     )
-    print("RESULT " + json.dumps(result))
+    print_result(result)
 
 
 if __name__ == "__main__":

@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import comma_list, print_result
 
-from neuronhead.data import plan_source, resolve_source
-from neuronhead.heads.artifact import head_bytes
+from neuronhead.data import Columns, plan_source, resolve_source
 from neuronhead.models.loading import load_model
 from neuronhead.models.tokens import length_sorted_batches, pad_batch
+from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.options import Capture, Compute
-from neuronhead.pipelines.score import NO_LABEL, _check_heads, parse_head_specs
+from neuronhead.pipelines.score import NO_LABEL
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer
 from neuronhead.pipelines.shards import plan_shards, read_shard, tokenize_shards, unpack
 from neuronhead.store import SHARDS
@@ -71,10 +71,12 @@ def main() -> None:
     parser.add_argument("--together", default=None, help="comma list of head names scored in one pass")
     args = parser.parse_args()
 
-    named = parse_head_specs(args.head)
-    blobs = {name: head_bytes(path) | {"name": name} for name, path in named}
-    model_path, extraction = _check_heads(list(blobs.values()), None, False)
-    plan = plan_source(resolve_source(args.data, split=args.split, label_column=NO_LABEL), on_bad_row="skip")
+    heads = HeadSet.load(args.head)
+    blobs = {b["name"]: b for b in heads.blobs}
+    model_path, extraction = heads.model_path, heads.extraction
+    plan = plan_source(
+        resolve_source(args.data, split=args.split, columns=Columns(label=NO_LABEL)), on_bad_row="skip"
+    )
     shard = plan_shards(plan, args.n)[0]
     max_length = int(extraction.get("max_length") or 128)
     tok = tokenize_shards(read_shard(plan, shard), model_path=str(model_path), max_length=max_length)
@@ -93,7 +95,7 @@ def main() -> None:
     conv = Conventional(str(model_path))
     L = conv.loaded.n_layers_total
     singles = {name: scorer([name]) for name in blobs}
-    group = args.together.split(",") if args.together else []
+    group = comma_list(args.together) if args.together else []
     together = scorer(group) if group else None
     times: dict[str, list[float]] = {"conventional": [], **{k: [] for k in singles}, "together": []}
     conv(packed, args.batch_size)  # warm up both paths once
@@ -143,7 +145,7 @@ def main() -> None:
         }
         one = best["together"]
         print(f"{len(group)} heads, one pass: {one:.2f} s; separate: {separate:.2f} s → {speedup:.2f}x")
-    print("RESULT " + json.dumps(result))
+    print_result(result)
 
 
 if __name__ == "__main__":

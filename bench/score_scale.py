@@ -18,19 +18,21 @@ import sys
 import time
 from pathlib import Path
 
+from common import comma_list, nonempty_texts, print_result, tweeteval_folder
+
 
 def make_input(folder: Path, n: int, source: Path, file_rows: int) -> None:
     """``n`` rows of ``id,text`` cycling through the source tweets, unique ids, ``file_rows`` per CSV."""
     import csv
 
-    tweets = [t.strip() for t in source.read_text(encoding="utf-8").splitlines() if t.strip()]
+    tweets = nonempty_texts(source, n, cycle=True)
     folder.mkdir(parents=True, exist_ok=True)
     for f, start in enumerate(range(0, n, file_rows)):
         with open(folder / f"part-{f:04d}.csv", "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(["id", "text"])
             for i in range(start, min(n, start + file_rows)):
-                w.writerow([f"t{i:08d}", tweets[i % len(tweets)]])
+                w.writerow([f"t{i:08d}", tweets[i]])
 
 
 def main() -> None:
@@ -39,14 +41,14 @@ def main() -> None:
     )
     parser.add_argument("--head", action="append", required=True)
     parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--tweets", default="../shared/data/tweeteval/sentiment/train_text.txt")
+    parser.add_argument("--tweets", default=str(tweeteval_folder("sentiment") / "train_text.txt"))
     parser.add_argument("--work", default="runs/score-scale")
     parser.add_argument("--file-rows", type=int, default=50_000, help="rows per input CSV file")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     results = []
-    for n in (int(x) for x in args.sizes.split(",")):
+    for n in comma_list(args.sizes, int):
         data = work / f"tweets-{n}"
         if not data.exists():
             make_input(data, n, Path(args.tweets), args.file_rows)
@@ -67,7 +69,7 @@ def main() -> None:
         }
         results.append(row)
         print(json.dumps(row), flush=True)
-    print("RESULT " + json.dumps(results))
+    print_result(results)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ neuron sets (from each run's ``ranking.csv``).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory_cap import capped_run  # noqa: E402
+from common import salient_neurons, write_json
+from memory_cap import capped_run
 
 
 def _fit(code: Path | None, features: Path, out: Path, cap_gb: float) -> dict:
@@ -40,15 +39,6 @@ def _fit(code: Path | None, features: Path, out: Path, cap_gb: float) -> dict:
     return run
 
 
-def _salient(folder: Path) -> dict[int, set[int]]:
-    kept: dict[int, set[int]] = {}
-    with open(folder / "ranking.csv") as fh:
-        for r in csv.DictReader(fh):
-            if r["salient"] == "1":
-                kept.setdefault(int(r["layer"]), set()).add(int(r["neuron"]))
-    return kept
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--features", type=Path, required=True, help="a task folder with train/ and val/")
@@ -62,7 +52,7 @@ def main() -> int:
     after = _fit(None, args.features, args.runs / "streamed", args.cap_gb)
     result = {"before": before, "streamed": after}
     if before["returncode"] == 0 and after["returncode"] == 0:
-        a, b = _salient(args.runs / "before"), _salient(args.runs / "streamed")
+        a, b = salient_neurons(args.runs / "before"), salient_neurons(args.runs / "streamed")
         share = {k: len(a[k] & b.get(k, set())) / max(len(a[k]), 1) for k in sorted(a)}
         result["salient_overlap_per_layer"] = {k: round(v, 4) for k, v in share.items()}
         metric = before["metric"]
@@ -70,7 +60,7 @@ def main() -> int:
         result["wall_ratio"] = round(after["wall_s"] / before["wall_s"], 3)
     print(json.dumps(result, indent=2), flush=True)
     if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.out, result, indent=2)
     return 0
 
 

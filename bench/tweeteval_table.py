@@ -20,14 +20,14 @@ import re
 from pathlib import Path
 
 import numpy as np
+from common import STANCE, TWEETEVAL, read_json
 
 from neuronhead.heads.artifact import load_head
 from neuronhead.heads.metrics import classification_metrics, headline
 from neuronhead.store import load_features, read_manifest
 
 TASKS = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment"]
-STANCE = ["stance_abortion", "stance_atheism", "stance_climate", "stance_feminist", "stance_hillary"]
-BASELINES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tweeteval" / "BASELINES.md"
+BASELINES = TWEETEVAL / "BASELINES.md"
 PUBLISHED = ["RoBERTa-Retrained", "BERTweet", "FastText", "SVM"]
 
 
@@ -48,13 +48,11 @@ def fmt(x: float | None) -> str:
 
 
 def tune_summary(folder: Path) -> dict | None:
-    path = folder / "summary.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(folder / "summary.json")
 
 
 def report(folder: Path) -> dict | None:
-    path = folder / "report.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(folder / "report.json")
 
 
 def val_predictions(head_folder: Path, default: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:

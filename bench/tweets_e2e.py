@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from common import text_lines, tweeteval_folder, tweeteval_labels, write_json
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tweeteval" / "sentiment"
 DAYS = 60
 LANGS = (["en"] * 70) + (["es"] * 15) + (["fr"] * 8) + (["und"] * 7)
 TAGS = ["news", "sports", "music", "politics", "tech", "movies", "gaming", "food", "travel", "weather"]
@@ -71,8 +71,8 @@ def _record(i: int, text: str, when: datetime, lang: str, tags: list[str], rng: 
 
 def make_dump(folder: Path, n: int, seed: int = 0) -> dict:
     """``n`` tweets in 60 daily gzip JSON-lines files; returns what was planted (per-day truth)."""
-    texts = [t.strip() for t in (DATA / "train_text.txt").read_text(encoding="utf-8").splitlines()]
-    labels = [int(x) for x in (DATA / "train_labels.txt").read_text().split()]
+    data = tweeteval_folder("sentiment")
+    texts, labels = text_lines(data / "train_text.txt"), tweeteval_labels(data, "train")
     pools = {k: [t for t, y in zip(texts, labels, strict=True) if y == k and t] for k in (0, 1, 2)}
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -134,7 +134,7 @@ def main() -> None:
         t = time.perf_counter()
         planted = make_dump(dump, args.n)
         planted["seconds"] = round(time.perf_counter() - t, 1)
-        planted_file.write_text(json.dumps(planted))
+        write_json(planted_file, planted)
     planted = json.loads(planted_file.read_text())
     print(f"dump: {planted['records']:,} records ({planted['tweets']:,} tweets) in {dump}", flush=True)
     if args.dump_only:
@@ -189,7 +189,7 @@ def main() -> None:
             "daily_correlation": round(float(np.corrcoef(truth, predicted)[0, 1]), 3),
         },
     }
-    (work / "result.json").write_text(json.dumps(report, indent=1))
+    write_json(work / "result.json", report)
     print(json.dumps(report, indent=1))
 
 

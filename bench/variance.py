@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from common import comma_list, read_json, write_json
 
 from neuronhead.heads.bootstrap import point_score
 from neuronhead.heads.head import NeuronHead
@@ -75,17 +76,16 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    result = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
-    for t in args.tasks.split(","):
+    seeds = comma_list(args.seeds, int)
+    result = read_json(args.out, {})
+    for t in comma_list(args.tasks):
         if t in result:
             continue
         result[t] = task_variance(args.features / t / "train", seeds, args.folds)
         print(t, json.dumps({v: {k: result[t][v][k] for k in ("mean", "sd_all", "sd_seed_within_fold")}
                              for v in VARIANTS}), flush=True)  # fmt: skip
         if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(result, indent=1))
+            write_json(args.out, result)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ among the selected ones, and removes the store. At 5,000 rows the store is ≈ 6
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shutil
 import sys
@@ -20,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory_cap import capped_run  # noqa: E402
+from common import salient_neurons, write_json
+from memory_cap import capped_run
 
-from neuronhead.store import read_manifest  # noqa: E402
-from neuronhead.synthetic import PlantedStore, write_planted_store  # noqa: E402
+from neuronhead.store import read_manifest
+from neuronhead.synthetic import PlantedStore, write_planted_store
 
 
 def main() -> int:
@@ -65,7 +64,7 @@ def main() -> int:
             result |= _recovery(root / "head", planted, run["wall_s"], spec)
         print(json.dumps(result, indent=2), flush=True)
         if args.out:
-            args.out.write_text(json.dumps(result, indent=2) + "\n")
+            write_json(args.out, result, indent=2)
         return run["returncode"]
     finally:
         if args.store is None:
@@ -92,11 +91,7 @@ def _planted_store(root: Path, spec: PlantedStore) -> dict:
 def _recovery(head_folder: Path, planted: dict, wall_s: float, spec: PlantedStore) -> dict:
     """Share of the planted neurons among the shipped head's, and the run's rates."""
     report = json.loads((head_folder / "report.json").read_text())
-    kept: dict[int, set[int]] = {}
-    with open(head_folder / "ranking.csv") as fh:
-        for r in csv.DictReader(fh):
-            if r["salient"] == "1":
-                kept.setdefault(int(r["layer"]), set()).add(int(r["neuron"]))
+    kept = salient_neurons(head_folder)
     found = sum(len(set(v.tolist()) & kept.get(layer, set())) for layer, v in planted.items())
     total = sum(len(v) for v in planted.values())
     return {

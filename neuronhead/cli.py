@@ -15,8 +15,14 @@ from typing import TYPE_CHECKING
 from neuronhead.cluster.logs import VERBOSE
 
 if TYPE_CHECKING:
-    from neuronhead.pipelines.options import Compute, Engine
+    from neuronhead.pipelines.options import Compute, Engine, Reading
+    from neuronhead.run.from_data import TrainingData
 
+DESCRIPTION = (
+    "Classify and score large text collections with the internal FFN neurons of a pretrained "
+    "transformer, without fine-tuning it. Start with `neuronhead run --train DATA --out DIR`; "
+    "each command's --help says more."
+)
 ENGINES = ("auto", "ray", "local")  # pipelines.runner.ENGINES, without importing the pipelines here
 
 
@@ -123,7 +129,7 @@ def _engine(args: argparse.Namespace) -> Engine:
 
 def _extract(args: argparse.Namespace) -> int:
     from neuronhead.pipelines.extract import extract
-    from neuronhead.pipelines.options import Capture, Reading
+    from neuronhead.pipelines.options import Capture, Output
 
     manifest = extract(
         args.data,
@@ -135,18 +141,10 @@ def _extract(args: argparse.Namespace) -> int:
             pool_special_tokens=args.pool_special_tokens,
             embeddings=args.embeddings,
         ),
-        reading=Reading(
-            split=args.split,
-            text_column=args.text_column,
-            id_column=args.id_column,
-            label_column=args.label_column,
-            label_kind=args.label_kind,
-            on_bad_row=args.on_bad_row,
-            **_reading(args),
-        ),
+        reading=_reading_options(args),
         compute=_compute(args),
         engine=_engine(args),
-        shard_rows=args.shard_rows,
+        output=Output(shard_rows=args.shard_rows),
     )
     summary = {
         k: manifest.get(k) for k in ("rows_in", "rows", "bad_rows", "errors", "truncated", "texts_per_second")
@@ -183,6 +181,16 @@ def _add_reading(p: argparse.ArgumentParser, scoring: bool = False) -> None:
     )
     p.add_argument("--dedupe", action="store_true", help="tweet dumps: filter later rows of a repeated id")
     p.add_argument("--lang", default=None, help="tweet dumps: keep only these languages, e.g. en,es")
+
+
+def _reading_options(args: argparse.Namespace) -> Reading:
+    """``Reading`` from the flags this command has: each flag is named as the field it sets."""
+    import dataclasses
+
+    from neuronhead.pipelines.options import Reading
+
+    named = {f.name for f in dataclasses.fields(Reading)} - {"format", "normalize", "tweets"}
+    return Reading(**{k: v for k, v in vars(args).items() if k in named}, **_reading(args))
 
 
 def _reading(args: argparse.Namespace) -> dict:
@@ -258,6 +266,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from neuronhead.heads.train import FitOptions
     from neuronhead.run.from_data import fit_from_data
 
     params = {
@@ -282,17 +291,19 @@ def _fit(args: argparse.Namespace) -> int:
         params["probe_params"] = {k: v for k, v in probe_params.items() if v is not None}
     report = fit_from_data(
         args.out,
-        data_options=_data_options(args),
+        data=_training_data(args),
         task=args.task,
         metric=args.metric,
         params=params,
         val_fraction=args.val_fraction,
-        baselines=args.baselines,
-        select=select_options(args),
-        train_engine=args.train_engine,
-        train_workers=args.train_workers,
-        address=args.address,
-        plots=not args.no_plots,
+        options=FitOptions(
+            select=select_options(args),
+            train_engine=args.train_engine,
+            train_workers=args.train_workers,
+            address=args.address,
+            baselines=args.baselines,
+            plots=not args.no_plots,
+        ),
     )
     summary = {"head": args.out, "metric": report["metric"], "val": report.get("val"), **report["head"]}
     print(json.dumps(summary))
@@ -311,18 +322,20 @@ def select_options(args: argparse.Namespace):
     )
 
 
-def _data_options(args: argparse.Namespace) -> dict:
-    """The options that say which features to train on, extracting them first when needed."""
-    return {
-        "model": args.model,
-        "train": args.train,
-        "val": args.val,
-        "train_split": args.train_split,
-        "val_split": args.val_split,
-        "features": args.features,
-        "val_features": args.val_features,
-        "cache": args.cache,
-        "extract_options": {
+def _training_data(args: argparse.Namespace) -> TrainingData:
+    """Which features to train on, extracting them first when needed."""
+    from neuronhead.run.from_data import TrainingData
+
+    return TrainingData(
+        model=args.model,
+        train=args.train,
+        val=args.val,
+        train_split=args.train_split,
+        val_split=args.val_split,
+        features=args.features,
+        val_features=args.val_features,
+        cache=args.cache,
+        extract_options={
             "text_column": args.text_column,
             "label_column": args.label_column,
             "label_kind": args.label_kind,
@@ -333,7 +346,7 @@ def _data_options(args: argparse.Namespace) -> dict:
             "layers": None if getattr(args, "max_layer", None) is None else f"0-{args.max_layer}",
             **_reading(args),
         },
-    }
+    )
 
 
 def _add_data_arguments(p: argparse.ArgumentParser) -> None:
@@ -395,28 +408,25 @@ def _add_tune(sub: argparse._SubParsersAction) -> None:
 
 def _tune(args: argparse.Namespace) -> int:
     from neuronhead.run.from_data import features_from_data
-    from neuronhead.tune import tune_head
+    from neuronhead.tune import TuneEngine, TuneOptions, tune_head
 
     if args.max_concurrent != "auto" and not args.max_concurrent.isdigit():
         raise ValueError(f"--max-concurrent must be a number or auto, not {args.max_concurrent!r}")
-    features, val_features = features_from_data(**_data_options(args))
+    features, val_features = features_from_data(_training_data(args))
     if val_features is None:
         raise ValueError("tuning reports on validation data: give --val or --val-features")
-    summary = tune_head(
-        features,
-        val_features,
-        args.out,
+    options = TuneOptions(
         trials=args.trials,
         timeout=args.timeout,
-        max_concurrent=args.max_concurrent if args.max_concurrent == "auto" else int(args.max_concurrent),
         metric=args.metric,
         task=args.task,
         seed=args.seed,
-        storage=args.storage,
-        address=args.address,
         select_on=args.select_on,
         dev_fraction=args.dev_fraction,
     )
+    concurrent = args.max_concurrent if args.max_concurrent == "auto" else int(args.max_concurrent)
+    engine = TuneEngine(max_concurrent=concurrent, address=args.address, storage=args.storage)
+    summary = tune_head(features, val_features, args.out, options, engine)
     keys = ("metric", "trials", "selected_on", "best", "refits", "default_head", "seconds")
     print(json.dumps({k: summary[k] for k in keys}))
     print(f"leaderboard: {Path(args.out) / 'leaderboard.md'}")
@@ -453,22 +463,20 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from neuronhead.pipelines.options import Reading
+    from neuronhead.pipelines.headset import HeadSet
+    from neuronhead.pipelines.options import Output
     from neuronhead.pipelines.score import score
 
+    reading = _reading_options(args)
     result = score(
-        args.head,
+        HeadSet.load(args.head, model=args.model, force=args.force, normalize=reading.normalize),
         args.data,
         args.out,
-        model=args.model,
-        reading=Reading(
-            split=args.split, text_column=args.text_column, id_column=args.id_column, **_reading(args)
-        ),
+        reading=reading,
         compute=_compute(args),
         engine=_engine(args),
-        shard_rows=args.shard_rows,
+        output=Output(shard_rows=args.shard_rows),
         keep_text=args.keep_text,
-        force=args.force,
     )
     print(json.dumps(result))
     filtered = f", {result['filtered']} filtered" if result["filtered"] else ""
@@ -524,59 +532,31 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "command line overrides the file.",
     )
     p.add_argument("--config", default=None, help="TOML or YAML file of the options below")
-    p.add_argument("--model", default=None, help="model folder or hub id (default: the bundled MiniLM)")
-    p.add_argument("--train", default=None, help="labelled training data (any input `extract` reads)")
-    p.add_argument("--val", default=None, help="labelled validation data (default: the val split of --train)")
-    p.add_argument("--test", default=None, help="labelled test data, evaluated once at the end")
-    p.add_argument("--score", default=None, help="texts to score with the final head")
-    p.add_argument("--out", default=None, help="run folder (rerun to resume)")
-    p.add_argument("--tune", type=int, default=None, help="search N trials and use the best head (0: none)")
-    p.add_argument(
-        "--tune-timeout", type=float, default=None, help="time budget of the search (stops every trial)"
-    )
-    for split in ("train", "val", "test", "score"):
-        p.add_argument(f"--{split}-split", default=None, help=f"split of a TweetEval folder for --{split}")
-    p.add_argument("--text-column", default=None)
-    p.add_argument("--id-column", default=None)
-    p.add_argument("--label-column", default=None)
-    p.add_argument("--label-kind", default=None, choices=["auto", "class", "value"])
-    p.add_argument("--max-length", type=int, default=None, help="tokens per text (default 128)")
-    p.add_argument("--task", default=None, choices=["classification", "regression"])
-    p.add_argument("--metric", default=None, help="headline metric (default: TweetEval task metric)")
-    p.add_argument("--salient-fraction", type=float, default=None, help="top fraction of neurons per layer")
-    p.add_argument("--width", type=int, default=None, help="Phase-2 hidden width")
-    p.add_argument("--max-layer", type=int, default=None, help="use only layers 0..K")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument(
-        "--baselines",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="fit the baselines beside the head (default: on)",
-    )
-    p.add_argument(
-        "--select-on",
-        default=None,
-        choices=["auto", "dev", "cv", "val", "none"],
-        help="where the shipped model is chosen, as for `fit` (default auto: dev when it holds 1,000 "
-        "rows, else cv)",
-    )
-    p.add_argument(
-        "--examples", type=int, default=None, help="texts shown per neuron in the report (default 5)"
-    )
-    p.add_argument(
-        "--normalize",
-        default=None,
-        choices=["auto", "none", "tweeteval"],
-        help="tweeteval: mentions → @user, links → http, for every input; auto (default): recorded as "
-        "tweeteval for a TweetEval folder, and --score is read the way the head's texts were",
-    )
-    p.add_argument("--retweets", default=None, choices=["keep", "drop"], help="--score tweet dump: retweets")
-    p.add_argument(
-        "--dedupe", action="store_const", const=True, default=None, help="--score tweet dump: repeated ids"
-    )
-    p.add_argument("--lang", default=None, help="--score tweet dump: keep only these languages (en,es)")
+    _add_config_flags(p)
     _add_engine(p, default=None, what="extraction and scoring")
     p.set_defaults(func=_run)
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per ``RunConfig`` field that has a ``help``: its type, choices and help come from the
+    field, and its default is ``None`` so that only flags given override the config file."""
+    import dataclasses
+
+    from neuronhead.run.config import RunConfig
+
+    types = {"int": int, "int | None": int, "float | None": float}
+    for f in dataclasses.fields(RunConfig):
+        if "help" not in f.metadata:
+            continue
+        default = None if f.default is dataclasses.MISSING else f.default
+        shown = {True: "on", False: "off"}.get(default, default) if isinstance(default, bool) else default
+        helped = f.metadata["help"] + (f" (default: {shown})" if shown not in (None, "") else "")
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=helped)
+        else:
+            kind = types.get(f.type, str)
+            p.add_argument(flag, type=kind, default=None, choices=f.metadata["choices"], help=helped)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -613,24 +593,21 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from neuronhead.analyze import analyze
+    from neuronhead.analyze import AnalyzeOptions, analyze
 
-    summary = analyze(
-        args.scores,
-        args.out,
+    options = AnalyzeOptions(
         by=None if args.by == "none" else args.by,
         group_by=args.group_by,
         top=args.top,
-        engine=args.engine,
-        address=args.address,
         plots=not args.no_plots,
     )
+    summary = analyze(args.scores, args.out, options, engine=_engine(args))
     print(json.dumps(summary))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neuronhead", description=__doc__)
+    parser = argparse.ArgumentParser(prog="neuronhead", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)

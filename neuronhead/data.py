@@ -65,6 +65,15 @@ class Row:
     skip: str | None = None  # why this row is not run through the model (``filtered: …``)
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Which columns hold the text, the row id and the label (CSV, JSONL, Parquet and datasets)."""
+
+    text: str = "text"
+    id: str = "id"
+    label: str = "label"
+
+
 @dataclass
 class Source:
     """A resolved input: its kind, its files and how to read columns. Small and picklable."""
@@ -179,9 +188,7 @@ def resolve_source(
     data: str | os.PathLike,
     *,
     split: str | None = None,
-    text_column: str = "text",
-    id_column: str = "id",
-    label_column: str = "label",
+    columns: Columns = Columns(),
     label_names: list[str] | None = None,
     format: str = "auto",
     normalize: str = "none",
@@ -196,7 +203,7 @@ def resolve_source(
         raise DataError(f"--format must be auto or one of {', '.join(KINDS)}, not {format!r}")
     if normalize not in NORMALIZE:
         raise DataError(f"--normalize must be one of {', '.join(NORMALIZE)}, not {normalize!r}")
-    cols = {"text_column": text_column, "id_column": id_column, "label_column": label_column}
+    cols = {"text_column": columns.text, "id_column": columns.id, "label_column": columns.label}
     extra = {"label_names": label_names, "normalize": normalize}
     spec = str(data)
     if spec.startswith("hf:"):

@@ -1,14 +1,14 @@
-"""Shared fixtures: tiny random models of each architecture, saved as real model folders."""
+"""Shared fixtures: tiny random models of each architecture (saved as real model folders), Ray cleanup
+between tests, and the reliability log."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
-import torch
-import transformers as T
 
 # Tests never need the network: make any stray HTTP request fail at once.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -18,8 +18,50 @@ for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
 os.environ["no_proxy"] = os.environ["NO_PROXY"] = "localhost,127.0.0.1"
 
 from neuronhead.models.loading import bundled_model_path  # noqa: E402
+from tests.tiny_models import ARCHS, build_tiny  # noqa: E402
 
 _RELIABILITY_LOG: list[dict] = []
+RAY_LEFTOVER_ENV = ("RAY_CLIENT_MODE", "PYTHONBREAKPOINT", "RAY_ADDRESS")  # what ray.init leaves behind
+
+
+def _ray_running() -> bool:
+    """Without importing Ray (seconds), which a test that never touched it has no need of."""
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
+
+
+def _ray_ends_with_its_owner():
+    """Shut down a Ray started during this fixture's scope, so the next test cannot use it unawares.
+
+    A Ray already running when the scope opens belongs to a wider fixture that shares it on purpose
+    (one Ray for a module's tests): it is left to that fixture.
+    """
+    if _ray_running():
+        yield
+        return
+    env = {k: os.environ.get(k) for k in RAY_LEFTOVER_ENV}
+    yield
+    if _ray_running():
+        import ray
+
+        ray.shutdown()
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def ray_started_in_a_test_ends_with_it():
+    """After each test: a Ray that the test (or a function fixture of it) started is shut down."""
+    yield from _ray_ends_with_its_owner()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def ray_started_in_a_module_ends_with_it():
+    """After each module: a Ray that a module fixture started and left running is shut down."""
+    yield from _ray_ends_with_its_owner()
 
 
 @pytest.fixture(scope="session")
@@ -43,78 +85,9 @@ def record():
         (Path(out) / "reliability.json").write_text(text)
 
 
-SENTENCES = [
-    "I love this phone, the camera is amazing!",
-    "worst service ever",
-    "The meeting is moved to 3pm on Thursday.",
-    "ok",
-    "Not bad at all, honestly better than I expected from a sequel.",
-    "@user did you see the game last night?? #NBA http://t.co/x",
-]
-
-
-def _bpe_tokenizer(folder: Path) -> T.PreTrainedTokenizerFast:
-    """A small byte-level BPE (GPT-2 style) trained here: no GPT-2 tokenizer can be downloaded."""
-    from tokenizers import ByteLevelBPETokenizer
-
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(SENTENCES * 20, vocab_size=400, min_frequency=1, special_tokens=["<|endoftext|>"])
-    tok = T.GPT2TokenizerFast(
-        tokenizer_object=bpe._tokenizer,
-        eos_token="<|endoftext|>",
-        bos_token="<|endoftext|>",
-        unk_token="<|endoftext|>",
-    )
-    return tok
-
-
-def build_tiny(arch: str, folder: Path) -> Path:
-    """Save a randomly initialised 4-layer model of ``arch`` (with a tokenizer) to ``folder``."""
-    torch.manual_seed(0)
-    if arch == "gpt2":
-        tok = _bpe_tokenizer(folder)
-        config = T.GPT2Config(
-            vocab_size=len(tok),
-            n_embd=32,
-            n_layer=4,
-            n_head=2,
-            n_positions=128,
-            eos_token_id=tok.eos_token_id,
-            bos_token_id=tok.eos_token_id,
-        )
-        model = T.GPT2Model(config)
-    else:
-        tok = T.AutoTokenizer.from_pretrained(bundled_model_path())  # BERT WordPiece vocab
-        if arch == "bert":
-            config = T.BertConfig(
-                hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=48
-            )
-            model = T.BertModel(config)
-        elif arch == "roberta":
-            config = T.RobertaConfig(
-                hidden_size=32,
-                num_hidden_layers=4,
-                num_attention_heads=2,
-                intermediate_size=48,
-                pad_token_id=tok.pad_token_id,
-                max_position_embeddings=140,
-            )
-            model = T.RobertaModel(config)
-        elif arch == "distilbert":
-            config = T.DistilBertConfig(dim=32, n_layers=4, n_heads=2, hidden_dim=48, activation="relu")
-            model = T.DistilBertModel(config)
-        else:
-            raise ValueError(arch)
-    model.save_pretrained(folder, safe_serialization=True)
-    tok.save_pretrained(folder)
-    return folder
-
-
-ARCHS = ["bert", "roberta", "distilbert", "gpt2"]
-
-
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random models of each kind, with their real tokenizer kinds (``tests/tiny_models.py``)."""
     root = tmp_path_factory.mktemp("tiny-models")
     return {arch: build_tiny(arch, root / arch) for arch in ARCHS}
 

@@ -30,3 +30,15 @@ def test_numbers_are_read_as_written():
         "0.95",
         "1.12",
     ]
+
+
+def test_a_figure_found_only_in_the_notes_does_not_count(tmp_path):
+    page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    noted = page + "\n- a run once took 77.777 s, never reproduced.\n"
+    assert check_figures.NOTES in page
+    (tmp_path / "benchmarks.md").write_text(noted, encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    planted = readme.replace("## Results\n", "## Results\n\n- a run takes 77.777 s.\n", 1)
+    (tmp_path / "README.md").write_text(planted, encoding="utf-8")
+    problems = check_figures.check(tmp_path / "README.md", tmp_path / "benchmarks.md")
+    assert len(problems) == 1 and "77.777" in problems[0]

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from neuronhead.data import DataError, plan_source, read_rows, resolve_source
+from neuronhead.data import Columns, DataError, plan_source, read_rows, resolve_source
 
 ROWS = [
     {"id": "a", "text": "  good morning  ", "label": "positive"},
@@ -65,23 +65,48 @@ def test_mixed_formats_in_a_folder_are_refused(tmp_path):
         resolve_source(tmp_path)
 
 
-def test_tweeteval_folder_split_mapping_and_strip():
-    src = resolve_source("../shared/data/tweeteval/sentiment", split="val")
-    plan = plan_source(src)
-    assert plan.n_rows == 2000 and plan.label_names == ["negative", "neutral", "positive"]
-    rows = read_rows(plan, 0, 0, 5)
-    assert all(r.text == r.text.strip() for r in rows) and rows[0].label in ("0", "1", "2")
+def _tweeteval(folder, splits: dict[str, list[tuple[str, int]]], names=("negative", "neutral", "positive")):
+    """A TweetEval task folder as the benchmark ships it: one tweet per line, a trailing space on each."""
+    folder.mkdir()
+    (folder / "mapping.txt").write_text("".join(f"{i}\t{n}\n" for i, n in enumerate(names)))
+    for split, rows in splits.items():
+        (folder / f"{split}_text.txt").write_text("".join(f"{t} \n" for t, _ in rows), encoding="utf-8")
+        (folder / f"{split}_labels.txt").write_text("".join(f"{y}\n" for _, y in rows))
+    return folder
 
 
-def test_tweeteval_whitespace_only_tweets_stay_as_empty_rows():
-    plan = plan_source(resolve_source("../shared/data/tweeteval/hate", split="train"))
+TWEETS = [
+    ("@user the new phone is out on Friday", 1),
+    ('"National hot dog day, then national dance day... Sounds like a Friday night."', 2),
+    ("  worst service ever, never again  ", 0),
+    ("Dark Souls 3 launch date confirmed: embrace the darkness. http", 1),
+    ("so happy for you!! #blessed", 2),
+    ("why is the bus always late", 0),
+]
+
+
+def test_tweeteval_folder_split_mapping_and_strip(tmp_path):
+    folder = _tweeteval(tmp_path / "sentiment", {"train": TWEETS[:2], "val": TWEETS})
+    plan = plan_source(resolve_source(folder, split="val"))
+    assert plan.n_rows == 6 and plan.label_names == ["negative", "neutral", "positive"]
+    rows = read_rows(plan, 0, 0, 6)
+    assert [r.text for r in rows] == [t.strip() for t, _ in TWEETS]
+    assert [r.label for r in rows] == [str(y) for _, y in TWEETS]
+
+
+def test_tweeteval_whitespace_only_tweets_stay_as_empty_rows(tmp_path):
+    tweets, blanks = [(t, y % 2) for t, y in TWEETS], [("", 0), ("   ", 1), ("\t", 0)]
+    folder = _tweeteval(tmp_path / "hate", {"train": tweets[:3] + blanks + tweets[3:]}, ("not-hate", "hate"))
+    plan = plan_source(resolve_source(folder, split="train"))
     rows = read_rows(plan, 0, 0, plan.files[0].n_rows)
-    assert plan.n_rows == 9000 and sum(1 for r in rows if r.text == "") == 7
+    assert plan.n_rows == 9 and [i for i, r in enumerate(rows) if r.text == ""] == [3, 4, 5]
+    assert [r.label for r in rows[3:6]] == ["0", "1", "0"]
 
 
-def test_tweeteval_unknown_split_lists_the_splits():
-    with pytest.raises(DataError, match="train_text.txt"):
-        resolve_source("../shared/data/tweeteval/irony", split="test")
+def test_tweeteval_unknown_split_lists_the_splits(tmp_path):
+    folder = _tweeteval(tmp_path / "irony", {"train": TWEETS, "val": TWEETS})
+    with pytest.raises(DataError, match=r"no test_text.txt .*\['train_text.txt', 'val_text.txt'\]"):
+        resolve_source(folder, split="test")
 
 
 def test_hf_save_to_disk_folder_with_classlabel(tmp_path):
@@ -101,7 +126,7 @@ def test_missing_text_column_names_the_columns_found(tmp_path):
     path = _write("csv", tmp_path, [{"tweet": "x", "label": "y"}])
     with pytest.raises(DataError, match=r"no 'text' column; columns found: \['tweet', 'label'\]"):
         plan_source(resolve_source(path))
-    plan = plan_source(resolve_source(path, text_column="tweet"))
+    plan = plan_source(resolve_source(path, columns=Columns(text="tweet")))
     assert plan.n_rows == 1
 
 

@@ -11,6 +11,7 @@ it, Phase 2 would learn to trust in-sample probe outputs that are more confident
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,11 +19,13 @@ import torch
 
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.dense import DenseHead, DenseSettings, LazyInputs, fit_dense
+from neuronhead.heads.params import Params, StateError
 from neuronhead.heads.phase1 import Features, Gathered, LayerProbes, neuron_columns, take
 from neuronhead.heads.probes import class_weights, split_of
 from neuronhead.heads.salient import select_random, select_salient
 
 VARIANTS = ("logits", "logits+values", "values", "probe")
+SELECTIONS = ("salient", "random")
 
 
 def _kept_values(X: Features, keep: dict[int, np.ndarray]) -> np.ndarray:
@@ -30,7 +33,22 @@ def _kept_values(X: Features, keep: dict[int, np.ndarray]) -> np.ndarray:
     return np.concatenate([take(X, p, keep[p]).reshape(len(X), -1) for p in sorted(keep)], axis=1)
 
 
-class NeuronHead:
+@dataclass(frozen=True)
+class Phase2Options:
+    """How :meth:`NeuronHead.fit` runs Phase 2, beyond what the head's parameters say.
+
+    ``memory_budget``: bytes past which the dense head's float32 inputs are made per batch from ``X``
+    (:class:`~neuronhead.heads.dense.LazyInputs`) instead of held for every row.
+    ``on_epoch(head, epoch, net, improved)`` follows Phase-2 training: the head's extractors are
+    ready, so ``head.dense_inputs`` and ``net`` score validation data mid-training (tuning trials
+    report to their scheduler from it).
+    """
+
+    memory_budget: int | None = None
+    on_epoch: Callable[[NeuronHead, int, torch.nn.Module, bool], None] | None = None
+
+
+class NeuronHead(Params):
     """A classifier or regressor over a few salient FFN neurons of the first k layers.
 
     ``variant="logits"`` (the seed's Phase 2) feeds Phase 2 only the per-layer outputs of the frozen,
@@ -76,32 +94,18 @@ class NeuronHead:
         self.weight_decay = weight_decay
         self.heldout = heldout
         self.class_weight = class_weight
-        self.probe_params = dict(probe_params or {})
+        self.probe_params = probe_params
         self.seed = seed
         self.progress = progress
 
-    def get_params(self) -> dict[str, Any]:
-        keys = [
-            "task",
-            "salient_fraction",
-            "salient_share",
-            "width",
-            "variant",
-            "max_layer",
-            "min_layer",
-            "selection",
-            "dropout",
-            "lr",
-            "weight_decay",
-            "heldout",
-            "class_weight",
-            "probe_params",
-            "seed",
-        ]
-        return {k: getattr(self, k) for k in keys}
+    def _check_params(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be 'salient' or 'random', not {self.selection!r}")
 
     def make_probes(self) -> LayerProbes:
-        params = {"class_weight": self.class_weight, "seed": self.seed, **self.probe_params}
+        params = {"class_weight": self.class_weight, "seed": self.seed, **(self.probe_params or {})}
         return LayerProbes(self.task, progress=self.progress, **params)
 
     # -- fitting -----------------------------------------------------------------------------
@@ -114,25 +118,18 @@ class NeuronHead:
         layers: Sequence[int] | None = None,
         label_names: Sequence[str] | None = None,
         probes: LayerProbes | None = None,
-        on_epoch: Callable[[NeuronHead, int, torch.nn.Module, bool], None] | None = None,
         linear: LayerProbes | None = None,
-        memory_budget: int | None = None,
+        phase2: Phase2Options = Phase2Options(),
     ) -> NeuronHead:
         """``X`` is ``(rows, len(layers), 2, width)``, or a :class:`~neuronhead.heads.phase1.Gathered`
         holding at least the neurons the head keeps (then ``probes``, fitted on the full columns, and
         ``layers`` are needed); ``probes`` reuses a fitted Phase 1 (selection, tuning).
 
-        ``on_epoch(head, epoch, net, improved)`` follows Phase-2 training: the head's extractors are
-        ready, so ``head.dense_inputs`` and ``net`` score validation data mid-training. ``linear``: a
-        linear Phase 2 (``variant="values"``, ``width=0``) already trained on the standardized values,
-        e.g. the all-layer probe streamed from the store (:func:`neuronhead.heads.stream.fit_flat_probe`).
-        ``memory_budget``: bytes past which the dense head's float32 inputs are made per batch from
-        ``X`` (:class:`~neuronhead.heads.dense.LazyInputs`) instead of held for every row.
+        ``linear``: a linear Phase 2 (``variant="values"``, ``width=0``) already trained on the
+        standardized values, e.g. the all-layer probe streamed from the store
+        (:func:`neuronhead.heads.stream.fit_flat_probe`). ``phase2``: memory budget and epoch hook.
         """
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
-        if self.selection not in ("salient", "random"):
-            raise ValueError(f"selection must be 'salient' or 'random', not {self.selection!r}")
+        self._check_params()
         if not isinstance(X, np.ndarray) and (layers is None or probes is None):
             raise ValueError("gathered features need layers= and a fitted Phase 1 (probes=)")
         layers = list(range(X.shape[1])) if layers is None else list(layers)
@@ -140,9 +137,23 @@ class NeuronHead:
         rows = np.arange(len(X)) if rows is None else np.asarray(rows)
         probes = probes or self.make_probes().fit(X, y, rows, n_outputs=n_out, label_names=label_names)
         keep = self.planned_neurons(probes, layers)
-        positions = sorted(keep)
+        self._adopt_extractors(probes, keep, layers, label_names)
+        if self.variant == "probe":
+            return self._adopt_probe()
+        if linear is not None:
+            if self.variant != "values" or self.width != 0:
+                raise ValueError("a trained linear Phase 2 fits only variant 'values' with width 0")
+            return self.adopt_linear(linear, 2 * self.n_neurons_)
+        z = self._phase2_inputs(X, probes, keep, rows, phase2.memory_budget)
+        if self.variant == "values" and self.width == 0:
+            return self._fit_linear(z, y, rows)
+        return self._fit_dense(z, y, rows, phase2.on_epoch)
 
-        # The frozen Phase-1 extractors, reduced to the salient neurons.
+    def _adopt_extractors(
+        self, probes: LayerProbes, keep: dict[int, np.ndarray], layers: list[int], label_names
+    ) -> None:
+        """The frozen Phase-1 extractors, reduced to the salient neurons ``keep`` (by position)."""
+        positions = sorted(keep)
         self.layers_ = [layers[p] for p in positions]
         self.neurons_ = {layers[p]: keep[p] for p in positions}
         self.deepest_layer_ = max(self.layers_)
@@ -158,22 +169,19 @@ class NeuronHead:
             self.probe_bias_[layer] = probes.bias_[p]
         self.n_neurons_ = int(sum(len(v) for v in self.neurons_.values()))
         self.neuron_fraction_ = self.n_neurons_ / (len(self.layers_) * probes.width_)
-
         self.probes_ = probes
         self.phase1_ = _phase1_summary(probes)
-        if self.variant == "probe":
-            return self._adopt_probe()
-        if linear is not None:
-            if self.variant != "values" or self.width != 0:
-                raise ValueError("a trained linear Phase 2 fits only variant 'values' with width 0")
-            return self.adopt_linear(linear, 2 * self.n_neurons_)
-        z = self._phase2_inputs(X, probes, keep, rows, memory_budget)
-        if self.variant == "values" and self.width == 0:
-            return self._fit_linear(z, y, rows)
+
+    def _fit_dense(
+        self, z: np.ndarray | LazyInputs, y: np.ndarray, rows: np.ndarray, on_epoch: Callable | None
+    ) -> NeuronHead:
+        """Train the dense Phase 2 on ``z``, early-stopped on a held-out slice of the rows Phase 1
+        scored out of fold (every row with folds, else the rows of its held-out split)."""
+        probes = self.probes_
         split = split_of(rows, probes.settings().n_splits)
-        usable = np.ones(len(X), bool) if probes.folds >= 2 else split == 0
+        usable = np.ones(len(rows), bool) if probes.folds >= 2 else split == 0
         rng = np.random.default_rng(self.seed + 1)
-        heldout = (rng.random(len(X)) < self.heldout) & usable
+        heldout = (rng.random(len(rows)) < self.heldout) & usable
         train = usable & ~heldout
         self._standardize_inputs(z, train)
         if self.task == "regression":
@@ -182,7 +190,7 @@ class NeuronHead:
             cw = None
         else:
             target = np.asarray(y, np.int64)
-            cw = class_weights(target[train], probes.n_outputs_, self.class_weight)
+            cw = class_weights(target[train], self.n_outputs_, self.class_weight)
         settings = DenseSettings(
             task=self.task,
             width=self.width,
@@ -195,7 +203,7 @@ class NeuronHead:
             z if usable.all() else z[usable],
             target[usable],
             heldout[usable],
-            probes.n_outputs_,
+            self.n_outputs_,
             settings,
             cw,
             on_epoch=None if on_epoch is None else (lambda e, net, better: on_epoch(self, e, net, better)),
@@ -290,7 +298,7 @@ class NeuronHead:
     def linear_params(self) -> dict[str, Any]:
         """How a linear Phase 2 trains (in memory here, or streamed from the store by the caller)."""
         keys = ("select", "c_grid", "max_epochs", "lr", "batch_size", "patience")
-        opts = {k: v for k, v in self.probe_params.items() if k in keys}
+        opts = {k: v for k, v in (self.probe_params or {}).items() if k in keys}
         names = getattr(self, "label_names_", None)
         own = {"label_names": names, "class_weight": self.class_weight, "seed": self.seed}
         return own | opts
@@ -365,6 +373,100 @@ class NeuronHead:
         if self.task == "regression":
             raise ValueError("predict_proba is for classification heads")
         return torch.softmax(torch.from_numpy(self.decision(X, layers)), 1).numpy()
+
+    # -- state on disk (safetensors + JSON) ---------------------------------------------------
+    def _to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The parameters and what scoring needs to know (JSON-able), and the arrays: per layer its
+        salient neurons, their statistics and probe edges; the Phase-2 standardization and network."""
+        arrays: dict[str, np.ndarray] = {
+            "z_mean": np.asarray(self.z_mean_, np.float32),
+            "z_scale": np.asarray(self.z_scale_, np.float32),
+        }
+        for layer in self.layers_:
+            arrays[f"layer{layer}.neurons"] = np.asarray(self.neurons_[layer], np.int64)
+            arrays[f"layer{layer}.mean"] = np.asarray(self.mean_[layer], np.float32)
+            arrays[f"layer{layer}.scale"] = np.asarray(self.scale_[layer], np.float32)
+            arrays[f"layer{layer}.weight"] = np.asarray(self.probe_weight_[layer], np.float32)
+            arrays[f"layer{layer}.bias"] = np.asarray(self.probe_bias_[layer], np.float32)
+        for name, value in self.net_.state_dict().items():
+            arrays[f"net.{name}"] = value.detach().cpu().numpy()
+        params = self.get_params(deep=False)
+        del params["progress"]  # how a fit reports, not what the head is
+        params["probe_params"] = dict(self.probe_params or {})
+        info = {
+            "task": self.task,
+            "params": params,
+            "layers": self.layers_,
+            "deepest_layer": self.deepest_layer_,
+            "ffn_width": self.ffn_width_,
+            "n_neurons": self.n_neurons_,
+            "neuron_fraction": self.neuron_fraction_,
+            "n_outputs": self.n_outputs_,
+            "label_names": self.label_names_,
+            "net": {"n_in": int(len(self.z_mean_)), "width": self._net_width(), "dropout": self.dropout},
+            "phase2": {k: v for k, v in self.phase2_.items() if k != "history"},
+            "phase1": self.phase1_,
+            **({"y_mean": self.y_mean_, "y_scale": self.y_scale_} if self.task == "regression" else {}),
+        }
+        return info, arrays
+
+    def _net_width(self) -> int:
+        """The network's hidden width: a ``"probe"`` head's Phase 2 is a linear identity."""
+        return 0 if self.variant == "probe" else self.width
+
+    @classmethod
+    def _from_state(cls, info: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> NeuronHead:
+        """The head :meth:`_to_state` described, every array's shape checked against the record
+        (:class:`~neuronhead.heads.params.StateError` names the one that is off)."""
+        head = cls(**info["params"])
+        head.layers_ = [int(x) for x in info["layers"]]
+        head.deepest_layer_ = int(info["deepest_layer"])
+        head.ffn_width_ = int(info["ffn_width"])
+        head.n_outputs_ = int(info["n_outputs"])
+        head.label_names_ = info.get("label_names")
+        head.n_neurons_ = int(info["n_neurons"])
+        head.neuron_fraction_ = float(info["neuron_fraction"])
+        head.neurons_, head.mean_, head.scale_, head.probe_weight_, head.probe_bias_ = {}, {}, {}, {}, {}
+        need = _shape_checker(arrays)
+        for layer in head.layers_:
+            idx = need(f"layer{layer}.neurons", None)
+            k = len(idx)
+            if k and (idx.min() < 0 or idx.max() >= head.ffn_width_):
+                raise StateError(f"layer {layer} neuron indices outside 0..{head.ffn_width_ - 1}")
+            head.neurons_[layer] = idx
+            head.mean_[layer] = need(f"layer{layer}.mean", (2, k))
+            head.scale_[layer] = need(f"layer{layer}.scale", (2, k))
+            head.probe_weight_[layer] = need(f"layer{layer}.weight", (head.n_outputs_, 2 * k))
+            head.probe_bias_[layer] = need(f"layer{layer}.bias", (head.n_outputs_,))
+        n_in = int(info["net"]["n_in"])
+        head.z_mean_ = need("z_mean", (n_in,))
+        head.z_scale_ = need("z_scale", (n_in,))
+        net = DenseHead(n_in, int(info["net"]["width"]), head.n_outputs_, float(info["net"]["dropout"]))
+        state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")}
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as e:
+            raise StateError(f"network weights do not match head.json ({e})") from None
+        head.net_ = net.eval()
+        head.phase2_ = info.get("phase2", {})
+        head.phase1_ = info.get("phase1", {})
+        if head.task == "regression":
+            head.y_mean_, head.y_scale_ = float(info["y_mean"]), float(info["y_scale"])
+        return head
+
+
+def _shape_checker(arrays: Mapping[str, np.ndarray]) -> Callable[[str, tuple | None], np.ndarray]:
+    """``need(name, shape)``: the array, or a :class:`StateError` saying it is missing or misshapen
+    (``shape=None``: any shape)."""
+
+    def need(name: str, shape: tuple[int, ...] | None) -> np.ndarray:
+        if name not in arrays:
+            raise StateError(f"array {name!r} missing")
+        if shape is not None and tuple(arrays[name].shape) != shape:
+            raise StateError(f"array {name!r} has shape {arrays[name].shape}, expected {shape}")
+        return arrays[name]
+
+    return need
 
 
 def _phase1_summary(probes: LayerProbes) -> dict[str, Any]:

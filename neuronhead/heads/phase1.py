@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from neuronhead.heads.metrics import metrics_from_confusion
+from neuronhead.heads.params import Params
 from neuronhead.heads.probes import (
-    DEFAULT_C_GRID,
     ProbeResult,
     ProbeSettings,
     ProbeTrainer,
@@ -89,29 +91,48 @@ def grid_scores(conf: np.ndarray, metric: str, label_names: Sequence[str] | None
     return out
 
 
-class LayerProbes:
-    """All layers' probes, trained together. ``X`` is ``(rows, layers, 2, width)`` (any float dtype)."""
+_SETTINGS = ProbeSettings()  # the one definition of the training parameters' defaults and meaning
+# The arrays of a ProbeResult, as a saved Phase 1 holds them.
+RESULT_ARRAYS = (
+    "grid_weight",
+    "grid_bias",
+    "grid_loss",
+    "grid_score",
+    "c",
+    "heldout_loss",
+    "fold_weight",
+    "fold_bias",
+)
+
+
+class LayerProbes(Params):
+    """All layers' probes, trained together. ``X`` is ``(rows, layers, 2, width)`` (any float dtype).
+
+    The training parameters are :class:`~neuronhead.heads.probes.ProbeSettings`' fields (their
+    defaults and meaning are defined there); ``max_memory_gb`` and ``progress`` only say how the
+    in-memory fit runs.
+    """
 
     def __init__(
         self,
-        task: str = "classification",
+        task: str = _SETTINGS.task,
         *,
-        folds: int = 3,
-        c_grid: Sequence[float] = DEFAULT_C_GRID,
-        l1: float = 0.0,
-        lr: float = 3e-3,
-        batch_size: int = 512,
-        max_epochs: int = 15,
-        patience: int = 3,
-        class_weight: str | None = None,
-        seed: int = 0,
-        select: str = "loss",
+        folds: int = _SETTINGS.folds,
+        c_grid: Sequence[float] = _SETTINGS.c_grid,
+        l1: float = _SETTINGS.l1,
+        lr: float = _SETTINGS.lr,
+        batch_size: int = _SETTINGS.batch_size,
+        max_epochs: int = _SETTINGS.max_epochs,
+        patience: int = _SETTINGS.patience,
+        class_weight: str | None = _SETTINGS.class_weight,
+        seed: int = _SETTINGS.seed,
+        select: str = _SETTINGS.select,
         max_memory_gb: float = 8.0,
         progress: bool = False,
     ) -> None:
         self.task = task
         self.folds = folds
-        self.c_grid = tuple(c_grid)
+        self.c_grid = c_grid
         self.l1 = l1
         self.lr = lr
         self.batch_size = batch_size
@@ -124,19 +145,32 @@ class LayerProbes:
         self.progress = progress
 
     def settings(self) -> ProbeSettings:
-        return ProbeSettings(
-            task=self.task,
-            folds=self.folds,
-            c_grid=self.c_grid,
-            l1=self.l1,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            patience=self.patience,
-            class_weight=self.class_weight,
-            seed=self.seed,
-            select=self.select,
-        )
+        """The training parameters as the trainer takes them (every engine builds its trainer from it)."""
+        return ProbeSettings(task=self.task, **(self.training_params() | {"c_grid": tuple(self.c_grid)}))
+
+    def training_params(self) -> dict[str, Any]:
+        """The parameters that shape the probes (:class:`ProbeSettings`' fields but the task)."""
+        return {f.name: getattr(self, f.name) for f in fields(ProbeSettings) if f.name != "task"}
+
+    def fit_targets(
+        self, y: np.ndarray, n_outputs: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """What a fit learns of the labels before training, whichever engine trains (in memory,
+        streamed, Ray Train workers): ``n_outputs_``, and ``y_mean_``/``y_scale_`` that standardize a
+        regression target. Returns the targets the trainer sees (standardized float32 values, or
+        int64 classes) and the class weights (``None`` for regression or ``class_weight=None``)."""
+        if self.task == "regression":
+            y = np.asarray(y, dtype=np.float64)
+            self.y_mean_, self.y_scale_ = float(y.mean()), float(y.std() or 1.0)
+            self.n_outputs_ = 1
+            return ((y - self.y_mean_) / self.y_scale_).astype(np.float32), None
+        y = np.array(y, dtype=np.int64)
+        self.n_outputs_ = int(n_outputs or y.max() + 1)
+        return y, class_weights(y, self.n_outputs_, self.class_weight)
+
+    def target_standardization(self) -> tuple[float, float] | None:
+        """``(mean, scale)`` of a regression target after :meth:`fit_targets`; ``None`` for classes."""
+        return (self.y_mean_, self.y_scale_) if self.task == "regression" else None
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(
@@ -159,16 +193,8 @@ class LayerProbes:
         self.standardizer_ = standardizer or Standardizer().fit(X)
         self._mean = torch.from_numpy(self.standardizer_.mean_.reshape(L, 2 * W))
         self._scale = torch.from_numpy(self.standardizer_.scale_.reshape(L, 2 * W))
-        if self.task == "regression":
-            y = np.asarray(y, dtype=np.float64)
-            self.y_mean_, self.y_scale_ = float(y.mean()), float(y.std() or 1.0)
-            y_t = torch.from_numpy(((y - self.y_mean_) / self.y_scale_).astype(np.float32))
-            self.n_outputs_, cw = 1, None
-        else:
-            y = np.array(y, dtype=np.int64)
-            self.n_outputs_ = int(n_outputs or y.max() + 1)
-            cw = class_weights(y, self.n_outputs_, self.class_weight)
-            y_t = torch.from_numpy(y)
+        target, cw = self.fit_targets(y, n_outputs)
+        y_t = torch.from_numpy(target)
         rows = np.arange(n) if rows is None else np.asarray(rows)
         self.split_ = split_of(rows, s.n_splits)
         split_t = torch.from_numpy(self.split_)
@@ -203,8 +229,15 @@ class LayerProbes:
         self.set_result(trainer.result(scores), self.split_)
         return self
 
-    def set_result(self, res: ProbeResult, split: np.ndarray) -> LayerProbes:
-        """Adopt a finished fit (in-process, from a Ray Train checkpoint, or read-only shared memory)."""
+    def set_result(
+        self, res: ProbeResult, split: np.ndarray, standardizer: Standardizer | None = None
+    ) -> LayerProbes:
+        """Adopt a finished fit: in-process, joined from layer groups (streamed, Ray Train workers) with
+        their ``standardizer``, or read back from disk. Layers, outputs and width are the weights'."""
+        if standardizer is not None:
+            self.standardizer_ = standardizer
+        _, self.n_layers_, self.n_outputs_, features = res.fold_weight.shape
+        self.width_ = features // 2
         L, W = self.n_layers_, self.width_
         self._mean = torch.tensor(self.standardizer_.mean_.reshape(L, 2 * W))
         self._scale = torch.tensor(self.standardizer_.scale_.reshape(L, 2 * W))
@@ -218,6 +251,51 @@ class LayerProbes:
         w = self.weight_.reshape(L, self.n_outputs_, 2, W)
         self.importance_ = np.sqrt(np.square(w).sum(axis=(1, 2)))  # (L, W)
         return self
+
+    def note_workers(self, layer_groups: list[list[int]], resumed_from: int | None) -> LayerProbes:
+        """Record how a Ray Train fit ran: the layers each worker owned, and the epoch a restarted
+        worker group resumed from (``None``: never restarted)."""
+        self.layer_groups_, self.resumed_from_ = layer_groups, resumed_from
+        return self
+
+    # -- state on disk (safetensors + JSON) ---------------------------------------------------
+    def _to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The parameters and the fit's summary (JSON-able), and the arrays: the statistics, each
+        row's fold and the probes at every strength (so :meth:`with_c` works on a loaded Phase 1)."""
+        std = self.standardizer_
+        arrays = {"mean": std.mean_, "scale": std.scale_, "split": self.split_}
+        arrays |= {k: getattr(self, f"{k}_") for k in RESULT_ARRAYS}
+        info = {
+            "task": self.task,
+            "params": self.training_params() | {"c_grid": list(self.c_grid)},
+            "n_layers": self.n_layers_,
+            "width": self.width_,
+            "n_outputs": self.n_outputs_,
+            "epochs": self.epochs_,
+            "history": self.history_,
+            "y_mean": getattr(self, "y_mean_", None),
+            "y_scale": getattr(self, "y_scale_", None),
+        }
+        return info, arrays
+
+    @classmethod
+    def _from_state(cls, info: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> LayerProbes:
+        """The probes :meth:`_to_state` described; raises ``ValueError`` when the arrays' shapes
+        disagree with the record."""
+        params = dict(info["params"])
+        params["c_grid"] = tuple(params["c_grid"])
+        probes = cls(info["task"], **params)
+        if info.get("y_mean") is not None:
+            probes.y_mean_, probes.y_scale_ = info["y_mean"], info["y_scale"]
+        res = ProbeResult(
+            **{k: arrays[k] for k in RESULT_ARRAYS}, epochs=info["epochs"], history=info["history"]
+        )
+        std = Standardizer._from_state({}, {"mean": arrays["mean"], "scale": arrays["scale"]})
+        probes.set_result(res, arrays["split"], std)
+        got = (probes.n_layers_, probes.width_, probes.n_outputs_)
+        if got != (info["n_layers"], info["width"], info["n_outputs"]):
+            raise ValueError(f"the probes' weights are {got} (layers, width, outputs), not as recorded")
+        return probes
 
     def with_c(self, c: float | None) -> LayerProbes:
         """A copy that uses one L2 strength of the grid for every layer (``None``: as chosen).

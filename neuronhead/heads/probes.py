@@ -26,7 +26,10 @@ DEFAULT_C_GRID = (1e-4, 3e-4, 1e-3, 3e-3)
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    """How Phase 1 trains. ``folds=1`` trains one probe per layer with a 10% held-out slice."""
+    """How Phase 1 trains: the one definition of :class:`~neuronhead.heads.phase1.LayerProbes`'
+    training parameters, their defaults and meaning (the estimator's signature takes its defaults
+    from here, its saved record and the trainer's settings its names). ``folds=1`` trains one probe
+    per layer with a 10% held-out slice."""
 
     task: str = "classification"
     folds: int = 3

@@ -20,28 +20,41 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neuronhead.heads.phase1 import LayerProbes, grid_scores
-from neuronhead.heads.probes import ProbeResult, ProbeSettings, ProbeTrainer, class_weights, split_of
+from neuronhead.heads.probes import ProbeResult, ProbeSettings, ProbeTrainer, split_of
 from neuronhead.heads.standardize import Standardizer
 from neuronhead.heads.stream import (
     GroupData,
     StoreRows,
     StreamOptions,
-    _joined,
-    _joined_standardizer,
     chunk_tensors,
     count_held_out,
+    joined,
+    joined_standardizer,
     layer_width,
     statistics,
     train_epochs,
 )
 from neuronhead.store import read_manifest
+
+
+@dataclass(frozen=True)
+class RayTrainOptions:
+    """Where and how the Ray Train job runs. ``storage_path`` holds the checkpoints (default: a
+    ``ray-train`` folder next to the features); running again with the same path and ``name``
+    resumes an interrupted run. ``address``: the cluster to join (default: a local Ray)."""
+
+    storage_path: str | os.PathLike | None = None
+    name: str = "phase1"
+    num_workers: int = 1
+    max_failures: int = 2
+    address: str | None = None
 
 
 def layer_groups(layers: list[int], workers: int) -> list[list[int]]:
@@ -55,7 +68,8 @@ def _save_rank(folder: str, rank: int, trainer: ProbeTrainer, std: Standardizer,
     from safetensors.torch import save_file
 
     tensors, state = trainer.state()
-    tensors = tensors | {"std_mean": torch.from_numpy(std.mean_), "std_scale": torch.from_numpy(std.scale_)}
+    _, stats = std._to_state()
+    tensors = tensors | {f"std_{k}": torch.from_numpy(v) for k, v in stats.items()}
     save_file(
         {k: v.contiguous() for k, v in tensors.items()}, os.path.join(folder, f"rank-{rank}.safetensors")
     )
@@ -67,9 +81,8 @@ def _load_rank(folder: str, rank: int, trainer: ProbeTrainer) -> tuple[Standardi
 
     tensors = load_file(os.path.join(folder, f"rank-{rank}.safetensors"))
     meta = json.loads(Path(folder, f"rank-{rank}.json").read_text())
-    std = Standardizer()
-    std.mean_, std.scale_ = tensors.pop("std_mean").numpy(), tensors.pop("std_scale").numpy()
-    std.n_ = meta["rows"]
+    stats = {k: tensors.pop(f"std_{k}").numpy() for k in ("mean", "scale")}
+    std = Standardizer._from_state({"n": meta["rows"]}, stats)
     trainer.load_state(tensors, meta["trainer"])
     return std, meta
 
@@ -126,20 +139,16 @@ def fit_probes_ray(
     features: str | os.PathLike,
     probes: LayerProbes,
     *,
-    storage_path: str | os.PathLike | None = None,
-    name: str = "phase1",
-    num_workers: int = 1,
     rows: np.ndarray | None = None,
     stream: StreamOptions | None = None,
-    max_failures: int = 2,
-    address: str | None = None,
+    options: RayTrainOptions = RayTrainOptions(),
 ) -> LayerProbes:
     """Fit ``probes`` (an unfitted :class:`LayerProbes`) on a feature folder with Ray Train, the layers
-    split over ``num_workers`` workers; ``rows`` (row numbers) limits the rows it trains on.
+    split over ``options.num_workers`` workers; ``rows`` (row numbers) limits the rows it trains on.
 
-    ``storage_path`` holds the checkpoints (default: a ``ray-train`` folder next to the features);
-    running again with the same path and name resumes an interrupted run. The feature folder must be
-    on storage every node reads: a worker that cannot read a shard fails naming it.
+    The feature folder must be on storage every node reads: a worker that cannot read a shard fails
+    naming it. The probes also record the layers each worker owned and the epoch a restarted worker
+    group resumed from (:meth:`LayerProbes.note_workers`).
     """
     import ray.train
     from ray.train.torch import TorchTrainer
@@ -150,10 +159,10 @@ def fit_probes_ray(
     layers = list(manifest["layers"])
     source = StoreRows(features, rows)
     row_ids, labels = source.targets()
-    groups = layer_groups(layers, num_workers)
+    groups = layer_groups(layers, options.num_workers)
     config = _config(probes, manifest, source, row_ids, labels, groups, stream or StreamOptions())
-    ensure_ray(address)
-    storage = Path(storage_path or Path(features).resolve().parent / "ray-train").resolve()
+    ensure_ray(options.address)
+    storage = Path(options.storage_path or Path(features).resolve().parent / "ray-train").resolve()
     trainer = TorchTrainer(
         _train_loop,
         train_loop_config=config,
@@ -163,26 +172,30 @@ def fit_probes_ray(
             num_workers=len(config["groups"]), placement_strategy="SPREAD"
         ),
         run_config=ray.train.RunConfig(
-            name=name,
+            name=options.name,
             storage_path=str(storage),
-            failure_config=ray.train.FailureConfig(max_failures=max_failures),
+            failure_config=ray.train.FailureConfig(max_failures=options.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
         ),
     )
     result = trainer.fit()
     if result.checkpoint is None:
-        raise RuntimeError(f"Ray Train run {storage / name} ended without a checkpoint: {result.error}")
+        raise RuntimeError(
+            f"Ray Train run {storage / options.name} ended without a checkpoint: {result.error}"
+        )
     with result.checkpoint.as_directory() as d:
-        joined = _adopt(probes, config, d, manifest.get("label_names"))
-    probes.set_result(joined, split_of(row_ids, probes.settings().n_splits))
-    probes.resumed_from_ = (result.metrics or {}).get("resumed_from")  # None: never restarted
-    probes.layer_groups_ = config["groups"]
-    return probes
+        joined_result, std = _joined_ranks(config, d, manifest.get("label_names"))
+    probes.set_result(joined_result, split_of(row_ids, probes.settings().n_splits), std)
+    # resumed_from None: never restarted
+    return probes.note_workers(config["groups"], (result.metrics or {}).get("resumed_from"))
 
 
 def _config(probes, manifest, source: StoreRows, rows, labels, groups, stream: StreamOptions) -> dict:
-    """What every worker needs, JSON-able: settings, targets' scale or class weights, its layers."""
-    config: dict[str, Any] = {
+    """What every worker needs, JSON-able: settings, targets' scale or class weights, its layers.
+    The targets are prepared by the estimator, as its in-memory fit prepares them."""
+    _, cw = probes.fit_targets(labels, len(manifest.get("label_names") or []) or None)
+    target = probes.target_standardization()
+    return {
         "settings": asdict(probes.settings()),
         "folder": str(Path(source.folder).resolve()),
         "rows": None if source.train is None else [int(r) for r in source.train],
@@ -190,24 +203,15 @@ def _config(probes, manifest, source: StoreRows, rows, labels, groups, stream: S
         "width": layer_width(source.folder, groups[0][0]),
         "n_rows": len(rows),
         "stream": asdict(stream),
-        "class_weight": None,
-        "target": None,
+        "n_outputs": probes.n_outputs_,
+        "class_weight": None if cw is None else cw.tolist(),
+        "target": None if target is None else list(target),
     }
-    if probes.task == "regression":
-        y = labels.astype(np.float64)
-        probes.y_mean_, probes.y_scale_ = float(y.mean()), float(y.std() or 1.0)
-        config.update(n_outputs=1, target=[probes.y_mean_, probes.y_scale_])
-    else:
-        y = labels.astype(np.int64)
-        n_out = len(manifest.get("label_names") or []) or int(y.max()) + 1
-        cw = class_weights(y, n_out, probes.class_weight)
-        config.update(n_outputs=n_out, class_weight=None if cw is None else cw.tolist())
-    return config
 
 
-def _adopt(probes: LayerProbes, config: dict, folder: str, label_names) -> ProbeResult:
-    """Each rank's final trainer state → the probes' shapes and statistics, and one result over all
-    layers, in layer order."""
+def _joined_ranks(config: dict, folder: str, label_names) -> tuple[ProbeResult, Standardizer]:
+    """Each rank's final trainer state → one result over all layers, in layer order, and the
+    statistics they were standardized with."""
     parts, stds = [], []
     for rank, group in enumerate(config["groups"]):
         trainer = _trainer(config, group)
@@ -217,7 +221,4 @@ def _adopt(probes: LayerProbes, config: dict, folder: str, label_names) -> Probe
             scores = grid_scores(trainer.conf.numpy(), trainer.s.select, label_names)
         parts.append(trainer.result(scores))
         stds.append(std)
-    probes.n_layers_ = sum(len(g) for g in config["groups"])
-    probes.width_, probes.n_outputs_ = config["width"], config["n_outputs"]
-    probes.standardizer_ = _joined_standardizer(stds)
-    return _joined(parts)
+    return joined(parts), joined_standardizer(stds)

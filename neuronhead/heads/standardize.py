@@ -7,14 +7,17 @@ in memory as float32 at once, and the same code serves in-memory arrays and shar
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
+
+from neuronhead.heads.params import Params
 
 BLOCK_BYTES = 2**28  # float64 held at once per block; MiniLM's 4,096-row chunks of a layer stay whole
 
 
-class Standardizer:
+class Standardizer(Params):
     """``(x - mean_) / scale_`` per feature; features with no spread keep scale 1."""
 
     def __init__(self, eps: float = 1e-6) -> None:
@@ -49,3 +52,16 @@ class Standardizer:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return (np.asarray(X, dtype=np.float32) - self.mean_) / self.scale_
+
+    def _to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The row count and the statistics, for a checkpoint or a saved Phase 1."""
+        return {"n": getattr(self, "n_", None)}, {"mean": self.mean_, "scale": self.scale_}
+
+    @classmethod
+    def _from_state(cls, info: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Standardizer:
+        """Statistics fitted elsewhere: a worker's checkpoint, joined layer groups, a saved Phase 1."""
+        std = cls()
+        std.mean_, std.scale_ = arrays["mean"], arrays["scale"]
+        if info.get("n") is not None:
+            std.n_ = int(info["n"])
+        return std

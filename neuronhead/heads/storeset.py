@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuronhead.heads.head import NeuronHead
+from neuronhead.heads.head import NeuronHead, Phase2Options
 from neuronhead.heads.phase1 import Gathered, LayerProbes
 from neuronhead.heads.stream import (
     StoreRows,
@@ -113,7 +113,7 @@ class StoreSet:
             return head.fit(Gathered({}, len(y)), y, rows, linear=flat, **fit)
         if gathered is None:
             gathered = self.gather(head.planned_neurons(probes, self.layers), mask)
-        return head.fit(gathered, y, rows, memory_budget=self.options.phase2_bytes, **fit)
+        return head.fit(gathered, y, rows, phase2=Phase2Options(self.options.phase2_bytes), **fit)
 
     def decision(self, head: NeuronHead, mask=None, gathered: Gathered | None = None) -> np.ndarray:
         """Raw outputs for the rows of ``mask``: from ``gathered`` columns when they hold the head's

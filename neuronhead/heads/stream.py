@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from neuronhead.heads.phase1 import Gathered, LayerProbes, grid_scores
-from neuronhead.heads.probes import ProbeResult, ProbeTrainer, batches, class_weights, split_of
+from neuronhead.heads.probes import ProbeResult, ProbeTrainer, batches, split_of
 from neuronhead.heads.standardize import Standardizer
 from neuronhead.store import (
     check_shards,
@@ -247,28 +247,19 @@ def fit_probes_streamed(
     s = probes.settings()
     rows, labels = source.targets()
     label_names = label_names or manifest.get("label_names")
-    if probes.task == "regression":
-        y = labels.astype(np.float64)
-        probes.y_mean_, probes.y_scale_ = float(y.mean()), float(y.std() or 1.0)
-        target, n_out, cw = (probes.y_mean_, probes.y_scale_), 1, None
-    else:
-        y = labels.astype(np.int64)
-        n_out = len(label_names or []) or int(y.max()) + 1
-        target, cw = None, class_weights(y, n_out, probes.class_weight)
+    _, cw = probes.fit_targets(labels, len(label_names or []) or None)
+    target, n_out, n = probes.target_standardization(), probes.n_outputs_, len(rows)
     width = layer_width(source.folder, layers[0])
     parts, stds = [], []
-    groups = options.groups(layers, width, len(y), s.batch_size)
+    groups = options.groups(layers, width, n, s.batch_size)
     for group in tqdm(groups, desc="phase 1 layer groups", unit="group", disable=not progress):
-        data = GroupData(source, group, options, options.caches(len(group), width, len(y)), len(y))
-        trainer = ProbeTrainer(s, len(group), 2 * width, n_out, len(y), class_weight=cw)
+        data = GroupData(source, group, options, options.caches(len(group), width, n), n)
+        trainer = ProbeTrainer(s, len(group), 2 * width, n_out, n, class_weight=cw)
         std, result = _fit_group(data, trainer, target, label_names)
         del data, trainer  # before the next group is read: one group in memory at a time
         stds.append(std)
         parts.append(result)
-    probes.n_layers_, probes.width_, probes.n_outputs_ = len(layers), width, n_out
-    probes.standardizer_ = _joined_standardizer(stds)
-    probes.set_result(_joined(parts), split_of(rows, s.n_splits))
-    return probes
+    return probes.set_result(joined(parts), split_of(rows, s.n_splits), joined_standardizer(stds))
 
 
 def layer_width(folder: str | os.PathLike, layer: int) -> int:
@@ -476,25 +467,15 @@ def fit_flat_probe(
     rows, labels = source.targets()
     width = phase1.width_
     F = len(layers) * 2 * width
-    if phase1.task == "regression":
-        y = labels.astype(np.float64)
-        probe.y_mean_, probe.y_scale_ = float(y.mean()), float(y.std() or 1.0)
-        target, cw = (probe.y_mean_, probe.y_scale_), None
-    else:
-        target, cw = None, class_weights(labels.astype(np.int64), phase1.n_outputs_, probe.class_weight)
+    _, cw = probe.fit_targets(labels, phase1.n_outputs_)
     chunked = options.spanning(len(layers), width)
     data = GroupData(source, layers, chunked, chunked.caches(len(layers), width, len(rows)), len(rows))
-    std = Standardizer()
-    std.mean_ = phase1.standardizer_.mean_[pos].reshape(1, -1)
-    std.scale_ = phase1.standardizer_.scale_[pos].reshape(1, -1)
+    mean, scale = (getattr(phase1.standardizer_, k)[pos].reshape(1, -1) for k in ("mean_", "scale_"))
+    std = Standardizer._from_state({}, {"mean": mean, "scale": scale})
     trainer = ProbeTrainer(s, 1, F, phase1.n_outputs_, len(rows), class_weight=cw)
-    _, result = _fit_group(data, trainer, target, names, std)
-    probe.n_layers_, probe.width_, probe.n_outputs_ = 1, F // 2, phase1.n_outputs_
-    probe.standardizer_ = Standardizer()
-    probe.standardizer_.mean_ = np.zeros((1, 2, F // 2), np.float32)
-    probe.standardizer_.scale_ = np.ones((1, 2, F // 2), np.float32)
-    probe.set_result(result, split_of(rows, s.n_splits))
-    return probe
+    _, result = _fit_group(data, trainer, probe.target_standardization(), names, std)
+    identity = {"mean": np.zeros((1, 2, F // 2), np.float32), "scale": np.ones((1, 2, F // 2), np.float32)}
+    return probe.set_result(result, split_of(rows, s.n_splits), Standardizer._from_state({}, identity))
 
 
 def stream_decision(source: StoreRows, head, options: StreamOptions = StreamOptions()) -> np.ndarray:
@@ -532,15 +513,13 @@ def read_column(source: StoreRows, name: str, options: StreamOptions = StreamOpt
     return np.concatenate(out)
 
 
-def _joined_standardizer(stds: list[Standardizer]) -> Standardizer:
-    out = Standardizer()
-    out.mean_ = np.concatenate([s.mean_ for s in stds], axis=0)
-    out.scale_ = np.concatenate([s.scale_ for s in stds], axis=0)
-    out.n_ = stds[0].n_
-    return out
+def joined_standardizer(stds: list[Standardizer]) -> Standardizer:
+    """Layer groups' statistics as one, in layer order."""
+    arrays = {k: np.concatenate([getattr(s, f"{k}_") for s in stds], axis=0) for k in ("mean", "scale")}
+    return Standardizer._from_state({"n": stds[0].n_}, arrays)
 
 
-def _joined(parts: list[ProbeResult]) -> ProbeResult:
+def joined(parts: list[ProbeResult]) -> ProbeResult:
     """Layer groups' results as one: arrays joined on their layer axis; the epoch count is the most
     any group ran, the history the mean loss of the groups that ran that epoch."""
     longest = max(len(p.history) for p in parts)

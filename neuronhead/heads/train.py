@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from neuronhead.heads.bootstrap import interval, paired
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.metrics import confusion, headline, official_metric, task_metrics
 from neuronhead.heads.probes import split_of
-from neuronhead.heads.ray_train import fit_probes_ray
+from neuronhead.heads.ray_train import RayTrainOptions, fit_probes_ray
 from neuronhead.heads.select import DEFAULT_SELECT, Problem, SelectOptions, candidates, select_model
 from neuronhead.heads.storeset import StoreSet, reads_whole_layers
 from neuronhead.store import read_manifest, shard_files, write_atomic, write_json
@@ -80,116 +81,91 @@ def resolve_train_engine(engine: str, features: str | os.PathLike, address: str 
     return "ray" if size > budget * 2**30 else "local"
 
 
+@dataclass(frozen=True)
+class FitOptions:
+    """What :func:`fit_head` does beyond fitting the head its ``params`` describe.
+
+    ``select`` chooses among heads, shallower heads and probes on rows carved from the training data
+    (:mod:`neuronhead.heads.select`); ``None`` ships the head ``params`` describe, unchosen.
+    ``train_engine``/``train_workers``/``address``: where Phase 1 trains (:func:`resolve_train_engine`).
+    ``baselines``, ``depth_curve`` and ``plots`` add comparisons and figures to the report.
+    """
+
+    select: SelectOptions | None = DEFAULT_SELECT
+    train_engine: str = "auto"
+    train_workers: int = 1
+    address: str | None = None
+    baselines: bool = False
+    depth_curve: bool = True
+    plots: bool = True
+    progress: bool = True
+
+
 def fit_head(
     features: str | os.PathLike,
     out: str | os.PathLike,
     *,
     val_features: str | os.PathLike | None = None,
+    val_fraction: float = 0.0,
     task: str | None = None,
     metric: str | None = None,
     params: dict[str, Any] | None = None,
-    val_fraction: float = 0.0,
-    select: SelectOptions | None = DEFAULT_SELECT,
-    train_engine: str = "auto",
-    train_workers: int = 1,
-    address: str | None = None,
-    baselines: bool = False,
-    depth_curve: bool = True,
-    plots: bool = True,
-    progress: bool = True,
+    options: FitOptions = FitOptions(),
 ) -> dict[str, Any]:
     """Choose, fit and write the model to ship; returns (and writes to ``out/report.json``) every figure.
 
-    ``select`` chooses among heads, shallower heads and probes on rows carved from the training
-    data (:mod:`neuronhead.heads.select`); ``None`` ships the head ``params`` describe, unchosen.
     Validation data is read after the choice and reported once. Without ``val_features``,
     ``val_fraction`` of the training rows (a stable hash of the row number) is held out for it.
     """
     out = Path(out)
     manifest = read_manifest(features)
-    task = task_of(manifest, task)
-    metric = metric_of(manifest, task, metric)
-    label_names = manifest.get("label_names") if task == "classification" else None
-    layers = list(manifest["layers"])
-    params = dict(params or {})
-    if task == "classification":  # each layer's L2 strength is picked by the headline metric
-        params["probe_params"] = {"select": metric, **params.get("probe_params", {})}
+    problem = _problem(manifest, task, metric, params)
     t0 = time.perf_counter()
-    tr = StoreSet(features, task)  # labels now; features streamed from the store when needed
-    val = None
-    if val_features is None and val_fraction > 0:
-        tr, val = _hold_out(tr, val_fraction)
-    elif val_features is not None:
-        check_same_extraction(manifest, read_manifest(val_features), f"validation features {val_features}")
-        val = StoreSet(val_features, task)
-    y = tr.y
-    load_s = time.perf_counter() - t0
+    tr, val = _train_and_val(features, manifest, problem.task, val_features, val_fraction)
+    seconds = {"load": round(time.perf_counter() - t0, 1)}
 
     t0 = time.perf_counter()
-    selection = None
-    if select is not None:
-        selection = _select(tr, val, task, metric, layers, label_names, params, select, progress)
-    base_params = params  # what the user asked for: the default head of the curves and comparators
+    selection = (
+        None if options.select is None else _select(tr, val, problem, options.select, options.progress)
+    )
+    params = problem.base  # what the user asked for: the default head of the curves and comparators
     if selection is not None:
         params = {k: v for k, v in selection["chosen_params"].items() if k != "task"}
-    select_s = time.perf_counter() - t0
+    seconds["select"] = round(time.perf_counter() - t0, 1)
 
     t0 = time.perf_counter()
-    head = NeuronHead(task, progress=progress, **params)
-    probes = None
-    train_engine = resolve_train_engine(train_engine, features, address)
-    if train_engine == "ray":  # Phase 1 as a Ray Train job, layer groups over the workers (resumable)
-        probes = fit_probes_ray(
-            features,
-            head.make_probes(),
-            storage_path=out / "ray-train",
-            num_workers=train_workers,
-            rows=tr.part().train,
-            stream=tr.options,
-            address=address,
-        )
-    else:
-        probes = tr.fit_probes(head.make_probes(), label_names=label_names, progress=progress)
-    tr.fit_head(head, probes, label_names=label_names)
-    fit_s = time.perf_counter() - t0
+    engine = resolve_train_engine(options.train_engine, features, options.address)
+    head = NeuronHead(problem.task, progress=options.progress, **params)
+    _fit_shipped(head, tr, problem, engine, out, options)
+    seconds["fit"] = round(time.perf_counter() - t0, 1)
     report: dict[str, Any] = {
-        "task": task,
-        "metric": metric,
-        "train_rows": len(y),
+        "task": problem.task,
+        "metric": problem.metric,
+        "train_rows": len(tr.y),
         "val_source": str(val_features)
         if val_features is not None
         else (f"{val_fraction:.0%} of the training rows" if val is not None else None),
-        "layers": layers,
+        "layers": list(problem.layers),
         "selection": selection,
-        "val_is_held_out": select is None or select.select_on != "val",
+        "val_is_held_out": options.select is None or options.select.select_on != "val",
         "head": _head_summary(head),
         "phase1": head.phase1_,
         "phase2": {k: v for k, v in head.phase2_.items() if k != "history"},
-        "seconds": {"load": round(load_s, 1), "select": round(select_s, 1), "fit": round(fit_s, 1)},
-        "train_engine": train_engine,
+        "seconds": seconds,
+        "train_engine": engine,
     }
-    if train_engine == "ray":  # the layers each worker owned, and the epoch a restarted group resumed from
-        report["phase1_resumed_from"] = probes.resumed_from_
-        report["train_workers"] = len(probes.layer_groups_)
-        report["layer_groups"] = probes.layer_groups_
-    pred = yv = None
+    if engine == "ray":  # the layers each worker owned, and the epoch a restarted group resumed from
+        report["phase1_resumed_from"] = head.probes_.resumed_from_
+        report["train_workers"] = len(head.probes_.layer_groups_)
+        report["layer_groups"] = head.probes_.layer_groups_
+    pred = None
     if val is not None:
-        yv = val.y
         pred = val.predict(head)
-        _report_val(report, head, tr, val, pred, base_params, depth_curve, baselines, progress)
-
-    meta = {
-        "model": manifest["model"],
-        "extraction": extraction_info(manifest),
-        "train_features": str(Path(features).resolve()),
-        "metric": metric,
-        "val_metrics": report.get("val"),
-        "selection": None if selection is None else {k: selection[k] for k in ("select_on", "chosen", "why")},
-    }
-    save_head(head, out, meta)
-    _write_ranking(head, layers, out / "ranking.csv")
-    if plots:
-        report["plots"] = _plots(head, report, pred, yv, metric, label_names, out / "plots")
+        _report_val(report, head, tr, val, pred, problem.base, options)
+    _write_outputs(out, head, report, manifest, features, options)
+    if options.plots:
+        yv = None if val is None else val.y
+        report["plots"] = _plots(head, report, pred, yv, problem.label_names, out / "plots")
     preds = report.pop("_val_predictions", None)
     if preds is not None:  # for pooling (stance) and paired comparisons across runs
         write_json({k: np.asarray(v).tolist() for k, v in preds.items()}, out / "val_predictions.json")
@@ -197,7 +173,66 @@ def fit_head(
     return report
 
 
-def _select(tr, val, task, metric, layers, label_names, params, options, progress) -> dict[str, Any]:
+def _problem(manifest: dict, task: str | None, metric: str | None, params: dict | None) -> Problem:
+    """The task, its headline metric, the layers and labels, and the head parameters asked for."""
+    task = task_of(manifest, task)
+    metric = metric_of(manifest, task, metric)
+    label_names = manifest.get("label_names") if task == "classification" else None
+    params = dict(params or {})
+    if task == "classification":  # each layer's L2 strength is picked by the headline metric
+        params["probe_params"] = {"select": metric, **params.get("probe_params", {})}
+    return Problem(task, metric, list(manifest["layers"]), label_names, params)
+
+
+def _train_and_val(
+    features, manifest: dict, task: str, val_features, val_fraction: float
+) -> tuple[StoreSet, StoreSet | None]:
+    """The training rows (labels now; features streamed from the store when needed) and the
+    validation rows: another folder, a held-out fraction of train, or none."""
+    tr = StoreSet(features, task)
+    if val_features is None and val_fraction > 0:
+        return _hold_out(tr, val_fraction)
+    if val_features is not None:
+        check_same_extraction(manifest, read_manifest(val_features), f"validation features {val_features}")
+        return tr, StoreSet(val_features, task)
+    return tr, None
+
+
+def _fit_shipped(
+    head: NeuronHead, tr: StoreSet, problem: Problem, engine: str, out: Path, options: FitOptions
+) -> NeuronHead:
+    """Phase 1 streamed in this process, or as a Ray Train job (layer groups over the workers,
+    resumable from ``out/ray-train``); then the head's Phase 2."""
+    if engine == "ray":
+        run = RayTrainOptions(out / "ray-train", num_workers=options.train_workers, address=options.address)
+        probes = fit_probes_ray(
+            tr.folder, head.make_probes(), rows=tr.part().train, stream=tr.options, options=run
+        )
+    else:
+        probes = tr.fit_probes(head.make_probes(), label_names=problem.label_names, progress=options.progress)
+    return tr.fit_head(head, probes, label_names=problem.label_names)
+
+
+def _write_outputs(
+    out: Path, head: NeuronHead, report: dict, manifest: dict, features, options: FitOptions
+) -> None:
+    """The head folder (the head and its provenance) and the neuron ranking."""
+    selection = report["selection"]
+    meta = {
+        "model": manifest["model"],
+        "extraction": extraction_info(manifest),
+        "train_features": str(Path(features).resolve()),
+        "metric": report["metric"],
+        "val_metrics": report.get("val"),
+        "selection": None if selection is None else {k: selection[k] for k in ("select_on", "chosen", "why")},
+    }
+    save_head(head, out, meta)
+    _write_ranking(head, report["layers"], out / "ranking.csv")
+
+
+def _select(
+    tr: StoreSet, val: StoreSet | None, problem: Problem, options: SelectOptions, progress: bool
+) -> dict[str, Any]:
     """Run model selection; ``val`` is handed over only when the user asked to select on it."""
     options = options.resolved(len(tr))
     if options.select_on != "val":
@@ -206,8 +241,8 @@ def _select(tr, val, task, metric, layers, label_names, params, options, progres
         raise ValueError("--select-on val needs validation data (--val or --val-features)")
     if progress:
         print(f"model selection on {options.select_on}: heads, shallower heads and probes", flush=True)
-    problem = Problem(task, metric, layers, label_names, {**params, "seed": params.get("seed", 0)})
-    return select_model(tr, problem, options, val=val, progress=progress)
+    seeded = replace(problem, base={**problem.base, "seed": problem.base.get("seed", 0)})
+    return select_model(tr, seeded, options, val=val, progress=progress)
 
 
 def _head_summary(head: NeuronHead) -> dict[str, Any]:
@@ -221,9 +256,7 @@ def _head_summary(head: NeuronHead) -> dict[str, Any]:
     }
 
 
-def _report_val(
-    report, head, tr: StoreSet, val: StoreSet, pred, params, depth_curve, baselines, progress
-) -> None:
+def _report_val(report, head, tr: StoreSet, val: StoreSet, pred, params, options: FitOptions) -> None:
     """Val figures of the shipped model, with 95% intervals, its comparators and the curves."""
     task, metric, layers = report["task"], report["metric"], report["layers"]
     label_names, yv = head.label_names_, val.y
@@ -237,16 +270,16 @@ def _report_val(
     report["_val_predictions"] = {"label": yv, "shipped": pred}
     shared = _shared_columns(head, tr, val, params, layers)
     report["comparators"] = _comparators(head, tr, val, pred, params, report, shared)
-    if depth_curve:
+    if options.depth_curve:
         report["depth_curve"] = {}
-        for k in tqdm(layers, desc="heads on layers 0..k", unit="head", disable=not progress):
+        for k in tqdm(layers, desc="heads on layers 0..k", unit="head", disable=not options.progress):
             h = NeuronHead(task, **{**params, "min_layer": None, "max_layer": k})
             tr.fit_head(h, head.probes_, label_names=label_names, gathered=shared[0])
             report["depth_curve"][int(k)] = task_metrics(
                 task, yv, val.predict(h, gathered=shared[1]), label_names
             )
-    if baselines:
-        if progress:
+    if options.baselines:
+        if options.progress:
             print("baselines: all layers concatenated, random neurons, sentence embeddings", flush=True)
         report["baselines"] = _baselines(head, tr, val, params, report)
 
@@ -346,8 +379,9 @@ def _write_ranking(head: NeuronHead, layers: list[int], path: Path) -> None:
     write_atomic(path, write)
 
 
-def _plots(head, report, pred, yv, metric, label_names, folder: Path) -> list[str]:
+def _plots(head, report, pred, yv, label_names, folder: Path) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
+    metric = report["metric"]
     made = []
     if "per_layer" in report:
         series = {"single-layer probe": {k: headline(v, metric) for k, v in report["per_layer"].items()}}

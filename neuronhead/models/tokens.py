@@ -26,7 +26,12 @@ class Tokenized:
 
 
 def tokenize(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int) -> Tokenized:
-    """Token ids (with the model's special tokens) truncated to ``max_length``."""
+    """Token ids (with the model's special tokens) truncated to ``max_length``.
+
+    A control string typed in a text (``</s>``, ``[SEP]``, ``<|endoftext|>``…) stays plain text
+    (``split_special_tokens``): otherwise the model would be fed a separator the writer never meant,
+    and pooling, which only knows the special tokens the tokenizer added, would count it as text.
+    """
     enc = tokenizer(
         list(texts),
         truncation=True,
@@ -34,11 +39,14 @@ def tokenize(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_lengt
         return_special_tokens_mask=True,
         return_attention_mask=False,
         return_token_type_ids=False,
+        split_special_tokens=True,
     )
     if enc.encodings is not None:  # fast tokenizer: the cut-off part is kept as "overflowing"
         truncated = [len(e.overflowing) > 0 for e in enc.encodings]
     else:
-        full = tokenizer(list(texts), truncation=False, return_attention_mask=False)["input_ids"]
+        full = tokenizer(
+            list(texts), truncation=False, return_attention_mask=False, split_special_tokens=True
+        )["input_ids"]
         truncated = [len(f) > max_length for f in full]
     return Tokenized(ids=enc["input_ids"], special=enc["special_tokens_mask"], truncated=truncated)
 

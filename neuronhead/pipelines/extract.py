@@ -17,13 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import neuronhead
-from neuronhead.data import Source, SourcePlan, input_warnings, plan_source, resolve_source, write_bad_rows
+from neuronhead.data import (
+    Columns,
+    Source,
+    SourcePlan,
+    input_warnings,
+    plan_source,
+    resolve_source,
+    write_bad_rows,
+)
 from neuronhead.models.loading import DEFAULT_MODEL, load_config, resolve_model_path, weights_hash
 from neuronhead.models.registry import spec_for
 from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor
 from neuronhead.pipelines.fingerprint import key_folder
 from neuronhead.pipelines.lifecycle import run_missing
-from neuronhead.pipelines.options import Capture, Compute, Engine, Reading
+from neuronhead.pipelines.options import Capture, Compute, Engine, Output, Reading
 from neuronhead.pipelines.runner import resolve_engine
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, shard_name, write_json
@@ -58,8 +66,7 @@ def extract(
     reading: Reading = Reading(),
     compute: Compute = Compute(),
     engine: Engine = Engine(),
-    shard_rows: int | None = None,
-    progress: bool = True,
+    output: Output = Output(),
 ) -> dict:
     """Extract pooled FFN features of ``data`` into the folder ``out``; return the manifest.
 
@@ -76,14 +83,14 @@ def extract(
     spec = spec_for(config)
     capture = dataclasses.replace(capture, layers=parse_layers(capture.layers, spec.n_layers(config)))
     width = spec.ffn_width(config)
-    shard_rows = shard_rows or auto_shard_rows(len(capture.layers) * 2 * width * 2)
+    shard_rows = output.shard_rows or auto_shard_rows(len(capture.layers) * 2 * width * 2)
     source, normalize = _source(data, reading)
     key = _settings_key(model_path, capture, reading, compute, source, shard_rows)
     keyed = key_folder(out, key, source.files, "an extraction")
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
     old = keyed.previous
     if old and old.get("status") == "complete" and all((out / s["file"]).exists() for s in old["shards"]):
-        if progress:
+        if output.progress:
             print(f"{out}: already complete ({old['rows']} rows), nothing to do")
         return old
 
@@ -92,7 +99,9 @@ def extract(
     t_plan = time.perf_counter() - t0
     _warn(plan, out)
     shards = plan_shards(plan, shard_rows)
-    manifest = _manifest(model, model_path, config, capture, reading, compute, source, plan, shards)
+    manifest = _manifest(model, model_path, config, capture, compute, source) | _rows(
+        reading, source, plan, shards
+    )
     manifest["normalize"] = normalize
     manifest.update(fingerprint=keyed.fingerprint, file_stamps=[st.record() for st in keyed.stamps])
     manifest["model"]["weights_sha256"] = key["model_sha256"]
@@ -100,7 +109,7 @@ def extract(
 
     settings = ExtractorSettings(str(model_path), str(out.resolve()), plan.label_kind, capture, compute)
     ran = run_missing(
-        out, plan, shards, ShardExtractor, settings, engine=engine, desc="extract", progress=progress
+        out, plan, shards, ShardExtractor, settings, engine=engine, desc="extract", progress=output.progress
     )
     done = [ran.stats[str(s.shard_id)] for s in shards if str(s.shard_id) in ran.stats]
     if done:  # what the workers resolved "auto" to
@@ -134,9 +143,7 @@ def _source(data: str | os.PathLike, reading: Reading) -> tuple[Source, str]:
     source = resolve_source(
         data,
         split=reading.split,
-        text_column=reading.text_column,
-        id_column=reading.id_column,
-        label_column=reading.label_column,
+        columns=Columns(reading.text_column, reading.id_column, reading.label_column),
         label_names=reading.label_names,
         format=reading.format,
         tweets=reading.tweets,
@@ -190,17 +197,9 @@ def _warn(plan: SourcePlan, out: Path) -> None:
 
 
 def _manifest(
-    model: str | None,
-    model_path: Path,
-    config: Any,
-    capture: Capture,
-    reading: Reading,
-    compute: Compute,
-    source: Source,
-    plan: SourcePlan,
-    shards: list,
+    model: str | None, model_path: Path, config: Any, capture: Capture, compute: Compute, source: Source
 ) -> dict:
-    """The folder's manifest before any shard runs (``status: running``)."""
+    """The folder's manifest before any shard runs (``status: running``), up to its rows."""
     spec = spec_for(config)
     embeddings = {
         "embed_mean": "final hidden state, mean over all real tokens (special tokens included)",
@@ -235,6 +234,12 @@ def _manifest(
         "compute_dtype": compute.dtype,
         "device": compute.device,
         "storage_dtype": "float16",
+    }
+
+
+def _rows(reading: Reading, source: Source, plan: SourcePlan, shards: list) -> dict:
+    """The manifest's account of the input: where it came from, its labels, rows and shards."""
+    return {
         "source": {
             "kind": source.kind,
             "split": source.split,

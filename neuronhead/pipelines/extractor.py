@@ -107,20 +107,8 @@ class ShardExtractor(ShardWorker):
         table = pa.Table.from_pydict(columns, schema=self.schema)
         t_convert = time.perf_counter()
         write_table(table, Path(s.out) / shard_name(shard["shard"]))
-        t_write = time.perf_counter()
-        return {
-            "shard": shard["shard"],
-            "rows": n,
-            "errors": n - len(ok),
-            "truncated": int(sum(shard["truncated"])),
-            "tokens": int(sum(len(x) for x in shard["input_ids"])),
-            "fp16_clipped": clipped,
-            "seconds": computed.model_s + t_write - t0,
-            "steps_s": computed.steps(convert=t_convert - t0, write=t_write - t_convert),
-            "device": self.device,
-            "dtype": self.dtype,
-            **({"null_forward": True} if self.hooked.null_forward else {}),
-        }
+        steps = {"convert": t_convert - t0, "write": time.perf_counter() - t_convert}
+        return self.summary(computed, t0, **steps) | {"fp16_clipped": clipped}
 
 
 def _float16_ready(

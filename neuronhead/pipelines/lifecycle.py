@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from neuronhead.data import SourcePlan
 from neuronhead.pipelines.options import Engine
-from neuronhead.pipelines.runner import run_shards
+from neuronhead.pipelines.runner import ShardJob, run_shards
 from neuronhead.pipelines.shards import STATS, Shard, load_stats
 from neuronhead.store import shard_name, write_json
 
@@ -50,20 +50,12 @@ def run_missing(
     stats = load_stats(out)
     bar = tqdm(total=rows, unit="text", desc=desc, disable=not progress, dynamic_ncols=True)
     t0 = time.perf_counter()
-    summaries = run_shards(
-        plan,
-        pending,
-        worker,
-        settings,
-        tokenize_kwargs={
-            "model_path": settings.model_path,
-            "max_length": settings.capture.max_length,
-            "trust_remote_code": settings.compute.trust_remote_code,
-        },
-        engine=engine.engine,
-        address=engine.address,
-        num_actors=engine.num_actors,
-    )
+    tokenize_kwargs = {
+        "model_path": settings.model_path,
+        "max_length": settings.capture.max_length,
+        "trust_remote_code": settings.compute.trust_remote_code,
+    }
+    summaries = run_shards(ShardJob(plan, pending, worker, settings, tokenize_kwargs), engine)
     for summary in summaries:
         stats[str(summary["shard"])] = summary
         write_json(stats, out / STATS)

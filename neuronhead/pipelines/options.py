@@ -1,9 +1,9 @@
 """The options of a sharded job, as small frozen groups instead of one long keyword list.
 
 ``extract`` takes ``Capture`` (what the hooks keep), ``Reading`` (how rows are read), ``Compute``
-(how the model runs) and ``Engine`` (where the shards run); ``score`` takes the last three. The flat
-names (the CLI's, ``run``'s config and the extraction cache's key) map onto the groups in one place,
-``grouped``.
+(how the model runs), ``Engine`` (where the shards run) and ``Output`` (how the job writes);
+``score`` takes all but ``Capture``, which its heads recorded. The flat names (the CLI's, ``run``'s
+config and the extraction cache's key) map onto the groups in one place, ``grouped``.
 """
 
 from __future__ import annotations
@@ -61,13 +61,21 @@ class Engine:
     num_actors: int | None = None
 
 
-GROUPS = {"capture": Capture, "reading": Reading, "compute": Compute, "engine": Engine}
+@dataclass(frozen=True)
+class Output:
+    """How a job writes: rows per shard (``None``: sized from a row's bytes) and a progress bar."""
+
+    shard_rows: int | None = None
+    progress: bool = True
+
+
+GROUPS = {"capture": Capture, "reading": Reading, "compute": Compute, "engine": Engine, "output": Output}
 
 
 def grouped(**flat: Any) -> dict[str, Any]:
     """Flat option names → ``{"capture": Capture(...), "reading": ..., ...}`` for ``extract``/``score``.
 
-    Names that are none of the groups' fields (``progress``, ``shard_rows``…) pass through unchanged.
+    Names that are none of the groups' fields pass through unchanged.
     """
     out: dict[str, Any] = {}
     for group, cls in GROUPS.items():

@@ -13,12 +13,14 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from neuronhead.cluster.sizing import pool_sizing
 from neuronhead.data import SourcePlan
+from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.shards import Shard, read_shard, tokenize_shards, unpack
 
 ENGINES = ("auto", "ray", "local")
@@ -55,17 +57,29 @@ def resolve_engine(engine: str, address: str | None = None) -> str:
     return "ray" if pool_sizing(resources={"CPU": os.cpu_count() or 1}).size > 1 else "local"
 
 
+@dataclass(frozen=True)
+class ShardJob:
+    """Shards of ``plan`` for ``worker(settings)``, built once per actor (or once in-process) and
+    called with packed shards tokenized with ``tokenize_kwargs``.
+
+    ``settings`` is a dataclass with a ``torch_threads`` field, filled in from the pool sizing when unset.
+    """
+
+    plan: SourcePlan
+    shards: list[Shard]
+    worker: Callable[..., Any]
+    settings: Any
+    tokenize_kwargs: dict[str, Any]
+
+    def pending(self, done: set[int]) -> ShardJob:
+        return dataclasses.replace(self, shards=[s for s in self.shards if s.shard_id not in done])
+
+
 def _prepared(plan: SourcePlan, shard: Shard, tokenize_kwargs: dict[str, Any]) -> pa.Table:
     return tokenize_shards(read_shard(plan, shard), **tokenize_kwargs)
 
 
-def run_local(
-    plan: SourcePlan,
-    shards: list[Shard],
-    worker: Callable[..., Any],
-    settings: Any,
-    tokenize_kwargs: dict[str, Any],
-) -> Iterator[dict]:
+def run_local(job: ShardJob) -> Iterator[dict]:
     """The same steps in this process, as three overlapping stages: read, model, write.
 
     A reader thread reads and tokenizes ``READ_AHEAD`` shards ahead (the first ones while the model
@@ -78,16 +92,16 @@ def run_local(
         ThreadPoolExecutor(1, thread_name_prefix="neuronhead-read") as reader,
         ThreadPoolExecutor(1, thread_name_prefix="neuronhead-write") as writer,
     ):
-        todo, ahead = iter(shards), deque()
+        todo, ahead = iter(job.shards), deque()
 
         def read_next() -> None:
             shard = next(todo, None)
             if shard is not None:
-                ahead.append(reader.submit(_prepared, plan, shard, tokenize_kwargs))
+                ahead.append(reader.submit(_prepared, job.plan, shard, job.tokenize_kwargs))
 
         for _ in range(READ_AHEAD):
             read_next()
-        w = worker(settings)
+        w = job.worker(job.settings)
         writing = None
         while ahead:
             table = ahead.popleft().result()
@@ -101,24 +115,11 @@ def run_local(
             yield writing.result()
 
 
-def run_shards(
-    plan: SourcePlan,
-    shards: list[Shard],
-    worker: Callable[..., Any],
-    settings: Any,
-    *,
-    tokenize_kwargs: dict[str, Any],
-    engine: str = "auto",
-    address: str | None = None,
-    num_actors: int | None = None,
-) -> Iterator[dict]:
-    """``worker(settings)`` is built once per actor and called with packed, tokenized shards.
-
-    ``settings`` is a dataclass with a ``torch_threads`` field, filled in from the pool sizing when unset.
-    """
-    engine = resolve_engine(engine, address)
-    if engine == "local":
-        yield from run_local(plan, shards, worker, settings, tokenize_kwargs)
+def run_shards(job: ShardJob, engine: Engine = Engine()) -> Iterator[dict]:
+    """Every shard's summary, in completion order, from this process or a Ray actor pool."""
+    address = engine.address
+    if resolve_engine(engine.engine, address) == "local":
+        yield from run_local(job)
         return
 
     from neuronhead.cluster.connect import ensure_ray
@@ -126,33 +127,27 @@ def run_shards(
 
     ensure_ray(address)
     # Actors on other nodes read the inputs and model and write shards the driver reads back.
-    check_shared_storage(settings.out, [settings.model_path] + [f.path for f in plan.files])
-    sizing = pool_sizing(num_actors)
-    settings = dataclasses.replace(settings, torch_threads=settings.torch_threads or sizing.torch_threads)
+    settings = job.settings
+    check_shared_storage(settings.out, [settings.model_path] + [f.path for f in job.plan.files])
+    sizing = pool_sizing(engine.num_actors)
+    threads = settings.torch_threads or sizing.torch_threads
+    job = dataclasses.replace(job, settings=dataclasses.replace(settings, torch_threads=threads))
     done: set[int] = set()
     for attempt in range(POOL_ATTEMPTS):
-        pending = [s for s in shards if s.shard_id not in done]
         try:
-            for summary in _ray_pass(plan, pending, worker, settings, tokenize_kwargs, sizing):
+            for summary in _ray_pass(job.pending(done), sizing):
                 done.add(summary["shard"])
                 yield summary
             return
         except _lost_worker_errors() as exc:
             if attempt + 1 == POOL_ATTEMPTS:
                 raise
-            left = len(shards) - len(done)
+            left = len(job.shards) - len(done)
             print(f"neuronhead: a model worker was lost ({type(exc).__name__}); "
                   f"rerunning the {left} unfinished shards on a new pool", file=sys.stderr)  # fmt: skip
 
 
-def _ray_pass(
-    plan: SourcePlan,
-    shards: list[Shard],
-    worker: Callable[..., Any],
-    settings: Any,
-    tokenize_kwargs: dict[str, Any],
-    sizing: Any,
-) -> Iterator[dict]:
+def _ray_pass(job: ShardJob, sizing: Any) -> Iterator[dict]:
     """One Ray Data pass: read tasks → tokenize tasks → a pool of model actors.
 
     Actors are not restarted by Ray (``max_restarts=0``): a restarted actor would be rebuilt from
@@ -164,15 +159,16 @@ def _ray_pass(
 
     from neuronhead.pipelines.datasource import ShardDatasource
 
-    ds = ray.data.read_datasource(ShardDatasource(plan, shards), override_num_blocks=len(shards))
-    ds = ds.map_batches(tokenize_shards, batch_size=1, batch_format="pyarrow", fn_kwargs=tokenize_kwargs)
+    source = ShardDatasource(job.plan, job.shards)
+    ds = ray.data.read_datasource(source, override_num_blocks=len(job.shards))
+    ds = ds.map_batches(tokenize_shards, batch_size=1, batch_format="pyarrow", fn_kwargs=job.tokenize_kwargs)
     with warnings.catch_warnings():
         # ``max_restarts`` has no named parameter yet; Ray 2.64 drops the ``**ray_remote_args`` that
         # carry it (pyproject pins below that until Ray Data says how to turn restarts off).
         warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
         ds = ds.map_batches(
-            worker,
-            fn_constructor_kwargs={"settings": settings},
+            job.worker,
+            fn_constructor_kwargs={"settings": job.settings},
             batch_size=1,
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=sizing.size),

@@ -11,136 +11,112 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import resource
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 import neuronhead
-from neuronhead.data import input_warnings, plan_source, resolve_source
-from neuronhead.heads.artifact import HeadError, head_bytes, head_from_bytes
-from neuronhead.models.loading import resolve_model_path, weights_hash
+from neuronhead.data import Columns, input_warnings, plan_source, resolve_source
+from neuronhead.models.loading import weights_hash
 from neuronhead.pipelines.fingerprint import key_folder
+from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.lifecycle import run_missing
-from neuronhead.pipelines.options import Capture, Compute, Engine, Reading
+from neuronhead.pipelines.options import Capture, Compute, Engine, Output, Reading
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer, score_schema
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import MANIFEST, SHARDS, shard_name, write_json, write_table
 from neuronhead.tweets.options import FILTERED
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NO_LABEL = "\x00no label column"  # scoring never reads labels: a label problem is not a scoring problem
 
 
-def parse_head_specs(specs: list[str]) -> list[tuple[str, Path]]:
-    """``PATH`` or ``NAME=PATH`` → (name, path); the name defaults to the folder's name."""
-    out: list[tuple[str, Path]] = []
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep:
-            path, name = spec, re.sub(r"\W", "_", Path(spec).resolve().name)
-        if not _NAME.match(name):
-            raise ValueError(f"--head {spec}: the name {name!r} must be letters, digits and _")
-        if name in {n for n, _ in out}:
-            raise ValueError(f"--head {spec}: two heads are named {name!r}; name them with NAME=PATH")
-        out.append((name, Path(path)))
-    return out
-
-
-def _check_heads(
-    blobs: list[dict[str, Any]], model: str | None, force: bool, normalize: str = "auto"
-) -> tuple[Path, dict]:
-    """All heads must come from one model and one extraction setting; returns the model path.
-
-    An explicit ``normalize`` decides how texts are read, so then heads may differ in it.
-    """
-    first = blobs[0]["info"]
-    ignore = set() if normalize == "auto" else {"normalize"}
-    for b in blobs[1:]:
-        if b["info"]["model"].get("weights_sha256") != first["model"].get("weights_sha256"):
-            raise HeadError(
-                f"heads {blobs[0]['where']} and {b['where']} were trained on different models; "
-                "score them in separate jobs"
-            )
-        if _extraction(b["info"], ignore) != _extraction(first, ignore):
-            raise HeadError(
-                f"heads {blobs[0]['where']} and {b['where']} were trained on features extracted "
-                f"differently ({b['info'].get('extraction')} vs {first.get('extraction')})"
-            )
-    expected = first["model"].get("weights_sha256")
-    if model is None:
-        candidates = [first["model"].get("path"), first["model"].get("name")]
-        model_path = next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
-        if model_path is None:
-            model_path = resolve_model_path(first["model"].get("name"))
-    else:
-        model_path = resolve_model_path(model)
-    actual = weights_hash(model_path)
-    if actual != expected and not force:
-        raise HeadError(
-            f"the model at {model_path} (weights {actual}) is not the one the heads were trained on "
-            f"({expected}); pass --force to score anyway"
-        )
-    return model_path, _extraction(first)
-
-
-def _extraction(info: dict, ignore: set[str] = frozenset()) -> dict:
-    """How a head's features were made; heads from before ``normalize`` was recorded read ``none``."""
-    made = {"normalize": "none", **(info.get("extraction") or {})}
-    return {k: v for k, v in made.items() if k not in ignore}
-
-
 def score(
-    heads: list[str],
+    heads: HeadSet | Sequence[str],
     data: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    model: str | None = None,
     reading: Reading = Reading(),
     compute: Compute = Compute(),
     engine: Engine = Engine(),
-    shard_rows: int | None = None,
+    output: Output = Output(),
     keep_text: bool = False,
-    force: bool = False,
-    progress: bool = True,
 ) -> dict[str, Any]:
     """Score ``data`` with every head into ``out``; returns (and writes) the summary.
 
-    ``reading.normalize="auto"`` normalises texts the way the heads' training texts were (recorded in
-    each head); ``reading.tweets`` filters a tweet dump (filtered rows come out with their reason in
-    ``error``). Labels and ``on_bad_row`` of ``reading`` are not used: scoring reads no labels, and an
-    unreadable row becomes an output row with its reason.
+    ``heads`` are ``PATH``/``NAME=PATH`` specs run on the model they recorded, or a ``HeadSet``
+    loaded with another model. ``reading.normalize="auto"`` normalises texts the way the heads'
+    training texts were (recorded in each head); ``reading.tweets`` filters a tweet dump (filtered
+    rows come out with their reason in ``error``). Labels and ``on_bad_row`` of ``reading`` are not
+    used: scoring reads no labels, and an unreadable row becomes an output row with its reason.
     """
     t_start = time.perf_counter()
     out = Path(out)
-    named = parse_head_specs(heads)
-    if not named:
-        raise ValueError("give at least one --head")
-    blobs = [head_bytes(path) | {"name": name} for name, path in named]
-    model_path, extraction = _check_heads(blobs, model, force, reading.normalize)
-    built = {b["name"]: head_from_bytes(b)[0] for b in blobs}
-    deepest = max(h.deepest_layer_ for h in built.values())
+    if not isinstance(heads, HeadSet):
+        heads = HeadSet.load(heads, normalize=reading.normalize)
+    built = heads.build()
     normalize = reading.normalize
     if normalize == "auto":
-        normalize = extraction.get("normalize") or "none"
+        normalize = heads.extraction.get("normalize") or "none"
     source = resolve_source(
         data,
         split=reading.split,
-        text_column=reading.text_column,
-        id_column=reading.id_column,
-        label_column=NO_LABEL,
+        columns=Columns(reading.text_column, reading.id_column, NO_LABEL),
         format=reading.format,
         normalize=normalize,
         tweets=reading.tweets,
     )
-    tweet_columns = source.kind == "tweets"
-    shard_rows = shard_rows or auto_shard_rows(2048)  # scores are small: shards of 4,096 rows
+    shard_rows = output.shard_rows or auto_shard_rows(2048)  # scores are small: shards of 4,096 rows
+    key = _key(heads, source, reading, shard_rows, keep_text, normalize)
+    keyed = key_folder(out, key, source.files, "scores")
+    (out / SHARDS).mkdir(parents=True, exist_ok=True)
+
+    plan = plan_source(source, on_bad_row="skip")
+    shards = plan_shards(plan, shard_rows)
+    manifest = _manifest(heads, key, source, plan, shards) | {
+        "fingerprint": keyed.fingerprint,
+        "file_stamps": [st.record() for st in keyed.stamps],
+        "deepest_layer": max(h.deepest_layer_ for h in built.values()),
+        "normalize": normalize,
+    }
+    for warning in input_warnings(plan):
+        print(f"warning: {warning}")
+    if plan.bad_rows:
+        _bad_rows_shard(out, manifest, plan, score_schema(built, keep_text, source.kind == "tweets"))
+    write_json(manifest, out / MANIFEST)
+
+    settings = ScorerSettings(
+        model_path=str(heads.model_path),
+        heads=heads.blobs,
+        out=str(out.resolve()),
+        capture=Capture(
+            max_length=int(heads.extraction.get("max_length") or 128),
+            pool_special_tokens=bool(heads.extraction.get("pool_special_tokens")),
+        ),
+        compute=compute,
+        keep_text=keep_text,
+        tweet_columns=source.kind == "tweets",
+    )
+    ran = run_missing(
+        out, plan, shards, ShardScorer, settings, engine=engine, desc="score", progress=output.progress
+    )
+    result = _summary(out, manifest, plan, ran, t_start)
+    if result["rows_out"] != result["rows_in"]:
+        raise RuntimeError(f"{out}: {result['rows_in']} rows in, {result['rows_out']} out; rerun to repair")
+    manifest.update(status="complete", summary=result)
+    write_json(manifest, out / MANIFEST)
+    write_json(result, out / "summary.json")
+    return result
+
+
+def _key(heads: HeadSet, source, reading: Reading, shard_rows: int, keep_text: bool, normalize: str) -> dict:
+    """What the folder's fingerprint covers; ``reading`` only when it matters, so older jobs keep theirs."""
     key = {
-        "heads": [[b["name"], hashlib.sha256(b["weights"]).hexdigest()] for b in blobs],
-        "model_sha256": weights_hash(model_path),
+        "heads": [[b["name"], hashlib.sha256(b["weights"]).hexdigest()] for b in heads.blobs],
+        "model_sha256": weights_hash(heads.model_path),
         "source": {
             "kind": source.kind,
             "files": None,  # filled in by key_folder
@@ -150,19 +126,16 @@ def score(
         "shard_rows": shard_rows,
         "keep_text": keep_text,
     }
-    if tweet_columns or normalize != "none":  # only then, so earlier jobs keep their fingerprint
+    if source.kind == "tweets" or normalize != "none":
         key["reading"] = {"normalize": normalize, "tweets": source.tweets and source.tweets.to_json()}
-    keyed = key_folder(out, key, source.files, "scores")
-    fingerprint = keyed.fingerprint
-    (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    return key
 
-    plan = plan_source(source, on_bad_row="skip")
-    shards = plan_shards(plan, shard_rows)
-    manifest = {
+
+def _manifest(heads: HeadSet, key: dict, source, plan, shards) -> dict[str, Any]:
+    """The job's manifest before any shard runs (``status: running``)."""
+    return {
         "kind": "scores",
         "neuronhead_version": neuronhead.__version__,
-        "fingerprint": fingerprint,
-        "file_stamps": [st.record() for st in keyed.stamps],
         "status": "running",
         "heads": {
             b["name"]: {
@@ -171,12 +144,10 @@ def score(
                 "label_names": b["info"].get("label_names"),
                 "deepest_layer": b["info"]["deepest_layer"],
             }
-            for b in blobs
+            for b in heads.blobs
         },
-        "model": {"path": str(model_path), "weights_sha256": key["model_sha256"]},
-        "deepest_layer": deepest,
+        "model": {"path": str(heads.model_path), "weights_sha256": key["model_sha256"]},
         "source": {"kind": source.kind, "split": source.split, "files": source.files},
-        "normalize": normalize,
         "tweets": source.tweets.to_json() if source.tweets else None,
         "rows_in": plan.n_rows + len(plan.bad_rows),
         "filtered": plan.filtered,
@@ -184,31 +155,10 @@ def score(
         "empty_files": plan.empty_files,
         "shards": [{"file": shard_name(s.shard_id), "rows": s.count} for s in shards],
     }
-    for warning in input_warnings(plan):
-        print(f"warning: {warning}")
-    bad_file = shard_name(len(shards))
-    if plan.bad_rows:
-        manifest["shards"].append({"file": bad_file, "rows": len(plan.bad_rows), "bad_rows": True})
-    write_json(manifest, out / MANIFEST)
-    if plan.bad_rows and not (out / bad_file).exists():
-        schema = score_schema(built, keep_text, tweet_columns)
-        _write_bad_rows(plan.bad_rows, schema, out / bad_file, first_row=plan.n_rows)
 
-    settings = ScorerSettings(
-        model_path=str(model_path),
-        heads=blobs,
-        out=str(out.resolve()),
-        capture=Capture(
-            max_length=int(extraction.get("max_length") or 128),
-            pool_special_tokens=bool(extraction.get("pool_special_tokens")),
-        ),
-        compute=compute,
-        keep_text=keep_text,
-        tweet_columns=tweet_columns,
-    )
-    ran = run_missing(
-        out, plan, shards, ShardScorer, settings, engine=engine, desc="score", progress=progress
-    )
+
+def _summary(out: Path, manifest: dict, plan, ran, t_start: float) -> dict[str, Any]:
+    """Rows in and out (counted from the shards), throughput and memory: ``summary.json``."""
     stats = ran.stats
     counts = _count(out, manifest)
     result = {
@@ -222,7 +172,7 @@ def score(
         "duplicate_ids": plan.duplicate_ids,
         "empty_files": plan.empty_files,
         "heads": list(manifest["heads"]),
-        "deepest_layer": deepest,
+        "deepest_layer": manifest["deepest_layer"],
         "seconds": {"score": round(ran.seconds, 2), "total": round(time.perf_counter() - t_start, 2)},
         "texts_per_second": round(ran.rows / ran.seconds, 1) if ran.rows and ran.seconds > 0 else None,
         "peak_rss_mb": {
@@ -231,18 +181,20 @@ def score(
         },
         "out": str(out),
     }
-    if any(v.get("null_forward") for v in stats.values()):  # a benchmark's zeros, not scores
+    if any(v.get("null_forward") for v in stats.values()):  # a benchmark's stand-in values, not scores
         result["null_forward"] = True
-    if result["rows_out"] != result["rows_in"]:
-        raise RuntimeError(f"{out}: {result['rows_in']} rows in, {result['rows_out']} out; rerun to repair")
-    manifest.update(status="complete", summary=result)
-    write_json(manifest, out / MANIFEST)
-    write_json(result, out / "summary.json")
     return result
 
 
-def _write_bad_rows(bad, schema: pa.Schema, path: Path, first_row: int) -> None:
-    """Rows the reader rejected, as output rows with their reason (row numbers after the good rows)."""
+def _bad_rows_shard(out: Path, manifest: dict, plan, schema: pa.Schema) -> None:
+    """Rows the reader rejected, as one last shard of output rows with their reason (row numbers
+    after the good rows), listed in the manifest."""
+    bad, first_row = plan.bad_rows, plan.n_rows
+    name = shard_name(len(manifest["shards"]))
+    manifest["shards"].append({"file": name, "rows": len(bad), "bad_rows": True})
+    path = out / name
+    if path.exists():
+        return
     columns: dict[str, list] = {f.name: [None] * len(bad) for f in schema}
     columns["row"] = list(range(first_row, first_row + len(bad)))
     columns["error"] = [f"unreadable input: {b}" for b in bad]

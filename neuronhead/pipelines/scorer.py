@@ -9,7 +9,6 @@ rows out.
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,20 +118,7 @@ class ShardScorer(ShardWorker):
         table = pa.Table.from_pydict(columns, schema=self.schema)
         t_heads = time.perf_counter()
         write_table(table, Path(s.out) / shard_name(shard["shard"]))
-        t_write = time.perf_counter()
-        return {
-            "shard": shard["shard"],
-            "rows": n,
-            "errors": n - len(ok),
-            "truncated": int(sum(shard["truncated"])),
-            "tokens": int(sum(len(x) for x in shard["input_ids"])),
-            "seconds": computed.model_s + t_write - t0,
-            "steps_s": computed.steps(heads=t_heads - t0, write=t_write - t_heads),
-            "device": self.device,
-            "dtype": self.dtype,
-            **({"null_forward": True} if self.hooked.null_forward else {}),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        }
+        return self.summary(computed, t0, heads=t_heads - t0, write=time.perf_counter() - t_heads)
 
     def _head_columns(self, name: str, head: Any, feats: dict, ok: list[int], n: int) -> dict[str, Any]:
         label: list[Any] = [None] * n

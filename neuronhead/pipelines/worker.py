@@ -10,6 +10,7 @@ per actor, measured on 2 CPUs, slowed the forward more than the overlap saved (5
 
 from __future__ import annotations
 
+import resource
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +39,14 @@ class Computed:
 class ShardWorker:
     """Built once per actor (or once in-process); ``__call__`` is the Ray Data entry point.
 
-    Subclasses set ``settings`` (with ``capture`` and ``compute`` option groups) and ``hooked``, and
-    write ``finish``.
+    Subclasses set ``settings`` (with ``capture`` and ``compute`` option groups), ``hooked``, ``device``
+    and ``dtype``, and write ``finish``, which ends with ``summary``.
     """
 
     settings: Any
     hooked: HookedModel
+    device: str
+    dtype: str
 
     def compute(self, shard: dict) -> Computed:
         """The forward pass over the shard's rows that can be pooled; the others carry their error."""
@@ -66,6 +69,24 @@ class ShardWorker:
 
     def finish(self, computed: Computed) -> dict:
         raise NotImplementedError
+
+    def summary(self, computed: Computed, t0: float, **steps: float) -> dict:
+        """What every finished shard reports (``shard_stats.json``): rows, errors, tokens, where the
+        time went (``steps`` after the model, from ``t0``), and the worker's device, dtype and memory."""
+        shard, n = computed.shard, len(computed.shard["row"])
+        return {
+            "shard": shard["shard"],
+            "rows": n,
+            "errors": n - len(computed.ok),
+            "truncated": int(sum(shard["truncated"])),
+            "tokens": int(sum(len(x) for x in shard["input_ids"])),
+            "seconds": computed.model_s + time.perf_counter() - t0,
+            "steps_s": computed.steps(**steps),
+            "device": self.device,
+            "dtype": self.dtype,
+            **({"null_forward": True} if self.hooked.null_forward else {}),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         """Ray's entry point: both halves in turn (see the module docstring for why not overlapped)."""

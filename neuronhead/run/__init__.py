@@ -1,6 +1,6 @@
-"""The main job (``neuronhead run``) and the commands that start from raw data."""
+"""The main job (``neuronhead run``: ``run.job.run`` with a ``run.config.RunConfig``), its report, and
+the commands that start from raw data (``run.from_data``).
 
-from neuronhead.run.config import RunConfig, read_config_file, resolve_config
-from neuronhead.run.job import run
-
-__all__ = ["RunConfig", "read_config_file", "resolve_config", "run"]
+Nothing is imported here, so the command line can read ``RunConfig``'s fields to build ``run``'s flags
+without importing torch.
+"""

@@ -9,48 +9,66 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
 
+def _opt(default: Any, help: str, choices: list[str] | None = None) -> Any:
+    """A field that ``neuronhead run`` also takes as a flag (``--name-with-dashes``), with its help."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
 @dataclass
 class RunConfig:
-    """Everything one run needs; paths are kept as given (relative to where the run starts)."""
+    """Everything one run needs; paths are kept as given (relative to where the run starts).
 
-    out: str
-    train: str
-    val: str | None = None
-    test: str | None = None
-    score: str | None = None
-    model: str | None = None
-    train_split: str | None = "train"
-    val_split: str | None = "val"
-    test_split: str | None = "test"
-    score_split: str | None = None
-    text_column: str = "text"
-    id_column: str = "id"
-    label_column: str = "label"
-    label_kind: str = "auto"
-    max_length: int = 128
-    normalize: str = "auto"  # auto | none | tweeteval (see `neuronhead extract --normalize`)
-    retweets: str = "keep"  # the --score tweet dump's retweets: keep | drop
-    dedupe: bool = False  # filter the --score dump's repeated tweet ids
-    lang: str | None = None  # keep only these languages of the --score dump, e.g. "en,es"
-    task: str | None = None
-    metric: str | None = None
-    salient_fraction: float | None = None
-    width: int | None = None
-    max_layer: int | None = None
-    seed: int = 0
-    baselines: bool = True
-    select_on: str = "auto"
-    tune: int = 0
-    tune_timeout: float | None = None
-    engine: str = "auto"
+    Each field's ``help`` (and ``choices``) is what ``neuronhead run --help`` shows: the command
+    line's flags are built from these fields, so the two cannot drift apart.
+    """
+
+    out: str = _opt(MISSING, "run folder (rerun to resume)")
+    train: str = _opt(MISSING, "labelled training data (any input `extract` reads)")
+    val: str | None = _opt(None, "labelled validation data (default: the val split of --train)")
+    test: str | None = _opt(None, "labelled test data, evaluated once at the end")
+    score: str | None = _opt(None, "texts to score with the final head")
+    model: str | None = _opt(None, "model folder or hub id (default: the bundled MiniLM)")
+    train_split: str | None = _opt("train", "split of a TweetEval folder for --train")
+    val_split: str | None = _opt("val", "split of a TweetEval folder for --val")
+    test_split: str | None = _opt("test", "split of a TweetEval folder for --test")
+    score_split: str | None = _opt(None, "split of a TweetEval folder for --score")
+    text_column: str = _opt("text", "column holding the text")
+    id_column: str = _opt("id", "column holding the row id")
+    label_column: str = _opt("label", "column holding the label")
+    label_kind: str = _opt("auto", "labels are classes or numeric values", ["auto", "class", "value"])
+    max_length: int = _opt(128, "tokens per text")
+    normalize: str = _opt(
+        "auto",
+        "tweeteval: mentions → @user, links → http, for every input; auto: recorded as tweeteval for a "
+        "TweetEval folder, and --score is read the way the head's texts were",
+        ["auto", "none", "tweeteval"],
+    )
+    retweets: str = _opt("keep", "--score tweet dump: retweets", ["keep", "drop"])
+    dedupe: bool = _opt(False, "--score tweet dump: filter repeated tweet ids")
+    lang: str | None = _opt(None, "--score tweet dump: keep only these languages (en,es)")
+    task: str | None = _opt(None, "classification or regression", ["classification", "regression"])
+    metric: str | None = _opt(None, "headline metric (default: the TweetEval task's metric)")
+    salient_fraction: float | None = _opt(None, "top fraction of neurons per layer")
+    width: int | None = _opt(None, "Phase-2 hidden width")
+    max_layer: int | None = _opt(None, "use only layers 0..K")
+    seed: int = _opt(0, "seed of every random choice")
+    baselines: bool = _opt(True, "fit the baselines beside the head")
+    select_on: str = _opt(
+        "auto",
+        "where the shipped model is chosen, as for `fit` (auto: dev when it holds 1,000 rows, else cv)",
+        ["auto", "dev", "cv", "val", "none"],
+    )
+    tune: int = _opt(0, "search N trials and use the best head (0: none)")
+    tune_timeout: float | None = _opt(None, "time budget of the search (stops every trial)")
+    engine: str = "auto"  # flags shared with the other commands: the CLI's engine group
     address: str | None = None
-    examples: int = 5
-    head_params: dict[str, Any] = field(default_factory=dict)
+    examples: int = _opt(5, "texts shown per neuron in the report")
+    head_params: dict[str, Any] = field(default_factory=dict)  # config file only: NeuronHead's own names
 
     def head_settings(self) -> dict[str, Any]:
         """The NeuronHead parameters this run sets (the rest keep the head's defaults)."""

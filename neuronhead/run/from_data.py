@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,38 +50,44 @@ def cached_extraction(
     return out
 
 
-def features_from_data(
-    *,
-    model: str | None = None,
-    train: str | os.PathLike | None = None,
-    val: str | os.PathLike | None = None,
-    train_split: str | None = "train",
-    val_split: str | None = "val",
-    features: str | os.PathLike | None = None,
-    val_features: str | os.PathLike | None = None,
-    cache: str | os.PathLike = ".neuronhead-cache",
-    extract_options: dict[str, Any] | None = None,
-) -> tuple[Path, Path | None]:
+@dataclass(frozen=True)
+class TrainingData:
+    """Which features a head trains (and is validated) on: stores given as ``features`` and
+    ``val_features``, or labelled data to extract first (``train``/``val``, cached in ``cache``)."""
+
+    model: str | None = None
+    train: str | os.PathLike | None = None
+    val: str | os.PathLike | None = None
+    train_split: str | None = "train"
+    val_split: str | None = "val"
+    features: str | os.PathLike | None = None
+    val_features: str | os.PathLike | None = None
+    cache: str | os.PathLike = ".neuronhead-cache"
+    extract_options: dict[str, Any] | None = None  # flat `extract` options (see pipelines.options)
+
+
+def features_from_data(data: TrainingData) -> tuple[Path, Path | None]:
     """Extract what is not given as features (cached); validation the same way as training."""
-    opts = {k: v for k, v in (extract_options or {}).items() if v not in (None, False)}
+    model, features, val_features = data.model, data.features, data.val_features
+    opts = {k: v for k, v in (data.extract_options or {}).items() if v not in (None, False)}
     if features is None:
-        if train is None:
+        if data.train is None:
             raise ValueError("give --train (data) or --features (an extraction of it)")
-        features = cached_extraction(train, cache, model=model, split=train_split, **opts)
+        features = cached_extraction(data.train, data.cache, model=model, split=data.train_split, **opts)
     manifest = read_manifest(features)
     if model is not None and weights_hash(resolve_model_path(model)) != manifest["model"]["weights_sha256"]:
         raise ValueError(f"{features} was extracted with another model than --model {model}")
-    if val_features is None and val is not None:
+    if val_features is None and data.val is not None:
         val_opts = {k: v for k, v in opts.items() if k != "layers"}  # the training features' layers
         if manifest.get("label_kind"):
             val_opts["label_kind"] = manifest["label_kind"]
         if manifest.get("label_names"):
             val_opts["label_names"] = manifest["label_names"]
         val_features = cached_extraction(
-            val,
-            cache,
+            data.val,
+            data.cache,
             model=manifest["model"]["path"],
-            split=val_split,
+            split=data.val_split,
             layers=manifest["layers"],
             max_length=manifest["max_length"],
             pool_special_tokens=manifest["pool_special_tokens"],
@@ -93,11 +100,12 @@ def fit_from_data(
     out: str | os.PathLike,
     *,
     val_fraction: float = 0.1,
-    data_options: dict[str, Any] | None = None,
+    data: TrainingData = TrainingData(),
     **fit_options: Any,
 ) -> dict[str, Any]:
-    """``neuronhead fit``: :func:`features_from_data`, then :func:`fit_head`."""
-    features, val_features = features_from_data(**(data_options or {}))
+    """``neuronhead fit``: :func:`features_from_data`, then :func:`fit_head` (``fit_options``: its
+    keyword arguments, e.g. ``options=FitOptions(...)``)."""
+    features, val_features = features_from_data(data)
     return fit_head(
         features,
         out,

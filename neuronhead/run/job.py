@@ -24,9 +24,9 @@ from neuronhead.heads.artifact import load_head
 from neuronhead.heads.metrics import confusion, task_metrics
 from neuronhead.heads.plots import plot_confusion
 from neuronhead.heads.select import SelectOptions
-from neuronhead.heads.train import fit_head
+from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine, Reading
+from neuronhead.pipelines.options import Capture, Engine, Output, Reading
 from neuronhead.pipelines.score import score
 from neuronhead.run.config import RunConfig
 from neuronhead.run.report import write_report
@@ -60,6 +60,36 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     log = StageLog(out, total, progress)
     log.set(config=config.to_dict(), started=datetime.now(UTC).isoformat(timespec="seconds"))
 
+    features = _extract_splits(config, splits, log, progress)
+    fp = {name: read_manifest(f)["fingerprint"] for name, f in features.items()}
+    chosen = _fit_default_head(config, features, fp, log, progress)
+    if config.tune:
+        chosen = _tune(config, features, fp, log, progress)
+    with log.stage("evaluate", "", f"evaluate {chosen.relative_to(out)} on " + ", ".join(features)) as rec:
+        evaluations = {name: evaluate(chosen, f, out / "plots", name) for name, f in features.items()}
+        rec.update(head=str(chosen.relative_to(out)), key=stage_key(_head_hash(chosen), fp))
+    scores = _score(config, chosen, log, progress) if config.score else None
+
+    with log.stage("report", "", f"report → {out / 'report.html'} and report.md") as rec:
+        paths = write_report(out, config, log.data, features, chosen, evaluations, scores)
+        rec.update(key=stage_key(time.time()), files=[str(p) for p in paths])
+    summary = {
+        "head": str(chosen),
+        "metric": evaluations["val"]["metric"],
+        "val": evaluations["val"]["metrics"],
+        "test": evaluations.get("test", {}).get("metrics"),
+        "report": str(out / "report.html"),
+        "seconds": round(time.perf_counter() - t_start, 1),
+    }
+    log.set(summary=summary, finished=datetime.now(UTC).isoformat(timespec="seconds"))
+    return summary
+
+
+def _extract_splits(
+    config: RunConfig, splits: dict[str, tuple[str, str | None]], log: StageLog, progress: bool
+) -> dict[str, Path]:
+    """One extraction stage per split; validation and test labels are read with training's mapping."""
+    out = Path(config.out)
     features: dict[str, Path] = {}
     label_options: dict[str, Any] = {}
     for name, (data, split) in splits.items():
@@ -82,7 +112,7 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
                 capture=Capture(max_length=config.max_length, embeddings=config.baselines),
                 reading=reading,
                 engine=Engine(config.engine, config.address),
-                progress=progress,
+                output=Output(progress=progress),
             )
             rec.update(
                 key=manifest["fingerprint"],
@@ -98,8 +128,14 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
             label_options = {"label_kind": manifest["label_kind"]}
             if manifest.get("label_names"):
                 label_options["label_names"] = manifest["label_names"]
-    fp = {name: read_manifest(f)["fingerprint"] for name, f in features.items()}
+    return features
 
+
+def _fit_default_head(
+    config: RunConfig, features: dict[str, Path], fp: dict[str, str], log: StageLog, progress: bool
+) -> Path:
+    """The default two-phase head (with its baselines and depth curve) in ``OUT/head``."""
+    out = Path(config.out)
     params = config.head_settings()
     key = stage_key(
         fp["train"], fp["val"], config.task, config.metric, params, config.baselines, config.select_on
@@ -115,88 +151,82 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
                 task=config.task,
                 metric=config.metric,
                 params=params,
-                baselines=config.baselines,
-                select=None if config.select_on == "none" else SelectOptions(select_on=config.select_on),
-                address=config.address,  # joining a cluster: Phase 1 on Ray Train workers (engine auto)
-                progress=progress,
+                options=FitOptions(
+                    select=None if config.select_on == "none" else SelectOptions(select_on=config.select_on),
+                    address=config.address,  # joining a cluster: Phase 1 on Ray Train workers (engine auto)
+                    baselines=config.baselines,
+                    progress=progress,
+                ),
             )
             rec.update(
                 rows=report["train_rows"], metric=report["metric"], val=report["val"][report["metric"]]
             )
-    chosen = out / "head"
+    return out / "head"
 
-    if config.tune:
-        from neuronhead.tune import tune_head  # Ray Tune and Optuna: ~2 s to import, paid by tuned runs only
 
-        key = stage_key(fp["train"], fp["val"], config.task, config.metric, config.seed, config.tune)
-        with log.stage("tune", key, f"search {config.tune} trials (Ray Tune + Optuna TPE, ASHA)") as rec:
-            if not rec["reused"]:
-                summary = tune_head(
-                    features["train"],
-                    features["val"],
-                    out / "tune",
-                    trials=config.tune,
-                    timeout=config.tune_timeout,
-                    metric=config.metric,
-                    task=config.task,
-                    seed=config.seed,
-                    address=config.address,
-                    progress=progress,
-                )
-                rec.update(
-                    trials=summary["trials"], best=summary["best"], default_head=summary["default_head"]
-                )
-        chosen = out / "tune" / "best-head"
+def _tune(
+    config: RunConfig, features: dict[str, Path], fp: dict[str, str], log: StageLog, progress: bool
+) -> Path:
+    """The search, with ``--tune N``; its best head replaces the default one."""
+    out = Path(config.out)
+    # Ray Tune and Optuna: ~2 s to import, paid by tuned runs only
+    from neuronhead.tune import TuneEngine, TuneOptions, tune_head
 
-    with log.stage("evaluate", "", f"evaluate {chosen.relative_to(out)} on " + ", ".join(features)) as rec:
-        evaluations = {name: evaluate(chosen, f, out / "plots", name) for name, f in features.items()}
-        rec.update(head=str(chosen.relative_to(out)), key=stage_key(_head_hash(chosen), fp))
-
-    scores = None
-    if config.score:
-        with log.stage("score", "", f"score {config.score} → {out / 'scores'}") as rec:
-            reading = Reading(
-                split=config.score_split,
-                text_column=config.text_column,
-                id_column=config.id_column,
-                normalize=config.normalize,
-                tweets=TweetOptions.from_args(config.retweets, config.dedupe, config.lang),
+    key = stage_key(fp["train"], fp["val"], config.task, config.metric, config.seed, config.tune)
+    with log.stage("tune", key, f"search {config.tune} trials (Ray Tune + Optuna TPE, ASHA)") as rec:
+        if not rec["reused"]:
+            options = TuneOptions(
+                trials=config.tune,
+                timeout=config.tune_timeout,
+                metric=config.metric,
+                task=config.task,
+                seed=config.seed,
             )
-            scores = score(
-                [f"{HEAD_NAME}={chosen}"],
-                config.score,
-                out / "scores",
-                reading=reading,
-                engine=Engine(config.engine, config.address),
+            summary = tune_head(
+                features["train"],
+                features["val"],
+                out / "tune",
+                options,
+                TuneEngine(address=config.address),
                 progress=progress,
             )
-            rec.update(
-                key=stage_key(
-                    _head_hash(chosen),
-                    config.score,
-                    config.score_split,
-                    *(config.normalize, config.retweets, config.dedupe, config.lang),
-                ),
-                rows=scores["rows_in"],
-                errors=scores["errors"],
-                filtered=scores["filtered"],
-                texts_per_second=scores["texts_per_second"],
-                reused=scores["texts_per_second"] is None,
-            )
+            rec.update(trials=summary["trials"], best=summary["best"], default_head=summary["default_head"])
+    return out / "tune" / "best-head"
 
-    with log.stage("report", "", f"report → {out / 'report.html'} and report.md") as rec:
-        paths = write_report(out, config, log.data, features, chosen, evaluations, scores)
-        rec.update(key=stage_key(time.time()), files=[str(p) for p in paths])
-    summary = {
-        "head": str(chosen),
-        "metric": evaluations["val"]["metric"],
-        "val": evaluations["val"]["metrics"],
-        "test": evaluations.get("test", {}).get("metrics"),
-        "report": str(out / "report.html"),
-        "seconds": round(time.perf_counter() - t_start, 1),
-    }
-    log.set(summary=summary, finished=datetime.now(UTC).isoformat(timespec="seconds"))
-    return summary
+
+def _score(config: RunConfig, chosen: Path, log: StageLog, progress: bool) -> dict[str, Any]:
+    """Score ``--score`` with the chosen head into ``OUT/scores``."""
+    out = Path(config.out)
+    with log.stage("score", "", f"score {config.score} → {out / 'scores'}") as rec:
+        reading = Reading(
+            split=config.score_split,
+            text_column=config.text_column,
+            id_column=config.id_column,
+            normalize=config.normalize,
+            tweets=TweetOptions.from_args(config.retweets, config.dedupe, config.lang),
+        )
+        scores = score(
+            [f"{HEAD_NAME}={chosen}"],
+            config.score,
+            out / "scores",
+            reading=reading,
+            engine=Engine(config.engine, config.address),
+            output=Output(progress=progress),
+        )
+        rec.update(
+            key=stage_key(
+                _head_hash(chosen),
+                config.score,
+                config.score_split,
+                *(config.normalize, config.retweets, config.dedupe, config.lang),
+            ),
+            rows=scores["rows_in"],
+            errors=scores["errors"],
+            filtered=scores["filtered"],
+            texts_per_second=scores["texts_per_second"],
+            reused=scores["texts_per_second"] is None,
+        )
+    return scores
 
 
 def _complete(folder: Path) -> bool:

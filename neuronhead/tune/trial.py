@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuronhead.heads.head import NeuronHead
+from neuronhead.heads.head import NeuronHead, Phase2Options
 from neuronhead.heads.mapped import MappedFeatures
 from neuronhead.heads.metrics import headline, task_metrics
 from neuronhead.heads.phase1 import LayerProbes
@@ -58,8 +58,7 @@ def build_head(config: dict[str, Any], data: TrialData, on_epoch=None) -> Neuron
         layers=data.layers,
         label_names=data.label_names,
         probes=data.probes.with_c(c),
-        on_epoch=on_epoch,
-        memory_budget=data.phase2_bytes,
+        phase2=Phase2Options(memory_budget=data.phase2_bytes, on_epoch=on_epoch),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections import Counter, defaultdict
@@ -14,13 +15,15 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from neuronhead.analyze import analyze
+from neuronhead.analyze import AnalyzeOptions, analyze
 from neuronhead.analyze.shares import wilson
+from neuronhead.pipelines.options import Engine
 from neuronhead.store import shard_name, write_json, write_table
 from neuronhead.tweets.columns import META_FIELDS
 
 LABELS = ["negative", "neutral", "positive"]
 START = datetime(2024, 5, 1, tzinfo=UTC)
+LOCAL = Engine("local")
 
 
 def _rows(n: int, seed: int = 3) -> list[dict]:
@@ -92,11 +95,13 @@ def test_wilson_matches_known_values():
     np.testing.assert_allclose(high, [0.7634, 0.2775, 1.0], atol=1e-4)
 
 
-@pytest.mark.parametrize("engine", ["local", "ray"])
+@pytest.mark.parametrize("engine", ["local", pytest.param("ray", marks=pytest.mark.slow)])
 def test_shares_by_day_and_language_equal_a_recount(tmp_path, engine):
     rows = _rows(600)
-    summary = analyze(_scores(tmp_path / "s", rows), tmp_path / "a", by="day", group_by="lang", engine=engine,
-                      progress=False)  # fmt: skip
+    options = AnalyzeOptions(by="day", group_by="lang")
+    summary = analyze(
+        _scores(tmp_path / "s", rows), tmp_path / "a", options, engine=Engine(engine), progress=False
+    )
     scored = [r for r in rows if r["error"] is None]
     assert summary["rows"] == 600 and summary["scored"] == len(scored)
     assert summary["filtered"] == sum(1 for r in rows if (r["error"] or "").startswith("filtered"))
@@ -136,8 +141,8 @@ def test_shares_by_day_and_language_equal_a_recount(tmp_path, engine):
 
 def test_hashtags_group_case_blind_and_top_hashtags_per_label(tmp_path):
     rows = _rows(400, seed=5)
-    analyze(_scores(tmp_path / "s", rows), tmp_path / "a", by="week", group_by="hashtag", engine="local",
-            progress=False)  # fmt: skip
+    options = AnalyzeOptions(by="week", group_by="hashtag")
+    analyze(_scores(tmp_path / "s", rows), tmp_path / "a", options, engine=LOCAL, progress=False)
     scored = [r for r in rows if r["error"] is None]
     shares = pq.read_table(tmp_path / "a" / "shares.parquet").to_pylist()
     totals = Counter()
@@ -164,10 +169,31 @@ def test_clear_errors(tmp_path):
         t = pq.read_table(f)
         pq.write_table(t.drop_columns(["created_at", "lang", "hashtags"]), f)
     with pytest.raises(ValueError, match="no created_at column"):
-        analyze(plain, tmp_path / "a", by="day", engine="local", progress=False)
+        analyze(plain, tmp_path / "a", AnalyzeOptions(by="day"), engine=LOCAL, progress=False)
     with pytest.raises(ValueError, match="no hashtags column"):
-        analyze(plain, tmp_path / "a", by=None, group_by="hashtag", engine="local", progress=False)
-    summary = analyze(plain, tmp_path / "b", by=None, engine="local", progress=False)
+        analyze(
+            plain, tmp_path / "a", AnalyzeOptions(by=None, group_by="hashtag"), engine=LOCAL, progress=False
+        )
+    summary = analyze(plain, tmp_path / "b", AnalyzeOptions(by=None), engine=LOCAL, progress=False)
     assert summary["scored"] == sum(r["error"] is None for r in rows)
     with pytest.raises(FileNotFoundError, match="no manifest.json"):
-        analyze(tmp_path / "nothing", tmp_path / "c", engine="local", progress=False)
+        analyze(tmp_path / "nothing", tmp_path / "c", engine=LOCAL, progress=False)
+
+
+def test_the_cli_passes_its_flags_as_options(tmp_path, capsys):
+    from neuronhead.cli import main
+
+    scores = _scores(tmp_path / "s", _rows(200, seed=7))
+    args = ["--by", "week", "--group-by", "hashtag", "--top", "2", "--engine", "local", "--no-plots"]
+    assert main(["analyze", "--scores", str(scores), "--out", str(tmp_path / "cli"), *args]) == 0
+    options = AnalyzeOptions(by="week", group_by="hashtag", top=2, plots=False)
+    direct = analyze(scores, tmp_path / "api", options, engine=LOCAL, progress=False)
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("by", "group_by", "rows", "scored", "buckets", "groups", "plots"):
+        assert printed[key] == direct[key], key
+    assert not (tmp_path / "cli" / "plots").exists()
+    top = pq.read_table(tmp_path / "cli" / "top_hashtags.parquet")
+    assert (
+        top.equals(pq.read_table(tmp_path / "api" / "top_hashtags.parquet"))
+        and max(top["rank"].to_pylist()) == 2
+    )

@@ -18,11 +18,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from neuronhead.heads.train import fit_head
+from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine
+from neuronhead.pipelines.options import Capture, Engine, Output
 from tests.cluster.netns_cluster import children
+from tests.paths import DEMO
 
+pytestmark = pytest.mark.slow  # a Ray head of its own
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -105,21 +107,18 @@ def ray_head(tmp_path):
 
 def test_score_job_submitted_to_a_real_head(ray_head, tmp_path):
     extract(
-        "examples/demo/train.csv",
+        DEMO / "train.csv",
         tmp_path / "train",
-        progress=False,
         capture=Capture(layers="0-2"),
         engine=Engine("local"),
+        output=Output(progress=False),
     )
     fit_head(
         tmp_path / "train",
         tmp_path / "head",
         val_fraction=0.2,
         params={"probe_params": {"folds": 2, "max_epochs": 3}},
-        depth_curve=False,
-        plots=False,
-        select=None,
-        progress=False,
+        options=FitOptions(depth_curve=False, plots=False, select=None, progress=False),
     )
     out = tmp_path / "scores"
     ray_head, env = ray_head
@@ -127,7 +126,7 @@ def test_score_job_submitted_to_a_real_head(ray_head, tmp_path):
         str(BIN / "ray"), "job", "submit", "--address", ray_head, "--submission-id", "nh-score-test",
         "--working-dir", str(ROOT), "--runtime-env", str(ROOT / "cluster" / "runtime_env.yaml"),
         "--", str(BIN / "python"), "-m", "neuronhead.cli", "score",
-        "--head", f"sentiment={tmp_path / 'head'}", "--data", str(ROOT / "examples/demo/val.csv"),
+        "--head", f"sentiment={tmp_path / 'head'}", "--data", str(DEMO / "val.csv"),
         "--out", str(out),
     ]  # fmt: skip
     deadline = time.time() + 300  # on 2 busy cores the agent has taken over 2 minutes
@@ -147,7 +146,7 @@ def test_score_job_submitted_to_a_real_head(ray_head, tmp_path):
     ids = table.column("id").to_pylist()
     import csv
 
-    with open(ROOT / "examples/demo/val.csv", newline="") as fh:
+    with open(DEMO / "val.csv", newline="") as fh:
         expected = [row["id"] for row in csv.DictReader(fh)]
     assert sorted(ids) == sorted(expected) and len(set(ids)) == len(ids) == 120
     assert table.column("error").null_count == 120

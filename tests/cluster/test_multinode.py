@@ -9,7 +9,9 @@ Run alone with ``pytest -m multinode`` (inside ../shared/bin/loopback-only, as r
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
+import random
 import subprocess
 import sys
 import time
@@ -19,35 +21,44 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from neuronhead.heads.train import fit_head
+from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine
-from tests.cluster.conftest import ROOT
+from neuronhead.pipelines.options import Capture, Engine, Output
+from tests.paths import EXAMPLES
 
 pytestmark = [pytest.mark.multinode, pytest.mark.slow]
-SENTIMENT = ROOT.parent / "shared" / "data" / "tweeteval" / "sentiment"
 WORKERS = {"worker1", "worker2"}
 UNINTERRUPTED: dict[str, tuple[str, float]] = {}  # the Phase-1 run without faults, for comparison
 
 
+def _demo_maker():
+    """``examples/make_demo.py``, the demo set's generator: it composes as many posts as asked."""
+    spec = importlib.util.spec_from_file_location("make_demo", EXAMPLES / "make_demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _write_csv(path: Path, split: str, n: int, copies: int = 1) -> list[str]:
-    names = dict(line.split("\t") for line in (SENTIMENT / "mapping.txt").read_text().splitlines())
-    texts = (SENTIMENT / f"{split}_text.txt").read_text().splitlines()[:n]
-    labels = (SENTIMENT / f"{split}_labels.txt").read_text().split()[:n]
+    """``n`` three-class sentiment posts (a seed per split), written ``copies`` times under new ids."""
+    maker = _demo_maker()
+    rng = random.Random(f"multinode-{split}")
+    posts = [(maker.compose(rng, label), label) for label in maker.LABELS * (n // 3)]
+    rng.shuffle(posts)
     ids = []
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "text", "label"])
         for c in range(copies):
-            for i, (t, y) in enumerate(zip(texts, labels, strict=True)):
+            for i, (t, y) in enumerate(posts):
                 ids.append(f"{split}-{c}-{i}")
-                w.writerow([ids[-1], t.strip(), names[y]])
+                w.writerow([ids[-1], t, y])
     return ids
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    """Sentiment tweets as CSV, their layer-0..1 features and a head (made here, read by the cluster)."""
+    """Sentiment posts as CSV, their layer-0..1 features and a head (made here, read by the cluster)."""
     root = tmp_path_factory.mktemp("multinode-data")
     _write_csv(root / "train.csv", "train", 3000)
     _write_csv(root / "val.csv", "val", 600)
@@ -56,15 +67,14 @@ def data(tmp_path_factory) -> Path:
         extract(
             root / f"{split}.csv",
             root / f"{split}-f",
-            shard_rows=500,
-            progress=False,
             capture=Capture(layers="0-1"),
             engine=Engine("local"),
+            output=Output(shard_rows=500, progress=False),
         )
     # the head the scoring jobs use
     fit_head(root / "train-f", root / "head", val_features=root / "val-f",
-             params={"probe_params": {"max_epochs": 5}}, depth_curve=False, plots=False,
-             select=None, progress=False)  # fmt: skip
+             params={"probe_params": {"max_epochs": 5}},
+             options=FitOptions(depth_curve=False, plots=False, select=None, progress=False))  # fmt: skip
     return root
 
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 import pytest
 
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine
+from neuronhead.pipelines.options import Capture, Engine, Output
 from tests.demo_features import extract_demo
+from tests.paths import DEMO
+
+pytestmark = pytest.mark.slow  # Ray and Ray Train
 
 
 @pytest.fixture(scope="module")
@@ -23,20 +26,18 @@ def ray_local():
 
 
 def test_fit_head_with_phase1_on_ray_train(ray_local, tmp_path):
-    from neuronhead.heads.train import fit_head
+    from neuronhead.heads.train import FitOptions, fit_head
 
     extract_demo(tmp_path, "0-2")
+    options = FitOptions(
+        train_engine="ray", train_workers=2, depth_curve=False, plots=False, select=None, progress=False
+    )
     report = fit_head(
         tmp_path / "train",
         tmp_path / "head",
         val_features=tmp_path / "val",
-        train_engine="ray",
-        train_workers=2,
-        depth_curve=False,
-        plots=False,
-        select=None,
-        progress=False,
         params={"probe_params": {"folds": 2, "max_epochs": 3}},
+        options=options,
     )
     assert report["train_engine"] == "ray" and report["phase1"]["epochs"] == 3
     assert report["layer_groups"] == [[0, 1], [2]] and report["train_workers"] == 2
@@ -53,21 +54,20 @@ def test_layer_groups_on_workers_equal_the_streamed_fit(ray_local, tmp_path):
     import numpy as np
 
     from neuronhead.heads.phase1 import LayerProbes
-    from neuronhead.heads.ray_train import fit_probes_ray, layer_groups
+    from neuronhead.heads.ray_train import RayTrainOptions, fit_probes_ray, layer_groups
     from neuronhead.heads.stream import StoreRows, StreamOptions, fit_probes_streamed
 
     extract(
-        "examples/demo/train.csv",
+        DEMO / "train.csv",
         tmp_path / "f",
-        shard_rows=100,
-        progress=False,
         capture=Capture(layers="0-2"),
         engine=Engine("local"),
+        output=Output(shard_rows=100, progress=False),
     )
     settings = dict(folds=2, max_epochs=4, patience=1, class_weight="balanced", select="macro_f1")
     rows = np.arange(0, 480, 2)  # a subset of the rows, as selection's parts and val_fraction use
-    ray = fit_probes_ray(tmp_path / "f", LayerProbes(**settings), storage_path=tmp_path / "rt",
-                         num_workers=2, rows=rows)  # fmt: skip
+    run = RayTrainOptions(storage_path=tmp_path / "rt", num_workers=2)
+    ray = fit_probes_ray(tmp_path / "f", LayerProbes(**settings), rows=rows, options=run)
     local = fit_probes_streamed(
         StoreRows(tmp_path / "f", rows), LayerProbes(**settings), StreamOptions(layers_per_group=2)
     )

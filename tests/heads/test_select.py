@@ -12,9 +12,9 @@ import pytest
 
 from neuronhead.heads.artifact import load_head, save_head
 from neuronhead.heads.select import SelectOptions, candidates, selection_parts
-from neuronhead.heads.train import fit_head
+from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Engine
+from neuronhead.pipelines.options import Engine, Output
 from neuronhead.store import load_features
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
@@ -26,7 +26,7 @@ FAST = {"max_layer": 1, "probe_params": {"folds": 3, "max_epochs": 6}}
 def demo_features(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo-select")
     for split in ("train", "val"):
-        extract(DEMO / f"{split}.csv", root / split, progress=False, engine=Engine("local"))
+        extract(DEMO / f"{split}.csv", root / split, engine=Engine("local"), output=Output(progress=False))
     _poisoned_copy(root / "val", root / "poisoned-val")
     return root
 
@@ -65,10 +65,7 @@ def _fit(root, out, select, val="val"):
         out,
         val_features=root / val,
         params=FAST,
-        select=select,
-        depth_curve=False,
-        plots=False,
-        progress=False,
+        options=FitOptions(select=select, depth_curve=False, plots=False, progress=False),
     )
 
 

@@ -239,7 +239,7 @@ def test_dense_inputs_made_per_batch_past_the_budget_give_the_same_head(store, v
     """Past ``memory_budget`` Phase 2 never holds every row's float32 inputs: they are made per batch
     from the gathered values, standardized with block-wise moments. Same head up to float rounding."""
     from neuronhead.heads.dense import LazyInputs
-    from neuronhead.heads.head import NeuronHead
+    from neuronhead.heads.head import NeuronHead, Phase2Options
     from neuronhead.heads.stream import gather
 
     folder, _ = store
@@ -251,7 +251,7 @@ def test_dense_inputs_made_per_batch_past_the_budget_give_the_same_head(store, v
     rows, labels, gathered = gather(StoreRows(folder), {layers[p]: idx for p, idx in top.items()})
     fit = {"layers": layers, "label_names": names, "probes": probes}
     eager = NeuronHead(**params).fit(gathered, labels, rows, **fit)
-    lazy = NeuronHead(**params).fit(gathered, labels, rows, memory_budget=1, **fit)
+    lazy = NeuronHead(**params).fit(gathered, labels, rows, phase2=Phase2Options(memory_budget=1), **fit)
     np.testing.assert_allclose(lazy.z_mean_, eager.z_mean_, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(lazy.z_scale_, eager.z_scale_, rtol=1e-4)
     assert lazy.phase2_["best_epoch"] == eager.phase2_["best_epoch"]
@@ -270,7 +270,7 @@ def test_dense_inputs_made_per_batch_past_the_budget_give_the_same_head(store, v
 def test_past_the_budget_a_mapped_store_is_read_per_batch_and_gives_the_same_head(store, tmp_path):
     """Even the float16 kept columns can pass the budget (a tuning trial keeping 30% of every layer):
     then each batch reads its rows from the memory-mapped features and picks the kept columns itself."""
-    from neuronhead.heads.head import NeuronHead
+    from neuronhead.heads.head import NeuronHead, Phase2Options
 
     folder, _ = store
     tr = load_features(folder)
@@ -284,7 +284,9 @@ def test_past_the_budget_a_mapped_store_is_read_per_batch_and_gives_the_same_hea
         "probes": fit_probes_streamed(StoreRows(folder), _probes()),
     }
     eager = NeuronHead(**params).fit(tr["X"], tr["label"], tr["row"], **fit)
-    lazy = NeuronHead(**params).fit(mapped, tr["label"], tr["row"], memory_budget=1, **fit)
+    lazy = NeuronHead(**params).fit(
+        mapped, tr["label"], tr["row"], phase2=Phase2Options(memory_budget=1), **fit
+    )
     assert lazy.phase2_["best_epoch"] == eager.phase2_["best_epoch"]
     np.testing.assert_allclose(lazy.phase2_["heldout_loss"], eager.phase2_["heldout_loss"], rtol=1e-4)
     np.testing.assert_allclose(lazy.decision(mapped, layers, budget=4096), eager.decision(tr["X"], layers),

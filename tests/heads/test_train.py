@@ -9,12 +9,13 @@ import pytest
 
 from neuronhead.cli import main
 from neuronhead.heads.artifact import load_head
-from neuronhead.heads.train import fit_head
+from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine
+from neuronhead.pipelines.options import Capture, Engine, Output
 from neuronhead.run.from_data import evaluate_from_data
 from neuronhead.store import load_features
+from tests.paths import DEMO
 
 
 @pytest.fixture(scope="module")
@@ -22,24 +23,24 @@ def demo_features(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     for split in ("train", "val"):
         extract(
-            f"examples/demo/{split}.csv",
+            DEMO / f"{split}.csv",
             root / split,
-            progress=False,
             engine=Engine("local"),
             capture=Capture(embeddings=True),
+            output=Output(progress=False),
         )
     return root
 
 
+@pytest.mark.slow
 def test_fit_writes_head_report_ranking_and_plots(demo_features, tmp_path):
     out = tmp_path / "head"
     report = fit_head(
         demo_features / "train",
         out,
         val_features=demo_features / "val",
-        baselines=True,
-        progress=False,
         params={"probe_params": {"folds": 3}},
+        options=FitOptions(baselines=True, progress=False),
     )
     assert report["metric"] == "macro_f1" and report["train_rows"] == 360
     assert report["val"]["accuracy"] > 60  # three well-separated classes, chance is 33
@@ -80,6 +81,7 @@ def test_fit_writes_head_report_ranking_and_plots(demo_features, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_regression_with_a_held_out_fraction(demo_features, tmp_path):
     feats = load_features(demo_features / "train")
     assert feats["X"].shape[0] == 360
@@ -89,24 +91,23 @@ def test_regression_with_a_held_out_fraction(demo_features, tmp_path):
         tmp_path / "reg",
         task="regression",
         val_fraction=0.25,
-        plots=False,
-        depth_curve=False,
-        progress=False,
         params={"probe_params": {"folds": 3}},
+        options=FitOptions(plots=False, depth_curve=False, progress=False),
     )
     assert report["metric"] == "pearson" and report["val"]["pearson"] > 0.5
     assert 60 < report["train_rows"] < 330
 
 
+@pytest.mark.slow
 def test_cli_fit_then_evaluate(tmp_path, capsys):
     cache = tmp_path / "cache"
     rc = main(
         [
             "fit",
             "--train",
-            "examples/demo/train.csv",
+            str(DEMO / "train.csv"),
             "--val",
-            "examples/demo/val.csv",
+            str(DEMO / "val.csv"),
             "--out",
             str(tmp_path / "h"),
             "--cache",
@@ -131,7 +132,7 @@ def test_cli_fit_then_evaluate(tmp_path, capsys):
             "--head",
             str(tmp_path / "h"),
             "--data",
-            "examples/demo/val.csv",
+            str(DEMO / "val.csv"),
             "--cache",
             str(cache),
             "--engine",
@@ -149,15 +150,16 @@ def test_evaluate_refuses_features_from_another_model(demo_features, tmp_path, t
     fit_head(
         demo_features / "train",
         tmp_path / "h",
-        plots=False,
-        depth_curve=False,
-        select=None,
-        progress=False,
         params={"probe_params": {"folds": 2, "max_epochs": 2}},
+        options=FitOptions(plots=False, depth_curve=False, select=None, progress=False),
     )
     other = tmp_path / "other"
     extract(
-        "examples/demo/val.csv", other, model=str(tiny_models["bert"]), progress=False, engine=Engine("local")
+        str(DEMO / "val.csv"),
+        other,
+        model=str(tiny_models["bert"]),
+        engine=Engine("local"),
+        output=Output(progress=False),
     )
     with pytest.raises(ValueError, match="different model"):
         evaluate_from_data(tmp_path / "h", features=other)

@@ -15,8 +15,7 @@ import torch
 
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.models.hooked import _get, blocks_of
-
-from ..conftest import ARCHS, SENTENCES
+from tests.tiny_models import ARCHS, SENTENCES, UNICODE_TEXT, control_ids
 
 LONG = "the quick brown fox jumps over the lazy dog " * 30  # truncated at max_length
 
@@ -37,11 +36,13 @@ def reference_features(loaded, texts, max_length, pool_special_tokens=False):
     spec, model = loaded.spec, loaded.model
     blocks = blocks_of(loaded)
     act = spec.activation_name(loaded.config)
+    control = control_ids(loaded.tokenizer)
     out = {i: [] for i in range(loaded.n_loaded)}
     for text in texts:
-        enc = loaded.tokenizer(text, truncation=True, max_length=max_length, return_special_tokens_mask=True)
+        enc = loaded.tokenizer(text, truncation=True, max_length=max_length)
         ids = torch.tensor([enc["input_ids"]])
-        keep = [pool_special_tokens or not s for s in enc["special_tokens_mask"]]
+        # Which tokens are special is decided from the ids, not from the tokenizer's special mask.
+        keep = [pool_special_tokens or i not in control for i in enc["input_ids"]]
         inputs = {}
         handles = [
             _get(block, spec.up_proj).register_forward_pre_hook(
@@ -70,7 +71,7 @@ def arch_model(request, tiny_models):
 @pytest.mark.parametrize("pool_special", [False, True])
 def test_batched_features_equal_recomputation(arch_model, pool_special):
     _, loaded = arch_model
-    texts = SENTENCES + [LONG]
+    texts = SENTENCES + [UNICODE_TEXT, LONG]
     tokens = tokenize(loaded.tokenizer, texts, max_length=24)
     assert tokens.truncated[-1] and not any(tokens.truncated[:-1])
     got = HookedModel(loaded, pool_special_tokens=pool_special).features(tokens, batch_size=3)

@@ -16,8 +16,9 @@ import pytest
 from neuronhead.data import DataError
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine, Reading, grouped
+from neuronhead.pipelines.options import Capture, Engine, Output, Reading, grouped
 from neuronhead.store import load_features, read_manifest, shard_files, write_table
+from tests.paths import DEMO
 
 TEXTS = [
     "I love it",
@@ -49,10 +50,9 @@ def test_output_schema_counts_and_values(tiny_models, texts_file, tmp_path):
         texts_file,
         out,
         model=str(tiny_models["bert"]),
-        shard_rows=4,
-        progress=False,
         capture=Capture(max_length=32),
         engine=Engine("local"),
+        output=Output(shard_rows=4, progress=False),
     )
     assert (m["rows"], m["errors"], m["truncated"], m["status"]) == (10, 1, 1, "complete")
     assert m["label_names"] == ["neg", "neu", "pos"] and m["pool_special_tokens"] is False
@@ -78,9 +78,9 @@ def test_embeddings_columns_for_baselines(tiny_models, texts_file, tmp_path):
         texts_file,
         tmp_path / "e",
         model=str(tiny_models["gpt2"]),
-        progress=False,
         capture=Capture(layers="1", embeddings=True, max_length=32),
         engine=Engine("local"),
+        output=Output(progress=False),
     )
     assert m["depth"] == 4 and "last real" in m["embeddings"]["embed_token"]
     got = load_features(tmp_path / "e")
@@ -137,14 +137,20 @@ def test_bad_rows_are_reported_not_lost(tiny_models, tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_bytes(b'{"text": "fine"}\n{"text": oops}\n{"text": "also fine"}\n')
     with pytest.raises(DataError, match="in.jsonl:2: broken JSON"):
-        extract(path, tmp_path / "a", model=str(tiny_models["bert"]), progress=False, engine=Engine("local"))
+        extract(
+            path,
+            tmp_path / "a",
+            model=str(tiny_models["bert"]),
+            engine=Engine("local"),
+            output=Output(progress=False),
+        )
     m = extract(
         path,
         tmp_path / "b",
         model=str(tiny_models["bert"]),
-        progress=False,
         engine=Engine("local"),
         reading=Reading(on_bad_row="skip"),
+        output=Output(progress=False),
     )
     assert (m["rows_in"], m["rows"], m["bad_rows"]) == (3, 2, 1)
     bad = [json.loads(x) for x in (tmp_path / "b" / "bad_rows.jsonl").read_text().splitlines()]
@@ -157,17 +163,18 @@ def test_gpt2_layers_subset_stops_early_and_records_depth(tiny_models, texts_fil
         texts_file,
         tmp_path / "g",
         model=str(tiny_models["gpt2"]),
-        progress=False,
         capture=Capture(layers="0-1"),
         engine=Engine("local"),
+        output=Output(progress=False),
     )
     assert m["layers"] == [0, 1] and m["depth"] == 2 and m["model"]["architecture"] == "gpt2"
     assert pq.read_table(tmp_path / "g" / "shards").schema.names.count("layer_2_mean") == 0
 
 
+@pytest.mark.slow
 def test_cli_ray_engine_on_bundled_minilm_equals_in_process(tmp_path):
     """The README's main job on the demo set: Ray actor pool output == the in-process loop's."""
-    data = "examples/demo/val.csv"
+    data = str(DEMO / "val.csv")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [
         sys.executable,
@@ -186,7 +193,7 @@ def test_cli_ray_engine_on_bundled_minilm_equals_in_process(tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "features:" in run.stdout
-    extract(data, tmp_path / "local", shard_rows=64, progress=False, engine=Engine("local"))
+    extract(data, tmp_path / "local", engine=Engine("local"), output=Output(shard_rows=64, progress=False))
     ray_feats, local_feats = load_features(tmp_path / "ray"), load_features(tmp_path / "local")
     assert ray_feats["id"] == local_feats["id"] and len(ray_feats["id"]) == 120
     np.testing.assert_allclose(ray_feats["X"], local_feats["X"], rtol=1e-3, atol=1e-3)

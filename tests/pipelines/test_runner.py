@@ -18,6 +18,7 @@ from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.models.hooked import NULL_FORWARD
 from neuronhead.models.loading import bundled_model_path
 from neuronhead.pipelines import runner
+from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.shards import plan_shards
 from neuronhead.pipelines.worker import Computed, ShardWorker
 
@@ -75,7 +76,8 @@ def test_the_local_engine_reads_ahead_and_yields_every_shard_in_order(monkeypatc
     monkeypatch.setattr(runner, "_prepared", spy)
     _Recorder.events = []
     kwargs = {"model_path": str(bundled_model_path()), "max_length": 128}
-    out = list(runner.run_shards(plan, shards, _Recorder, None, tokenize_kwargs=kwargs, engine="local"))
+    job = runner.ShardJob(plan, shards, _Recorder, None, kwargs)
+    out = list(runner.run_shards(job, Engine("local")))
     assert [o["shard"] for o in out] == [s.shard_id for s in shards]
     assert sum(o["rows"] for o in out) == plan.n_rows == 120
     assert all(len(ids) > 2 for o in out for ids in o["ids"])  # tokenized, special tokens included

@@ -11,13 +11,16 @@ import torch
 
 from neuronhead.cli import main
 from neuronhead.heads.artifact import HeadError, load_head
-from neuronhead.heads.train import fit_head
+from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.models import HookedModel, load_model, tokenize
-from neuronhead.pipelines.options import Engine
-from neuronhead.pipelines.score import parse_head_specs, score
+from neuronhead.pipelines.headset import HeadSet, parse_head_specs
+from neuronhead.pipelines.options import Engine, Output
+from neuronhead.pipelines.score import score
 from neuronhead.store import load_features
 from tests.demo_features import extract_demo
+from tests.paths import DEMO
 
+VAL = str(DEMO / "val.csv")
 BAD_CSV = [
     b"id,text",
     b"g1,what a lovely day",
@@ -42,10 +45,7 @@ def heads(tmp_path_factory):
             root / name,
             val_features=root / "val",
             params={"max_layer": k, "probe_params": {"folds": 2, "max_epochs": 4}},
-            depth_curve=False,
-            plots=False,
-            select=None,
-            progress=False,
+            options=FitOptions(depth_curve=False, plots=False, select=None, progress=False),
         )
     return root
 
@@ -58,11 +58,10 @@ def test_scores_equal_the_heads_on_extracted_features(heads, tmp_path):
     out = tmp_path / "scores"
     result = score(
         [f"shallow={heads / 'shallow'}", str(heads / "deep")],
-        "examples/demo/val.csv",
+        VAL,
         out,
-        shard_rows=64,
-        progress=False,
         engine=Engine("local"),
+        output=Output(shard_rows=64, progress=False),
     )
     val = load_features(heads / "val")
     n = len(val["label"])
@@ -89,10 +88,13 @@ def test_scores_equal_the_heads_on_extracted_features(heads, tmp_path):
         assert all(names[i] == lab for i, lab in pairs)
 
 
+@pytest.mark.slow
 def test_bad_rows_come_out_with_a_reason_and_ray_matches_local(heads, tmp_path):
     data = tmp_path / "bad.csv"
     data.write_bytes(b"\n".join(BAD_CSV) + b"\n")
-    local = score([str(heads / "deep")], data, tmp_path / "local", progress=False, engine=Engine("local"))
+    local = score(
+        [str(heads / "deep")], data, tmp_path / "local", engine=Engine("local"), output=Output(progress=False)
+    )
     assert local["rows_in"] == local["rows_out"] == 8
     df = _read(tmp_path / "local")
     t = pq.read_table(tmp_path / "local" / "shards", columns=["id", "error"])
@@ -107,7 +109,9 @@ def test_bad_rows_come_out_with_a_reason_and_ray_matches_local(heads, tmp_path):
     from neuronhead.cluster.connect import ensure_ray
 
     ensure_ray(num_cpus=2)
-    remote = score([str(heads / "deep")], data, tmp_path / "ray", progress=False, engine=Engine("ray"))
+    remote = score(
+        [str(heads / "deep")], data, tmp_path / "ray", engine=Engine("ray"), output=Output(progress=False)
+    )
     assert {k: remote[k] for k in ("rows_in", "scored", "errors")} == {
         k: local[k] for k in ("rows_in", "scored", "errors")
     }
@@ -120,7 +124,7 @@ def test_bad_rows_come_out_with_a_reason_and_ray_matches_local(heads, tmp_path):
 
 def test_an_interrupted_job_resumes_and_only_scores_what_is_missing(heads, tmp_path, capsys):
     out = tmp_path / "scores"
-    args = ["score", "--head", str(heads / "shallow"), "--data", "examples/demo/val.csv", "--out", str(out)]
+    args = ["score", "--head", str(heads / "shallow"), "--data", VAL, "--out", str(out)]
     assert main([*args, "--engine", "local"]) == 0
     first = _read(out)
     shards = sorted((out / "shards").glob("shard-*.parquet"))
@@ -137,9 +141,7 @@ def test_heads_are_checked_before_any_work(heads, tmp_path):
     with pytest.raises(ValueError, match="two heads are named"):
         parse_head_specs([f"a={heads / 'deep'}", f"a={heads / 'shallow'}"])
     with pytest.raises(HeadError, match="not a head folder"):
-        score(
-            [str(tmp_path)], "examples/demo/val.csv", tmp_path / "o", progress=False, engine=Engine("local")
-        )
+        score([str(tmp_path)], VAL, tmp_path / "o", engine=Engine("local"), output=Output(progress=False))
     info = json.loads((heads / "deep" / "head.json").read_text())
     other = tmp_path / "other"
     other.mkdir()
@@ -147,8 +149,8 @@ def test_heads_are_checked_before_any_work(heads, tmp_path):
     info["model"]["weights_sha256"] = "0" * 64
     (other / "head.json").write_text(json.dumps(info))
     with pytest.raises(HeadError, match="different models"):
-        score(
-            [str(heads / "deep"), str(other)], "examples/demo/val.csv", tmp_path / "o", engine=Engine("local")
-        )
+        score([str(heads / "deep"), str(other)], VAL, tmp_path / "o", engine=Engine("local"))
     with pytest.raises(HeadError, match="pass --force"):
-        score([str(other)], "examples/demo/val.csv", tmp_path / "o", engine=Engine("local"))
+        score([str(other)], VAL, tmp_path / "o", engine=Engine("local"))
+    forced = HeadSet.load([str(other)], force=True)  # the head's recorded model, its hash not checked
+    assert forced.names == ["other"] and forced.model_path == HeadSet.load([str(heads / "deep")]).model_path

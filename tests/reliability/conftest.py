@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from neuronhead.heads.train import fit_head
+from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine
-
-REPO = Path(__file__).resolve().parents[2]
+from neuronhead.pipelines.options import Capture, Engine, Output
+from tests.paths import DEMO
 
 
 @pytest.fixture(scope="session")
@@ -19,20 +18,17 @@ def small_head(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("reliability")
     for split in ("train", "val"):
         extract(
-            REPO / f"examples/demo/{split}.csv",
+            DEMO / f"{split}.csv",
             root / split,
-            progress=False,
             capture=Capture(layers="0-1"),
             engine=Engine("local"),
+            output=Output(progress=False),
         )
     fit_head(
         root / "train",
         root / "head",
         val_features=root / "val",
         params={"max_layer": 1, "probe_params": {"folds": 2, "max_epochs": 4}},
-        depth_curve=False,
-        plots=False,
-        select=None,
-        progress=False,
+        options=FitOptions(depth_curve=False, plots=False, select=None, progress=False),
     )
     return root / "head"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from neuronhead.cli import main
 from neuronhead.data import DataError
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine, Reading
+from neuronhead.pipelines.options import Capture, Engine, Output, Reading
 from neuronhead.pipelines.score import score
 
 LONG = "word " * 20000
@@ -149,19 +149,19 @@ def test_training_labels(name, content, part, tmp_path, record):
         extract(
             data,
             tmp_path / "f",
-            progress=False,
             capture=Capture(layers="0"),
             reading=Reading(label_names=names),
             engine=Engine("local"),
+            output=Output(progress=False),
         )
     assert str(data) in str(err.value)
     m = extract(
         data,
         tmp_path / "g",
-        progress=False,
         capture=Capture(layers="0"),
         reading=Reading(label_names=names, on_bad_row="skip"),
         engine=Engine("local"),
+        output=Output(progress=False),
     )
     listed = [json.loads(x) for x in (tmp_path / "g" / "bad_rows.jsonl").read_text().splitlines()]
     assert m["rows_in"] == 3 and m["rows"] == 2 and m["bad_rows"] == len(listed) == 1
@@ -195,7 +195,9 @@ def test_any_text_comes_out_once_with_a_label_or_a_reason(batch, as_csv, small_h
     else:
         data = folder / "in.jsonl"
         data.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n" for i, t in enumerate(batch)))
-    result = score([str(small_head)], data, folder / "out", progress=False, engine=Engine("local"))
+    result = score(
+        [str(small_head)], data, folder / "out", engine=Engine("local"), output=Output(progress=False)
+    )
     table = pq.read_table(folder / "out" / "shards").to_pylist()
     assert result["rows_in"] == result["rows_out"] == len(table)
     assert sorted(r["row"] for r in table) == list(range(len(table)))

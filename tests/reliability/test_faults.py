@@ -23,17 +23,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine
+from neuronhead.pipelines.options import Capture, Engine, Output
 from neuronhead.pipelines.score import score
 from neuronhead.store import shard_files
+from tests.paths import DEMO, REPO
 
-REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 
 
 def _texts(n: int, folder: Path) -> Path:
     """``n`` rows of demo tweets with unique ids (the demo set repeated)."""
-    with open(REPO / "examples/demo/train.csv", newline="") as f:
+    with open(DEMO / "train.csv", newline="") as f:
         base = [r["text"] for r in csv.DictReader(f)]
     path = folder / f"texts-{n}.csv"
     with open(path, "w", newline="") as f:
@@ -87,14 +87,15 @@ def _scores(out: Path):
 
 SCORE_JOB = """
 import json, sys
-from neuronhead.pipelines.options import Engine
+from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.score import score
 r = score([sys.argv[1]], sys.argv[2], sys.argv[3], engine=Engine(sys.argv[4], num_actors=1),
-          shard_rows=int(sys.argv[5]), progress=False)
+          output=Output(shard_rows=int(sys.argv[5]), progress=False))
 print(json.dumps(r))
 """
 
 
+@pytest.mark.slow
 def test_a_scoring_actor_killed_mid_job(small_head, tmp_path, record):
     data = _texts(3000, tmp_path)
     out = tmp_path / "ray"
@@ -113,7 +114,11 @@ def test_a_scoring_actor_killed_mid_job(small_head, tmp_path, record):
     assert result["rows_in"] == result["rows_out"] == len(df) == 3000 and result["errors"] == 0
     assert df["id"].is_unique and list(df["row"]) == list(range(3000))  # every row exactly once
     ref = score(
-        [str(small_head)], data, tmp_path / "ref", shard_rows=100, progress=False, engine=Engine("local")
+        [str(small_head)],
+        data,
+        tmp_path / "ref",
+        engine=Engine("local"),
+        output=Output(shard_rows=100, progress=False),
     )
     assert ref["rows_out"] == 3000
     np.testing.assert_allclose(
@@ -136,14 +141,23 @@ def _kill_after_shards(proc: subprocess.Popen, out: Path, n: int) -> int:
     return len(shard_files(out))
 
 
+@pytest.mark.slow
 def test_driver_killed_mid_scoring_resumes_to_the_same_result(small_head, tmp_path, record):
     data = _texts(1200, tmp_path)
     out = tmp_path / "killed"
     proc = _python(SCORE_JOB, str(small_head), str(data), str(out), "local", "50")
     written = _kill_after_shards(proc, out, 3)
     assert written < 24
-    result = score([str(small_head)], data, out, shard_rows=50, progress=False, engine=Engine("local"))
-    score([str(small_head)], data, tmp_path / "whole", shard_rows=50, progress=False, engine=Engine("local"))
+    result = score(
+        [str(small_head)], data, out, engine=Engine("local"), output=Output(shard_rows=50, progress=False)
+    )
+    score(
+        [str(small_head)],
+        data,
+        tmp_path / "whole",
+        engine=Engine("local"),
+        output=Output(shard_rows=50, progress=False),
+    )
     a, b = _scores(out), _scores(tmp_path / "whole")
     assert result["rows_in"] == result["rows_out"] == len(a) == 1200
     assert a.drop(columns=["head_scores"]).equals(b.drop(columns=["head_scores"]))
@@ -161,12 +175,13 @@ def test_driver_killed_mid_scoring_resumes_to_the_same_result(small_head, tmp_pa
 EXTRACT_JOB = """
 import sys
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine
-extract(sys.argv[1], sys.argv[2], capture=Capture(layers="0-1"), shard_rows=40, engine=Engine("local"),
-        progress=False)
+from neuronhead.pipelines.options import Capture, Engine, Output
+extract(sys.argv[1], sys.argv[2], capture=Capture(layers="0-1"), engine=Engine("local"),
+        output=Output(shard_rows=40, progress=False))
 """
 
 
+@pytest.mark.slow
 def test_driver_killed_mid_extraction_resumes_to_the_same_features(tmp_path, record):
     data = _texts(600, tmp_path)
     out = tmp_path / "killed"
@@ -174,15 +189,18 @@ def test_driver_killed_mid_extraction_resumes_to_the_same_features(tmp_path, rec
     written = _kill_after_shards(proc, out, 3)
     assert written < 15
     m = extract(
-        data, out, shard_rows=40, progress=False, capture=Capture(layers="0-1"), engine=Engine("local")
+        data,
+        out,
+        capture=Capture(layers="0-1"),
+        engine=Engine("local"),
+        output=Output(shard_rows=40, progress=False),
     )
     extract(
         data,
         tmp_path / "whole",
-        shard_rows=40,
-        progress=False,
         capture=Capture(layers="0-1"),
         engine=Engine("local"),
+        output=Output(shard_rows=40, progress=False),
     )
     a = pq.read_table(shard_files(out)).sort_by("row")
     b = pq.read_table(shard_files(tmp_path / "whole")).sort_by("row")
@@ -202,11 +220,11 @@ TRAIN_JOB = """
 import json, sys
 from neuronhead.cluster.connect import ensure_ray
 from neuronhead.heads.phase1 import LayerProbes
-from neuronhead.heads.ray_train import fit_probes_ray
+from neuronhead.heads.ray_train import RayTrainOptions, fit_probes_ray
 from neuronhead.store import load_features
 ensure_ray(num_cpus=2)
 p = LayerProbes(folds=2, max_epochs=6, patience=6, batch_size=64, class_weight="balanced")
-fit_probes_ray(sys.argv[1], p, storage_path=sys.argv[2], max_failures=3)
+fit_probes_ray(sys.argv[1], p, options=RayTrainOptions(storage_path=sys.argv[2], max_failures=3))
 d = load_features(sys.argv[1])
 acc = (p.predict_layer(d["X"]) == d["label"][:, None]).mean(0)
 print(json.dumps({"epochs": p.epochs_, "history": len(p.history_), "resumed_from": p.resumed_from_,
@@ -214,14 +232,14 @@ print(json.dumps({"epochs": p.epochs_, "history": len(p.history_), "resumed_from
 """
 
 
+@pytest.mark.slow
 def test_a_ray_train_worker_killed_during_phase1_resumes_from_its_checkpoint(tmp_path, record):
     extract(
-        REPO / "examples/demo/train.csv",
+        DEMO / "train.csv",
         tmp_path / "f",
-        shard_rows=100,
-        progress=False,
         capture=Capture(layers="2-3"),
         engine=Engine("local"),
+        output=Output(shard_rows=100, progress=False),
     )
     storage = tmp_path / "rt"
     proc = _python(TRAIN_JOB, str(tmp_path / "f"), str(storage))
@@ -273,6 +291,7 @@ print(json.dumps({"files": files, "visible": visible, "rows": readable}))
 """
 
 
+@pytest.mark.slow
 def test_a_full_disk_gives_a_clear_error_and_no_half_written_shard(tmp_path, record):
     data = _texts(360, tmp_path)
     (tmp_path / "check.py").write_text(CHECK)

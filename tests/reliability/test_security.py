@@ -23,8 +23,7 @@ from neuronhead.cli import main
 from neuronhead.heads.artifact import HeadError, load_head
 from neuronhead.models.loading import bundled_model_path, load_model
 from neuronhead.store import load_features, read_manifest
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.paths import DEMO, REPO
 
 
 class Payload:
@@ -48,7 +47,7 @@ def test_a_pickle_planted_in_a_head_folder_is_never_executed(small_head, tmp_pat
     for name in ("head.pkl", "pytorch_model.bin", "model.pt", "probes.pkl", "state.joblib"):
         _plant(head / name, marker)
     load_head(head)
-    assert main(["score", "--head", str(head), "--data", str(REPO / "examples/demo/val.csv"),
+    assert main(["score", "--head", str(head), "--data", str(DEMO / "val.csv"),
                  "--out", str(tmp_path / "out"), "--engine", "local"]) == 0  # fmt: skip
     assert not marker.exists()
     _plant(head / "head.safetensors", marker)  # the pickle posing as the weights file
@@ -108,6 +107,7 @@ def test_model_folders_load_safetensors_only_and_no_remote_code(tmp_path, record
            "refused without `--trust-remote-code` (transformers' check); the code never ran")  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_local_dashboard_listens_on_loopback_only(tmp_path, record):
     code = textwrap.dedent("""
         import json, time, ray
@@ -156,7 +156,7 @@ def test_the_local_dashboard_listens_on_loopback_only(tmp_path, record):
 def test_a_head_is_refused_with_another_model_unless_forced(
     small_head, tiny_models, tmp_path, capsys, record
 ):
-    args = ["score", "--head", str(small_head), "--data", str(REPO / "examples/demo/val.csv"),
+    args = ["score", "--head", str(small_head), "--data", str(DEMO / "val.csv"),
             "--model", str(tiny_models["bert"]), "--engine", "local"]  # fmt: skip
     assert main([*args, "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
@@ -178,7 +178,7 @@ def test_manifest_entries_cannot_lead_outside_their_folder(small_head, tmp_path,
         with pytest.raises(ValueError, match="points outside"):
             read_manifest(features)
     out = tmp_path / "scores"
-    assert main(["score", "--head", str(small_head), "--data", str(REPO / "examples/demo/val.csv"),
+    assert main(["score", "--head", str(small_head), "--data", str(DEMO / "val.csv"),
                  "--out", str(out), "--engine", "local"]) == 0  # fmt: skip
     m = json.loads((out / "manifest.json").read_text())
     m["shards"][0]["file"] = "../../../tmp/elsewhere.parquet"

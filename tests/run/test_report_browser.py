@@ -1,4 +1,4 @@
-"""The run report on TweetEval emotion, rendered in headless Chromium: figures load, tables show.
+"""The run report on the demo set, rendered in headless Chromium: figures load, tables show.
 
 Needs Debian's ``chromium`` (``.ci/run`` installs it). The report itself has no script; the test
 adds one to a copy, which writes what the browser rendered into the page for ``--dump-dom``.
@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-EMOTION = REPO.parent / "shared" / "data" / "tweeteval" / "emotion"
+from tests.paths import DEMO
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # the demo job runs first: half a minute
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
@@ -50,20 +51,22 @@ def _browser(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess
 
 
 @pytest.fixture(scope="module")
-def emotion_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("emotion") / "run"
+def demo_run(tmp_path_factory):
+    """The README's demo job (train, val, a collection to score), so every section has its figures."""
+    out = tmp_path_factory.mktemp("demo") / "run"
     r = subprocess.run(
-        [sys.executable, "-m", "neuronhead.cli", "run", "--train", str(EMOTION), "--out", str(out),
-         "--select-on", "dev"],  # one dev split: this test is about the page, not the choice
-        cwd=REPO, capture_output=True, text=True, timeout=1200,
+        [sys.executable, "-m", "neuronhead.cli", "run", "--train", str(DEMO / "train.csv"),
+         "--val", str(DEMO / "val.csv"), "--score", str(DEMO / "score.csv"), "--out", str(out),
+         "--engine", "local", "--select-on", "dev"],  # one dev split: the page is tested, not the choice
+        capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     return out
 
 
-def test_the_emotion_report_renders_with_its_figures_and_tables(emotion_run, tmp_path):
+def test_the_demo_report_renders_with_its_figures_and_tables(demo_run, tmp_path):
     exe = _chromium()
-    page = (emotion_run / "report.html").read_text()
+    page = (demo_run / "report.html").read_text()
     check = tmp_path / "check.html"
     check.write_text(page.replace("</body>", PROBE + "</body>"))
     dom = _browser(exe, tmp_path / "p1", "--virtual-time-budget=10000", "--dump-dom", check.as_uri())
@@ -71,7 +74,7 @@ def test_the_emotion_report_renders_with_its_figures_and_tables(emotion_run, tmp
     assert found and found.group(1), dom.stderr[-2000:]
     seen = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
-    md = (emotion_run / "report.md").read_text()
+    md = (demo_run / "report.md").read_text()
     assert len(seen["images"]) == md.count("![") >= 6
     assert all(i["ok"] and i["w"] >= 300 and i["shown"] >= 300 for i in seen["images"]), seen["images"]
     alts = " ".join(i["alt"] for i in seen["images"])
@@ -95,9 +98,9 @@ def test_the_emotion_report_renders_with_its_figures_and_tables(emotion_run, tmp
         "Times and throughput",
     ):
         assert heading in seen["headings"]
-    report = json.loads((emotion_run / "head" / "report.json").read_text())
+    report = json.loads((demo_run / "head" / "report.json").read_text())
     assert f"{report['val']['macro_f1']:.2f}" in page  # the page shows the measured figure
-    for label in ("anger", "joy", "optimism", "sadness"):
+    for label in ("negative", "neutral", "positive"):
         assert f"<p><b>{label}</b></p>" in page  # a neuron section per class
 
     shot = tmp_path / "report.png"
@@ -107,7 +110,7 @@ def test_the_emotion_report_renders_with_its_figures_and_tables(emotion_run, tmp
         tmp_path / "p2",
         f"--window-size=1280,{height}",
         f"--screenshot={shot}",
-        (emotion_run / "report.html").as_uri(),
+        (demo_run / "report.html").as_uri(),
     )
     assert shot.is_file(), r.stderr[-2000:]
     from PIL import Image
@@ -119,4 +122,4 @@ def test_the_emotion_report_renders_with_its_figures_and_tables(emotion_run, tmp
     assert ink > 0.02 and colour > 0.002, (ink, colour)
     rows_with_ink = (pixels.min(axis=2) < 200).any(axis=1)
     assert rows_with_ink[: height // 2].mean() > 0.3 and rows_with_ink[height // 2 :].mean() > 0.3
-    shutil.copy(shot, emotion_run / "report-screenshot.png")  # kept beside the run for a person to look at
+    shutil.copy(shot, demo_run / "report-screenshot.png")  # kept beside the run for a person to look at

@@ -17,9 +17,7 @@ import pytest
 from neuronhead.heads.artifact import load_head
 from neuronhead.run.config import read_config_file, resolve_config
 from neuronhead.store import shard_files
-
-REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "examples" / "demo"
+from tests.paths import DEMO, REPO
 
 
 def _cmd(out: Path, *extra: str) -> list[str]:
@@ -70,6 +68,7 @@ def interrupted_then_finished(tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_does_not_extract_again(interrupted_then_finished):
     r = interrupted_then_finished
     out = r["out"]
@@ -87,6 +86,7 @@ def test_an_interrupted_run_does_not_extract_again(interrupted_then_finished):
     assert f"report: {out / 'report.html'}" in r["second"].stdout  # ends by saying where the report is
 
 
+@pytest.mark.slow
 def test_a_finished_run_reuses_every_stage(interrupted_then_finished, tmp_path):
     out = interrupted_then_finished["out"]
     head_bytes = (out / "head" / "head.safetensors").read_bytes()
@@ -97,6 +97,7 @@ def test_a_finished_run_reuses_every_stage(interrupted_then_finished, tmp_path):
     assert (out / "head" / "head.safetensors").read_bytes() == head_bytes
 
 
+@pytest.mark.slow
 def test_the_run_scores_every_row_and_evaluates_the_head(interrupted_then_finished):
     out = interrupted_then_finished["out"]
     scored = pq.read_table(shard_files(out / "scores")).to_pandas()
@@ -109,6 +110,7 @@ def test_the_run_scores_every_row_and_evaluates_the_head(interrupted_then_finish
     assert np.asarray(ev["confusion"]).sum() == n_val
 
 
+@pytest.mark.slow
 def test_the_report_holds_every_part(interrupted_then_finished):
     out = interrupted_then_finished["out"]
     md = (out / "report.md").read_text()
@@ -127,6 +129,7 @@ def test_the_report_holds_every_part(interrupted_then_finished):
         assert name in md
 
 
+@pytest.mark.slow
 def test_neuron_examples_are_the_texts_that_really_activate_the_neuron(interrupted_then_finished):
     from neuronhead.heads.neurons import neuron_examples
 

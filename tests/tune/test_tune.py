@@ -32,11 +32,12 @@ def _leaderboard(folder):
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_search_writes_leaderboard_refits_and_resumes(demo, tmp_path):
-    from neuronhead.tune import tune_head
+    from neuronhead.tune import TuneOptions, tune_head
 
     out = tmp_path / "a"
-    summary = tune_head(demo / "train", demo / "val", out, trials=5, seed=3, progress=False)
+    summary = tune_head(demo / "train", demo / "val", out, TuneOptions(trials=5, seed=3), progress=False)
     rows = _leaderboard(out)
     assert len(rows) == summary["trials"] == 5
     assert sorted(int(r["trial"]) for r in rows) == list(range(5))
@@ -74,18 +75,22 @@ def test_search_writes_leaderboard_refits_and_resumes(demo, tmp_path):
             assert load_head(out / p["head"])[0].deepest_layer_ == int(p["deepest_layer"])
     for name in ("neuron_fraction", "width", "deepest_layer", "pareto"):
         assert (out / "plots" / f"tune-{name}.png").stat().st_size > 5000
-    assert "margin" in (out / "leaderboard.md").read_text()
+    margin = summary["margin_over_default"]  # the page states the same lead over the default head
+    assert f"; margin {margin:+.4g}." in (out / "leaderboard.md").read_text()
 
     # Same seed, another folder: the same leaderboard. Same folder: resumed, nothing refitted.
-    again = tune_head(demo / "train", demo / "val", tmp_path / "b", trials=5, seed=3, progress=False)
+    again = tune_head(
+        demo / "train", demo / "val", tmp_path / "b", TuneOptions(trials=5, seed=3), progress=False
+    )
     for name in ("leaderboard.csv", "leaderboard.md", "pareto.csv"):
         assert (tmp_path / "b" / name).read_text() == (out / name).read_text(), name
     assert not again["resumed"]
-    resumed = tune_head(demo / "train", demo / "val", out, trials=5, seed=3, progress=False)
+    resumed = tune_head(demo / "train", demo / "val", out, TuneOptions(trials=5, seed=3), progress=False)
     assert resumed["resumed"] and resumed["phase1_reused"]
     assert (out / "leaderboard.csv").read_text() == (tmp_path / "b" / "leaderboard.csv").read_text()
 
 
+@pytest.mark.slow
 def test_phase1_regularisation_is_searched_without_refitting(demo, tmp_path):
     from neuronhead.heads.probes_store import load_probes
     from neuronhead.tune.space import head_params
@@ -104,9 +109,17 @@ def test_phase1_regularisation_is_searched_without_refitting(demo, tmp_path):
         }
     )
     assert params["salient_fraction"] is None and params["salient_share"] == 0.5 and c == 1e-3
-    from neuronhead.tune import tune_head
+    from neuronhead.tune import TuneOptions, tune_head
 
-    tune_head(demo / "train", demo / "val", tmp_path, trials=1, progress=False)
+    tune_head(demo / "train", demo / "val", tmp_path, TuneOptions(trials=1), progress=False)
     probes = load_probes(tmp_path / "phase1")
     assert probes.grid_weight_.shape[:3] == (3, 4, 3)  # folds, L2 grid, layers: every strength kept
     np.testing.assert_array_equal(probes.with_c(1e-3).fold_weight_, probes.grid_weight_[:, 2])
+
+
+def test_options_refuse_an_unknown_selection_split():
+    from neuronhead.tune import TuneOptions
+
+    assert TuneOptions().select_on == "dev"
+    with pytest.raises(ValueError, match="select_on must be 'dev' or 'val', not 'train'"):
+        TuneOptions(select_on="train")

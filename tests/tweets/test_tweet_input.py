@@ -12,16 +12,16 @@ import pytest
 
 from neuronhead.data import DataError, plan_source, read_rows, resolve_source
 from neuronhead.heads.artifact import HeadError, read_head_info
-from neuronhead.heads.train import fit_head
+from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.extract import extract
-from neuronhead.pipelines.options import Capture, Engine, Reading
+from neuronhead.pipelines.options import Capture, Engine, Output, Reading
 from neuronhead.pipelines.score import score
 from neuronhead.tweets.columns import META_NAMES
 from neuronhead.tweets.options import TweetOptions
+from tests.paths import DEMO
 
 from .test_reader import V1_PLAIN, V1_RETWEET, V2_LONG, V2_ORIGINAL, V2_PLAIN, V2_RETWEET
 
-REPO = Path(__file__).resolve().parents[2]
 MENTION = {
     "id": "301",
     "text": "@somebody look at https://t.co/abc right now",
@@ -56,22 +56,19 @@ def heads(tmp_path_factory) -> dict[str, Path]:
     for normalize in ("none", "tweeteval"):
         for split in ("train", "val"):
             extract(
-                REPO / f"examples/demo/{split}.csv",
+                DEMO / f"{split}.csv",
                 root / f"{normalize}-{split}",
-                progress=False,
                 capture=Capture(layers="0-1"),
                 reading=Reading(normalize=normalize),
                 engine=Engine("local"),
+                output=Output(progress=False),
             )
         fit_head(
             root / f"{normalize}-train",
             root / f"head-{normalize}",
             val_features=root / f"{normalize}-val",
             params={"max_layer": 1, "probe_params": {"folds": 2, "max_epochs": 4}},
-            depth_curve=False,
-            plots=False,
-            select=None,
-            progress=False,
+            options=FitOptions(depth_curve=False, plots=False, select=None, progress=False),
         )
         out[normalize] = root / f"head-{normalize}"
     return out
@@ -114,7 +111,7 @@ def test_filters_count_and_never_drop(tmp_path):
     assert skips["101'"].startswith("filtered: duplicate tweet id")
 
 
-@pytest.mark.parametrize("engine", ["local", "ray"])
+@pytest.mark.parametrize("engine", ["local", pytest.param("ray", marks=pytest.mark.slow)])
 def test_scores_carry_the_metadata_and_every_row(heads, tmp_path, engine):
     dump = _dump(tmp_path)
     out = tmp_path / f"scores-{engine}"
@@ -123,9 +120,9 @@ def test_scores_carry_the_metadata_and_every_row(heads, tmp_path, engine):
         dump,
         out,
         keep_text=True,
-        progress=False,
         reading=Reading(tweets=TweetOptions("drop", dedupe=True), normalize="none"),
         engine=Engine(engine=engine, num_actors=1),
+        output=Output(progress=False),
     )
     assert result["rows_in"] == result["rows_out"] == 10
     assert (result["scored"], result["filtered"], result["errors"]) == (4, 3, 3)
@@ -150,12 +147,23 @@ def test_the_head_records_normalisation_and_scoring_applies_it(heads, tmp_path):
     texts.write_text("id,text\n1,@somebody look at https://t.co/abc now\n")
     got = {}
     for name, head in heads.items():
-        score([str(head)], texts, tmp_path / name, keep_text=True, progress=False, engine=Engine("local"))
+        score(
+            [str(head)],
+            texts,
+            tmp_path / name,
+            keep_text=True,
+            engine=Engine("local"),
+            output=Output(progress=False),
+        )
         got[name] = pq.read_table(tmp_path / name / "shards")["text"].to_pylist()[0]
     assert got == {"none": "@somebody look at https://t.co/abc now", "tweeteval": "@user look at http now"}
     with pytest.raises(HeadError, match="extracted differently"):
         score(
-            [str(h) for h in heads.values()], texts, tmp_path / "both", progress=False, engine=Engine("local")
+            [str(h) for h in heads.values()],
+            texts,
+            tmp_path / "both",
+            engine=Engine("local"),
+            output=Output(progress=False),
         )
 
 
@@ -165,15 +173,23 @@ def test_a_tweeteval_folder_is_recorded_as_normalised(tmp_path):
     (folder / "train_text.txt").write_text("@user hi http \nsecond one\n")
     (folder / "train_labels.txt").write_text("0\n1\n")
     manifest = extract(
-        folder, tmp_path / "f", progress=False, capture=Capture(layers="0"), engine=Engine("local")
+        folder,
+        tmp_path / "f",
+        capture=Capture(layers="0"),
+        engine=Engine("local"),
+        output=Output(progress=False),
     )
     assert manifest["normalize"] == "tweeteval"
     plain = tmp_path / "p.csv"
     plain.write_text("text,label\n@bob hi,0\nyo,1\n")
     assert (
-        extract(plain, tmp_path / "g", progress=False, capture=Capture(layers="0"), engine=Engine("local"))[
-            "normalize"
-        ]
+        extract(
+            plain,
+            tmp_path / "g",
+            capture=Capture(layers="0"),
+            engine=Engine("local"),
+            output=Output(progress=False),
+        )["normalize"]
         == "none"
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,21 @@ from neuronhead.run.config import RunConfig
 from neuronhead.run.report.document import Document, Figure, Section, Table, to_html, to_markdown
 from neuronhead.run.report.plots import plot_label_shares, plot_lengths
 from neuronhead.store import read_manifest, shard_files, write_atomic
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the run produced, as the sections read it: the default head's report (``fit``), the
+    chosen head and where it is, its evaluations, the headline metric and the model."""
+
+    out: Path
+    fit: dict[str, Any]
+    head: Any
+    chosen: Path
+    evaluations: dict[str, dict[str, Any]]
+    metric: str
+    model: dict[str, Any]
+    tuned: bool
 
 
 def write_report(
@@ -48,9 +64,10 @@ def write_report(
     doc = Document(
         f"neuronhead report: {data.name if data.is_dir() else data.parent.name} on {model['name']}"
     )
-    _summary(doc.section("Summary"), fit, head, evaluations, metric, model, tuned, chosen, out)
+    outcome = Outcome(out, fit, head, chosen, evaluations, metric, model, tuned)
+    _summary(doc.section("Summary"), outcome)
     shares = _data(doc.section("Data"), features, manifests, plots, config)
-    _results(doc.section("Results against the baselines"), fit, evaluations, metric, tuned, out)
+    _results(doc.section("Results against the baselines"), outcome)
     _layers(doc.section("Layers"), fit, metric, out)
     _salient(doc.section("Salient neurons"), head, fit, out, chosen)
     _confusion(doc.section("Confusion matrix"), evaluations, head)
@@ -72,9 +89,10 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _summary(sec: Section, fit, head, evaluations, metric, model, tuned, chosen, out) -> None:
-    val = evaluations["val"]["metrics"]
-    test = evaluations.get("test", {}).get("metrics")
+def _summary(sec: Section, o: Outcome) -> None:
+    fit, head, metric, model, tuned = o.fit, o.head, o.metric, o.model, o.tuned
+    val = o.evaluations["val"]["metrics"]
+    test = o.evaluations.get("test", {}).get("metrics")
     sel = fit.get("selection")
     if tuned:
         which = "the best head of the search"
@@ -83,7 +101,7 @@ def _summary(sec: Section, fit, head, evaluations, metric, model, tuned, chosen,
     else:
         which = "the two-phase head"
     text = (
-        f"**{which}** (`{chosen.relative_to(out)}`) scores **{metric} {_fmt(val[metric])}** on validation"
+        f"**{which}** (`{o.chosen.relative_to(o.out)}`) scores **{metric} {_fmt(val[metric])}** on validation"
         + (f" and **{_fmt(test[metric])}** on test" if test else "")
         + f", reading {head.n_neurons_:,} of {len(head.layers_) * head.ffn_width_:,} FFN neurons "
         f"({100 * head.neuron_fraction_:.1f}%) from layers 0..{head.deepest_layer_} of `{model['name']}` "
@@ -182,10 +200,42 @@ def _data(sec: Section, features, manifests, plots: Path, config) -> dict[str, d
     return shares
 
 
-def _results(sec: Section, fit, evaluations, metric, tuned, out) -> None:
+def _results(sec: Section, o: Outcome) -> None:
+    fit, metric = o.fit, o.metric
     task = fit["task"]
     cols = [metric] + (["accuracy", "macro_f1"] if task == "classification" else ["pearson", "mae"])
     cols = list(dict.fromkeys(cols))
+    test_eval = o.evaluations.get("test", {}).get("metrics")
+    rows = _result_rows(o, cols, test_eval)
+    sec.add(
+        Table(
+            ["model", "features"] + cols + ([f"test {metric}"] if test_eval else []),
+            rows,
+            f"validation metrics (higher is better{'; mae: lower' if task == 'regression' else ''})",
+        )
+    )
+    ci = fit.get("val_interval")
+    if ci:
+        sec.add(
+            f"The shipped model's 95% bootstrap interval on validation: [{ci['lo']:.2f}, {ci['hi']:.2f}]."
+        )
+    verdicts = {"A": "the shipped model wins", "B": "it loses", "tie": "a tie"}
+    paired_notes = [
+        f"{name}: {m['shipped_minus_this']['score']:+.2f} [{m['shipped_minus_this']['lo']:+.2f}, "
+        f"{m['shipped_minus_this']['hi']:+.2f}], {verdicts[m['shipped_minus_this']['verdict']]}"
+        for name, m in fit.get("comparators", {}).items()
+    ]
+    if paired_notes:
+        sec.add("Paired bootstrap, shipped minus each (95%): " + "; ".join(paired_notes) + ".")
+    if not fit.get("baselines", {}):
+        sec.add("Baselines were not fitted (run without `--no-baselines` to see them).")
+        return
+    _where_the_head_loses(sec, o, rows)
+
+
+def _result_rows(o: Outcome, cols: list[str], test_eval: dict | None) -> list[list[Any]]:
+    """One row per model: the chosen head, the selection's comparators, then the baselines."""
+    fit, metric, tuned = o.fit, o.metric, o.tuned
     base = fit.get("baselines", {})
     rows: list[list[Any]] = []
 
@@ -197,11 +247,9 @@ def _results(sec: Section, fit, evaluations, metric, tuned, out) -> None:
                 + ([test.get(metric) if test else None] if test_eval else [])
             )
 
-    val_eval = evaluations["val"]["metrics"]
-    test_eval = evaluations.get("test", {}).get("metrics")
     h = fit["head"]
     if tuned:
-        add("tuned two-phase head (best of search)", val_eval, "see Tuning", test_eval)
+        add("tuned two-phase head (best of search)", o.evaluations["val"]["metrics"], "see Tuning", test_eval)
     sel = fit.get("selection")
     add(
         f"shipped model: {sel['chosen']}" if sel else "two-phase head",
@@ -227,41 +275,23 @@ def _results(sec: Section, fit, evaluations, metric, tuned, out) -> None:
     add("random neurons, same count (control)", rn, f"{rn['n_neurons']:,} random neurons" if rn else "")
     add("sentence embedding (mean-pooled final state)", base.get("embed_mean"), "final hidden state")
     add("sentence embedding (first/last token)", base.get("embed_token"), "final hidden state")
-    sec.add(
-        Table(
-            ["model", "features"] + cols + ([f"test {metric}"] if test_eval else []),
-            rows,
-            f"validation metrics (higher is better{'; mae: lower' if task == 'regression' else ''})",
-        )
-    )
-    ci = fit.get("val_interval")
-    if ci:
-        sec.add(
-            f"The shipped model's 95% bootstrap interval on validation: [{ci['lo']:.2f}, {ci['hi']:.2f}]."
-        )
-    verdicts = {"A": "the shipped model wins", "B": "it loses", "tie": "a tie"}
-    paired_notes = [
-        f"{name}: {m['shipped_minus_this']['score']:+.2f} [{m['shipped_minus_this']['lo']:+.2f}, "
-        f"{m['shipped_minus_this']['hi']:+.2f}], {verdicts[m['shipped_minus_this']['verdict']]}"
-        for name, m in comp.items()
-    ]
-    if paired_notes:
-        sec.add("Paired bootstrap, shipped minus each (95%): " + "; ".join(paired_notes) + ".")
-    if not base:
-        sec.add("Baselines were not fitted (run without `--no-baselines` to see them).")
-        return
-    mine = rows[0][2]
+    return rows
+
+
+def _where_the_head_loses(sec: Section, o: Outcome, rows: list[list[Any]]) -> None:
+    """Every baseline at or above the head on the headline metric, said plainly."""
+    metric, mine = o.metric, rows[0][2]
     beaten = [
         f"{r[0]} ({_fmt(r[2])} vs {_fmt(mine)})"
-        for r in rows[1 + tuned :]
+        for r in rows[1 + o.tuned :]
         if r[2] is not None and headline({metric: r[2]}, metric) >= headline({metric: mine}, metric)
     ]
     if beaten:
         sec.add(
             "**Where the head does not win:** " + "; ".join(beaten) + f" on {metric}. The head reads "
-            f"{100 * fit['head']['neuron_fraction']:.1f}% of the neurons and can stop the model early; these "
-            "baselines read every feature they use. A larger `--salient-fraction` or a search (`--tune N`) "
-            "may close the gap."
+            f"{100 * o.fit['head']['neuron_fraction']:.1f}% of the neurons and can stop the model early; "
+            "these baselines read every feature they use. A larger `--salient-fraction` or a search "
+            "(`--tune N`) may close the gap."
         )
     else:
         sec.add(f"The head scores above every baseline on {metric}.")

@@ -1,0 +1,106 @@
+"""Heads that run together on one model pass, loaded and checked once.
+
+Scoring (and every other place a trained head is applied) needs the same three answers: which heads,
+by what name; that they come from one model and one way of extracting features; and which model
+folder to run, checked against the weights the heads were trained on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from neuronhead.heads.artifact import HeadError, head_bytes, head_from_bytes
+from neuronhead.models.loading import resolve_model_path, weights_hash
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_head_specs(specs: Sequence[str]) -> list[tuple[str, Path]]:
+    """``PATH`` or ``NAME=PATH`` → (name, path); the name defaults to the folder's name."""
+    out: list[tuple[str, Path]] = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            path, name = spec, re.sub(r"\W", "_", Path(spec).resolve().name)
+        if not _NAME.match(name):
+            raise ValueError(f"--head {spec}: the name {name!r} must be letters, digits and _")
+        if name in {n for n, _ in out}:
+            raise ValueError(f"--head {spec}: two heads are named {name!r}; name them with NAME=PATH")
+        out.append((name, Path(path)))
+    return out
+
+
+def extraction_of(info: dict, ignore: frozenset[str] | set[str] = frozenset()) -> dict:
+    """How a head's features were made; heads from before ``normalize`` was recorded read ``none``."""
+    made = {"normalize": "none", **(info.get("extraction") or {})}
+    return {k: v for k, v in made.items() if k not in ignore}
+
+
+@dataclass(frozen=True)
+class HeadSet:
+    """Named heads as bytes (``name``, ``info``, ``weights``, ``where``: what workers on other nodes
+    receive), the model folder they run on, and how their features were extracted."""
+
+    blobs: list[dict[str, Any]]
+    model_path: Path
+    extraction: dict
+
+    @classmethod
+    def load(
+        cls, specs: Sequence[str], model: str | None = None, force: bool = False, normalize: str = "auto"
+    ) -> HeadSet:
+        """Read the heads, check they share a model and an extraction, and find that model.
+
+        ``model`` replaces the folder the heads recorded; its weights must be the heads' unless
+        ``force``. An explicit ``normalize`` decides how texts are read, so heads may then differ in it.
+        """
+        named = parse_head_specs(specs)
+        if not named:
+            raise ValueError("give at least one --head")
+        blobs = [head_bytes(path) | {"name": name} for name, path in named]
+        _check_same(blobs, set() if normalize == "auto" else {"normalize"})
+        model_path = _model_folder(blobs[0]["info"], model)
+        expected = blobs[0]["info"]["model"].get("weights_sha256")
+        actual = weights_hash(model_path)
+        if actual != expected and not force:
+            raise HeadError(
+                f"the model at {model_path} (weights {actual}) is not the one the heads were trained on "
+                f"({expected}); pass --force to score anyway"
+            )
+        return cls(blobs, model_path, extraction_of(blobs[0]["info"]))
+
+    @property
+    def names(self) -> list[str]:
+        return [b["name"] for b in self.blobs]
+
+    def build(self) -> dict[str, Any]:
+        """``{name: fitted head}``."""
+        return {b["name"]: head_from_bytes(b)[0] for b in self.blobs}
+
+
+def _check_same(blobs: list[dict[str, Any]], ignore: set[str]) -> None:
+    first = blobs[0]
+    for b in blobs[1:]:
+        if b["info"]["model"].get("weights_sha256") != first["info"]["model"].get("weights_sha256"):
+            raise HeadError(
+                f"heads {first['where']} and {b['where']} were trained on different models; "
+                "score them in separate jobs"
+            )
+        if extraction_of(b["info"], ignore) != extraction_of(first["info"], ignore):
+            raise HeadError(
+                f"heads {first['where']} and {b['where']} were trained on features extracted "
+                f"differently ({b['info'].get('extraction')} vs {first['info'].get('extraction')})"
+            )
+
+
+def _model_folder(info: dict, model: str | None) -> Path:
+    """``model`` when given, else the folder the head recorded, else its name resolved (bundled, hub)."""
+    if model is not None:
+        return resolve_model_path(model)
+    candidates = [info["model"].get("path"), info["model"].get("name")]
+    found = next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
+    return found if found is not None else resolve_model_path(info["model"].get("name"))

@@ -8,9 +8,10 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from neuronhead.cluster.logs import VERBOSE
 
@@ -23,6 +24,7 @@ DESCRIPTION = (
     "transformer, without fine-tuning it. Start with `neuronhead run --train DATA --out DIR`; "
     "each command's --help says more."
 )
+T = TypeVar("T")
 ENGINES = ("auto", "ray", "local")  # pipelines.runner.ENGINES, without importing the pipelines here
 
 
@@ -58,12 +60,7 @@ def _add_compute(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
 
 
-def _add_extract(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "extract",
-        help="pooled FFN activations of a text collection → Parquet feature folder",
-        description="Extract mean- and max-pooled post-activation FFN features per text.",
-    )
+def _args_extract(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", default=None, help="model folder or hub id (default: the bundled all-MiniLM-L6-v2)"
     )
@@ -106,19 +103,21 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
         help="also store the final hidden state (mean-pooled and first/last token), for baselines",
     )
     _add_reading(p)
-    p.set_defaults(func=_extract)
+
+
+def _options(group: type[T], args: argparse.Namespace, **given: Any) -> T:
+    """An option group from the flags named as its fields (``--batch-size`` → ``batch_size``), plus
+    ``given``: each flag is spelled once, as the field it sets."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(group)} - set(given)
+    return group(**{k: v for k, v in vars(args).items() if k in names}, **given)
 
 
 def _compute(args: argparse.Namespace) -> Compute:
     from neuronhead.pipelines.options import Compute
 
-    return Compute(
-        batch_size=args.batch_size,
-        max_tokens=args.max_tokens,
-        dtype=args.dtype,
-        device=args.device,
-        trust_remote_code=args.trust_remote_code,
-    )
+    return _options(Compute, args)
 
 
 def _engine(args: argparse.Namespace) -> Engine:
@@ -184,13 +183,10 @@ def _add_reading(p: argparse.ArgumentParser, scoring: bool = False) -> None:
 
 
 def _reading_options(args: argparse.Namespace) -> Reading:
-    """``Reading`` from the flags this command has: each flag is named as the field it sets."""
-    import dataclasses
-
+    """``Reading`` from the flags this command has, tweet filters gathered into ``TweetOptions``."""
     from neuronhead.pipelines.options import Reading
 
-    named = {f.name for f in dataclasses.fields(Reading)} - {"format", "normalize", "tweets"}
-    return Reading(**{k: v for k, v in vars(args).items() if k in named}, **_reading(args))
+    return _options(Reading, args, **_reading(args))
 
 
 def _reading(args: argparse.Namespace) -> dict:
@@ -202,13 +198,7 @@ def _reading(args: argparse.Namespace) -> dict:
     return {k: v for k, v in given.items() if v not in ("auto", None)}
 
 
-def _add_fit(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "fit",
-        help="train the two-phase neuron head (extracting features first, with a cache)",
-        description="Phase 1 probes per layer → salient neurons → Phase 2 dense head. Writes a head folder "
-        "(head.safetensors + head.json), report.json, ranking.csv and plots/.",
-    )
+def _args_fit(p: argparse.ArgumentParser) -> None:
     _add_data_arguments(p)
     p.add_argument("--out", required=True, help="head folder to write")
     p.add_argument("--task", default=None, choices=["classification", "regression"])
@@ -262,7 +252,6 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
         help="Ray Train workers for Phase 1 (engine ray), spread over the cluster's nodes; the layers are "
         "split between them (at most one worker per layer)",
     )
-    p.set_defaults(func=_fit)
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -326,15 +315,9 @@ def _training_data(args: argparse.Namespace) -> TrainingData:
     """Which features to train on, extracting them first when needed."""
     from neuronhead.run.from_data import TrainingData
 
-    return TrainingData(
-        model=args.model,
-        train=args.train,
-        val=args.val,
-        train_split=args.train_split,
-        val_split=args.val_split,
-        features=args.features,
-        val_features=args.val_features,
-        cache=args.cache,
+    return _options(
+        TrainingData,
+        args,
         extract_options={
             "text_column": args.text_column,
             "label_column": args.label_column,
@@ -365,14 +348,7 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     _add_engine(p, what="extraction")
 
 
-def _add_tune(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "tune",
-        help="search salient fraction, Phase-2 width, depth and regularisation (Ray Tune + Optuna)",
-        description="TPE search with ASHA over the head's knobs on one cached extraction; Phase 1 is fitted "
-        "once and shared. Writes leaderboard.csv/.md, pareto.csv, best-head/, pareto/layer-K/, plots/ and "
-        "summary.json. Rerun with the same --out to resume.",
-    )
+def _args_tune(p: argparse.ArgumentParser) -> None:
     _add_data_arguments(p)
     p.add_argument("--out", required=True, help="search folder to write (resumes when it exists)")
     p.add_argument("--trials", type=int, default=50)
@@ -403,7 +379,6 @@ def _add_tune(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--storage", default=None, help="Tune storage: absolute path or URI (default: OUT/ray-tune)"
     )
-    p.set_defaults(func=_tune)
 
 
 def _tune(args: argparse.Namespace) -> int:
@@ -415,15 +390,7 @@ def _tune(args: argparse.Namespace) -> int:
     features, val_features = features_from_data(_training_data(args))
     if val_features is None:
         raise ValueError("tuning reports on validation data: give --val or --val-features")
-    options = TuneOptions(
-        trials=args.trials,
-        timeout=args.timeout,
-        metric=args.metric,
-        task=args.task,
-        seed=args.seed,
-        select_on=args.select_on,
-        dev_fraction=args.dev_fraction,
-    )
+    options = _options(TuneOptions, args)
     concurrent = args.max_concurrent if args.max_concurrent == "auto" else int(args.max_concurrent)
     engine = TuneEngine(max_concurrent=concurrent, address=args.address, storage=args.storage)
     summary = tune_head(features, val_features, args.out, options, engine)
@@ -433,14 +400,7 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_score(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "score",
-        help="score texts with one or more heads (one forward pass, Ray Data actor pool)",
-        description="Runs the model only up to the deepest layer any head needs and writes Parquet shards "
-        "with id, {head}_label, {head}_label_id, {head}_scores and error for every input row. Rerun with "
-        "the same --out to resume. Ends by printing the counts (also in OUT/summary.json).",
-    )
+def _args_score(p: argparse.ArgumentParser) -> None:
     p.add_argument("--head", action="append", required=True, help="head folder, or NAME=FOLDER; repeatable")
     p.add_argument("--data", required=True, help="texts to score (any input `extract` reads)")
     p.add_argument("--out", required=True, help="output folder (shards/, manifest.json, summary.json)")
@@ -459,7 +419,6 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     _add_engine(p, actors=True)
     p.add_argument("--force", action="store_true", help="score even if the model is not the heads' model")
     _add_reading(p, scoring=True)
-    p.set_defaults(func=_score)
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -485,12 +444,7 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "evaluate",
-        help="metrics of a saved head on labelled data (prints JSON)",
-        description="Score a head folder on labelled data or on an extraction of it; prints JSON metrics.",
-    )
+def _args_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--head", required=True, help="head folder written by `neuronhead fit`")
     p.add_argument("--data", default=None, help="labelled data (any input `extract` reads)")
     p.add_argument("--split", default="val", help="split of a TweetEval folder or dataset")
@@ -499,7 +453,6 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
     _add_engine(p, what="extraction")
-    p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -522,19 +475,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_run(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "run",
-        help="the main job: extract → head (or a search) → evaluate → score → report",
-        description="Labelled texts to a trained, evaluated head, scored output and a report "
-        "(OUT/report.html, OUT/report.md). Every stage is recorded in OUT/run.json; rerun with the same "
-        "--out to reuse what is done. Options can come from --config (TOML or YAML, same names); the "
-        "command line overrides the file.",
-    )
+def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="TOML or YAML file of the options below")
     _add_config_flags(p)
     _add_engine(p, default=None, what="extraction and scoring")
-    p.set_defaults(func=_run)
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
@@ -571,15 +515,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_analyze(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "analyze",
-        help="label shares of scored tweets over time and by language, hashtag or author",
-        description="Reads a `neuronhead score` folder with Ray Data and writes, per head, each label's "
-        "share (regression heads: the mean) per time bucket and group with 95%% confidence intervals "
-        "(shares.parquet/.csv, means.parquet/.csv), the top hashtags per label (top_hashtags.*), "
-        "time-series plots (plots/*.png) and summary.json, which accounts for every row.",
-    )
+def _args_analyze(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scores", required=True, help="output folder of `neuronhead score`")
     p.add_argument("--out", required=True, help="folder for the tables, plots and summary.json")
     p.add_argument(
@@ -589,7 +525,6 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=20, help="hashtags listed per label")
     _add_engine(p, what="reading the scores")
     p.add_argument("--no-plots", action="store_true")
-    p.set_defaults(func=_analyze)
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -606,19 +541,82 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: the flags it adds, the function it calls, and its help."""
+
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    call: Callable[[argparse.Namespace], int]
+    help: str
+    description: str | None = None
+
+
+COMMANDS = {
+    "run": Command(
+        _args_run,
+        _run,
+        help="the main job: extract → head (or a search) → evaluate → score → report",
+        description="Labelled texts to a trained, evaluated head, scored output and a report "
+        "(OUT/report.html, OUT/report.md). Every stage is recorded in OUT/run.json; rerun with the same "
+        "--out to reuse what is done. Options can come from --config (TOML or YAML, same names); the "
+        "command line overrides the file.",
+    ),
+    "extract": Command(
+        _args_extract,
+        _extract,
+        help="pooled FFN activations of a text collection → Parquet feature folder",
+        description="Extract mean- and max-pooled post-activation FFN features per text.",
+    ),
+    "fit": Command(
+        _args_fit,
+        _fit,
+        help="train the two-phase neuron head (extracting features first, with a cache)",
+        description="Phase 1 probes per layer → salient neurons → Phase 2 dense head. Writes a head folder "
+        "(head.safetensors + head.json), report.json, ranking.csv and plots/.",
+    ),
+    "tune": Command(
+        _args_tune,
+        _tune,
+        help="search salient fraction, Phase-2 width, depth and regularisation (Ray Tune + Optuna)",
+        description="TPE search with ASHA over the head's knobs on one cached extraction; Phase 1 is fitted "
+        "once and shared. Writes leaderboard.csv/.md, pareto.csv, best-head/, pareto/layer-K/, plots/ and "
+        "summary.json. Rerun with the same --out to resume.",
+    ),
+    "score": Command(
+        _args_score,
+        _score,
+        help="score texts with one or more heads (one forward pass, Ray Data actor pool)",
+        description="Runs the model only up to the deepest layer any head needs and writes Parquet shards "
+        "with id, {head}_label, {head}_label_id, {head}_scores and error for every input row. Rerun with "
+        "the same --out to resume. Ends by printing the counts (also in OUT/summary.json).",
+    ),
+    "evaluate": Command(
+        _args_evaluate,
+        _evaluate,
+        help="metrics of a saved head on labelled data (prints JSON)",
+        description="Score a head folder on labelled data or on an extraction of it; prints JSON metrics.",
+    ),
+    "analyze": Command(
+        _args_analyze,
+        _analyze,
+        help="label shares of scored tweets over time and by language, hashtag or author",
+        description="Reads a `neuronhead score` folder with Ray Data and writes, per head, each label's "
+        "share (regression heads: the mean) per time bucket and group with 95%% confidence intervals "
+        "(shares.parquet/.csv, means.parquet/.csv), the top hashtags per label (top_hashtags.*), "
+        "time-series plots (plots/*.png) and summary.json, which accounts for every row.",
+    ),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuronhead", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_run(sub)
-    _add_extract(sub)
-    _add_fit(sub)
-    _add_tune(sub)
-    _add_score(sub)
-    _add_evaluate(sub)
-    _add_analyze(sub)
-    for command in sub.choices.values():
-        command.add_argument(
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.help, description=command.description)
+        command.add_arguments(p)
+        p.set_defaults(func=command.call)
+        p.add_argument(
             "--verbose",
             action="store_true",
             help="also print Ray's own log lines and its workers' output (otherwise kept in the Ray "

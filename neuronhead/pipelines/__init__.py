@@ -1,4 +1,6 @@
-"""Ray Data graphs that wire data → models → store. They compose; they hold no model or head logic."""
+"""Sharded jobs: data → models → store (``extract``) and data → models → heads (``score``), one
+lifecycle, run in this process or on a Ray Data actor pool. The model and head logic stays in
+``models`` and ``heads``; ``HeadSet`` loads and checks the heads that share one pass."""
 
 from neuronhead.pipelines.extract import extract, parse_layers
 from neuronhead.pipelines.headset import HeadSet

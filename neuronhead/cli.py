@@ -626,9 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    import neuronhead
+    from neuronhead.version import __version__
 
-    return f"neuronhead {neuronhead.__version__}"
+    return f"neuronhead {__version__}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

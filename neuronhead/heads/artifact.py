@@ -15,10 +15,10 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from neuronhead import __version__
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.params import StateError
 from neuronhead.store import write_json
+from neuronhead.version import __version__
 
 FORMAT = "neuronhead.head/1"
 WEIGHTS, META = "head.safetensors", "head.json"

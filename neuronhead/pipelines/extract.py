@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import neuronhead
 from neuronhead.data import (
     Columns,
     Source,
@@ -35,6 +34,7 @@ from neuronhead.pipelines.options import Capture, Compute, Engine, Output, Readi
 from neuronhead.pipelines.runner import resolve_engine
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, shard_name, write_json
+from neuronhead.version import __version__
 
 
 def parse_layers(spec: str | list[int] | None, n_layers: int) -> list[int]:
@@ -209,7 +209,7 @@ def _manifest(
     }
     return {
         "format_version": FORMAT_VERSION,
-        "neuronhead_version": neuronhead.__version__,
+        "neuronhead_version": __version__,
         "fingerprint": None,
         "file_stamps": None,
         "status": "running",

@@ -19,7 +19,6 @@ from typing import Any
 
 import pyarrow as pa
 
-import neuronhead
 from neuronhead.data import Columns, input_warnings, plan_source, resolve_source
 from neuronhead.models.loading import weights_hash
 from neuronhead.pipelines.fingerprint import key_folder
@@ -30,6 +29,7 @@ from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer, score_schem
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import MANIFEST, SHARDS, shard_name, write_json, write_table
 from neuronhead.tweets.options import FILTERED
+from neuronhead.version import __version__
 
 NO_LABEL = "\x00no label column"  # scoring never reads labels: a label problem is not a scoring problem
 
@@ -135,7 +135,7 @@ def _manifest(heads: HeadSet, key: dict, source, plan, shards) -> dict[str, Any]
     """The job's manifest before any shard runs (``status: running``)."""
     return {
         "kind": "scores",
-        "neuronhead_version": neuronhead.__version__,
+        "neuronhead_version": __version__,
         "status": "running",
         "heads": {
             b["name"]: {

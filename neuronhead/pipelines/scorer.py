@@ -120,23 +120,28 @@ class ShardScorer(ShardWorker):
         write_table(table, Path(s.out) / shard_name(shard["shard"]))
         return self.summary(computed, t0, heads=t_heads - t0, write=time.perf_counter() - t_heads)
 
+    def head_outputs(self, name: str, feats: dict) -> np.ndarray:
+        """One head on the union features of the rows that ran: class probabilities (the softmax of
+        its decision values), or the predicted values of a regression head."""
+        head = self.heads[name]
+        values = {layer: feats[layer][:, :, pos] for layer, pos in self.positions[name].items()}
+        d = head.decision_values(values)
+        if head.task == "regression":
+            return head.predict_from_decision(d)
+        return torch.softmax(torch.from_numpy(d), 1).numpy()
+
     def _head_columns(self, name: str, head: Any, feats: dict, ok: list[int], n: int) -> dict[str, Any]:
         label: list[Any] = [None] * n
+        out = self.head_outputs(name, feats) if ok else None
         if head.task == "regression":
-            if ok:
-                values = {layer: feats[layer][:, :, pos] for layer, pos in self.positions[name].items()}
-                pred = head.predict_from_decision(head.decision_values(values))
-                for j, i in enumerate(ok):
-                    label[i] = float(pred[j])
+            for j, i in enumerate(ok):
+                label[i] = float(out[j])
             return {f"{name}_label": label}
         label_id: list[int | None] = [None] * n
         scores: list[list[float] | None] = [None] * n
         if ok:
-            values = {layer: feats[layer][:, :, pos] for layer, pos in self.positions[name].items()}
-            d = torch.from_numpy(head.decision_values(values))
-            probs = torch.softmax(d, 1).numpy()
-            ids = probs.argmax(1)
+            ids = out.argmax(1)
             names = head.label_names_ or [str(k) for k in range(head.n_outputs_)]
             for j, i in enumerate(ok):
-                label_id[i], label[i], scores[i] = int(ids[j]), names[ids[j]], probs[j].tolist()
+                label_id[i], label[i], scores[i] = int(ids[j]), names[ids[j]], out[j].tolist()
         return {f"{name}_label": label, f"{name}_label_id": label_id, f"{name}_scores": scores}

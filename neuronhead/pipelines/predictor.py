@@ -1,0 +1,128 @@
+"""Trained heads applied to texts in this process: ``predict``, ``predict_proba``, ``predict_values``.
+
+It is the scoring pipeline's own worker (``ShardScorer``) fed from a list instead of a file, so it
+applies everything the heads recorded — the normalisation of their training texts, the max length,
+the special-token pooling rule, and the depth where the model stops — and its outputs are the ones
+``neuronhead score`` writes for the same texts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from neuronhead.models.loading import load_tokenizer
+from neuronhead.models.tokens import tokenize
+from neuronhead.pipelines.headset import HeadSet
+from neuronhead.pipelines.options import Capture, Compute
+from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer
+from neuronhead.tweets.normalize import tweeteval_normalize
+
+
+class PredictError(ValueError):
+    """A text the heads cannot score, with its position and the reason ``score`` writes for it."""
+
+
+class Predictor:
+    """One or more heads that share a model, ready for texts. With one head, ``predict`` and friends
+    return that head's arrays; with several, a dict of them by head name."""
+
+    def __init__(self, heads: HeadSet, compute: Compute = Compute()) -> None:
+        self.heads = heads
+        extraction = heads.extraction
+        self.capture = Capture(
+            max_length=int(extraction.get("max_length") or 128),
+            pool_special_tokens=bool(extraction.get("pool_special_tokens")),
+        )
+        settings = ScorerSettings(
+            str(heads.model_path), heads.blobs, out="", capture=self.capture, compute=compute
+        )
+        self.scorer = ShardScorer(settings)
+        self.tokenizer = load_tokenizer(heads.model_path, trust_remote_code=compute.trust_remote_code)
+        self.normalize = extraction.get("normalize") == "tweeteval"
+
+    @classmethod
+    def load(
+        cls, heads: Sequence[str], model: str | None = None, force: bool = False, **compute: Any
+    ) -> Predictor:
+        """Heads by ``PATH`` or ``NAME=PATH``; ``compute`` takes ``Compute``'s fields."""
+        known = {f.name for f in dataclasses.fields(Compute)}
+        unknown = sorted(set(compute) - known)
+        if unknown:
+            raise TypeError(f"unknown option {unknown[0]!r}; options: {', '.join(sorted(known))}")
+        return cls(HeadSet.load(heads, model=model, force=force), Compute(**compute))
+
+    @property
+    def names(self) -> list[str]:
+        return self.heads.names
+
+    def outputs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """``{head: probabilities (n, classes) or values (n,)}`` for ``texts``, in order."""
+        if isinstance(texts, str):
+            raise TypeError("give a list of texts, not one string")
+        shard = self._tokenized(list(texts))
+        computed = self.scorer.compute(shard)
+        bad = next(((i, e) for i, e in enumerate(computed.errors) if e), None)
+        if bad is not None:
+            raise PredictError(f"text {bad[0]}: {bad[1]}")
+        return {name: self.scorer.head_outputs(name, computed.outputs) for name in self.names}
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray | dict[str, np.ndarray]:
+        """Class probabilities, columns in the order of ``labels``."""
+        return self._each(self.outputs(texts), self._classifier)
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray | dict[str, np.ndarray]:
+        """Label names (classification) or values (regression)."""
+        return self._each(self.outputs(texts), self._labels)
+
+    def predict_values(self, texts: Sequence[str]) -> np.ndarray | dict[str, np.ndarray]:
+        """A regression head's values."""
+        return self._each(self.outputs(texts), self._regressor)
+
+    def labels(self, name: str | None = None) -> list[str]:
+        head = self.scorer.heads[name or self.names[0]]
+        return head.label_names_ or [str(k) for k in range(head.n_outputs_)]
+
+    def _tokenized(self, texts: list[str]) -> dict[str, Any]:
+        """A packed shard as the scoring workers receive it: ids, special-token masks, truncation."""
+        if any(not isinstance(t, str) for t in texts):
+            i = next(i for i, t in enumerate(texts) if not isinstance(t, str))
+            raise PredictError(f"text {i}: not a string but {type(texts[i]).__name__}")
+        if self.normalize:
+            texts = [tweeteval_normalize(t) for t in texts]
+        keep = [i for i, t in enumerate(texts) if t]
+        tok = tokenize(self.tokenizer, [texts[i] for i in keep], self.capture.max_length)
+        n = len(texts)
+        shard: dict[str, Any] = {
+            "row": list(range(n)),
+            "text": texts,
+            "input_ids": [[] for _ in range(n)],
+            "special": [[] for _ in range(n)],
+            "truncated": [False] * n,
+        }
+        for j, i in enumerate(keep):
+            shard["input_ids"][i], shard["special"][i] = tok.ids[j], tok.special[j]
+            shard["truncated"][i] = tok.truncated[j]
+        return shard
+
+    def _each(self, outputs: dict[str, np.ndarray], convert) -> np.ndarray | dict[str, np.ndarray]:
+        converted = {name: convert(name, out) for name, out in outputs.items()}
+        return converted[self.names[0]] if len(converted) == 1 else converted
+
+    def _classifier(self, name: str, out: np.ndarray) -> np.ndarray:
+        if self.scorer.heads[name].task == "regression":
+            raise TypeError(f"head {name} is a regression head: use predict_values")
+        return out
+
+    def _regressor(self, name: str, out: np.ndarray) -> np.ndarray:
+        if self.scorer.heads[name].task != "regression":
+            raise TypeError(f"head {name} is a classifier: use predict or predict_proba")
+        return out
+
+    def _labels(self, name: str, out: np.ndarray) -> np.ndarray:
+        if self.scorer.heads[name].task == "regression":
+            return out
+        return np.asarray(self.labels(name), dtype=object)[out.argmax(1)]

@@ -1,0 +1,93 @@
+"""``neuronhead.load``: the predictor's outputs are ``neuronhead score``'s for the same texts."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import neuronhead
+from neuronhead.heads.train import FitOptions, fit_head
+from neuronhead.pipelines.options import Engine, Output
+from neuronhead.pipelines.predictor import PredictError
+from neuronhead.pipelines.score import score
+from tests.demo_features import extract_demo
+from tests.paths import DEMO, REPO
+
+
+@pytest.fixture(scope="module")
+def heads(tmp_path_factory):
+    """Two classification heads on the demo set, stopping after layer 0 and after layer 1."""
+    root = tmp_path_factory.mktemp("predictor")
+    extract_demo(root, "0-1")
+    for name, k in (("k1", 0), ("k2", 1)):
+        fit_head(
+            root / "train",
+            root / name,
+            val_features=root / "val",
+            params={"max_layer": k, "probe_params": {"folds": 2, "max_epochs": 4}},
+            options=FitOptions(depth_curve=False, plots=False, select=None, progress=False),
+        )
+    return root
+
+
+def _val_texts() -> list[str]:
+    with open(DEMO / "val.csv", newline="", encoding="utf-8") as f:
+        return [row["text"] for row in csv.DictReader(f)]
+
+
+def test_the_predictor_equals_score_on_the_demo_set(heads, tmp_path):
+    texts = _val_texts()
+    out = tmp_path / "scores"
+    score([str(heads / "k1")], DEMO / "val.csv", out, engine=Engine("local"), output=Output(progress=False))
+    scored = pq.read_table(out / "shards").to_pandas().sort_values("row")
+    predictor = neuronhead.load(heads / "k1")
+    proba = predictor.predict_proba(texts)
+    assert proba.shape == (len(texts), len(predictor.labels()))
+    np.testing.assert_allclose(proba, np.stack(scored["k1_scores"].to_numpy()), atol=1e-6)
+    assert list(predictor.predict(texts)) == list(scored["k1_label"])
+
+
+def test_several_heads_share_one_pass_and_answer_by_name(heads):
+    texts = _val_texts()[:40]
+    both = neuronhead.load(f"a={heads / 'k1'}", f"b={heads / 'k2'}", batch_size=8)
+    labels = both.predict(texts)
+    assert set(labels) == {"a", "b"}
+    np.testing.assert_allclose(
+        both.predict_proba(texts)["b"], neuronhead.load(heads / "k2").predict_proba(texts), atol=1e-6
+    )
+    assert list(labels["a"]) == list(neuronhead.load(heads / "k1").predict(texts))
+
+
+def test_bad_input_gets_the_reason_score_writes(heads):
+    predictor = neuronhead.load(heads / "k1")
+    with pytest.raises(PredictError, match="text 1: empty text"):
+        predictor.predict(["fine", "", "also fine"])
+    with pytest.raises(PredictError, match="text 0: not a string but int"):
+        predictor.predict([3])
+    with pytest.raises(TypeError, match="a list of texts"):
+        predictor.predict("one string")
+    with pytest.raises(TypeError, match="use predict or predict_proba"):
+        predictor.predict_values(["a text"])
+    with pytest.raises(TypeError, match="unknown option 'batch'"):
+        neuronhead.load(heads / "k1", batch=4)
+
+
+def test_importing_the_package_does_not_import_torch():
+    code = "import sys, neuronhead; print('torch' in sys.modules, callable(neuronhead.load))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
+
+
+def test_the_readme_lines_run(heads):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use a head", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert section.count("\n") == 3  # three lines
+    scope: dict = {}
+    exec(section.replace("runs/emotion/head", str(heads / "k1")), scope)
+    labels, proba, names = eval(section.splitlines()[-1].split("  #")[0], scope)
+    assert labels[0] in names and proba.shape == (1, len(names)) and abs(proba.sum() - 1) < 1e-5

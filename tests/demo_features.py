@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.extract import extract
 from neuronhead.pipelines.options import Capture, Engine, Output
 from tests.paths import DEMO
@@ -14,4 +15,18 @@ def extract_demo(root: Path, layers: str) -> Path:
     for split in ("train", "val"):
         extract(DEMO / f"{split}.csv", root / split, capture=Capture(layers=layers),
                 engine=Engine("local"), output=Output(progress=False))  # fmt: skip
+    return root
+
+
+def fit_demo_heads(root: Path, layers: str, depths: dict[str, int]) -> Path:
+    """Small heads on the demo features of ``layers``: ``root/NAME`` stops after layer ``depths[NAME]``."""
+    extract_demo(root, layers)
+    for name, k in depths.items():
+        fit_head(
+            root / "train",
+            root / name,
+            val_features=root / "val",
+            params={"max_layer": k, "probe_params": {"folds": 2, "max_epochs": 4}},
+            options=FitOptions(depth_curve=False, plots=False, select=None, progress=False),
+        )
     return root

@@ -11,28 +11,17 @@ import pyarrow.parquet as pq
 import pytest
 
 import neuronhead
-from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.predictor import PredictError
 from neuronhead.pipelines.score import score
-from tests.demo_features import extract_demo
+from tests.demo_features import fit_demo_heads
 from tests.paths import DEMO, REPO
 
 
 @pytest.fixture(scope="module")
 def heads(tmp_path_factory):
     """Two classification heads on the demo set, stopping after layer 0 and after layer 1."""
-    root = tmp_path_factory.mktemp("predictor")
-    extract_demo(root, "0-1")
-    for name, k in (("k1", 0), ("k2", 1)):
-        fit_head(
-            root / "train",
-            root / name,
-            val_features=root / "val",
-            params={"max_layer": k, "probe_params": {"folds": 2, "max_epochs": 4}},
-            options=FitOptions(depth_curve=False, plots=False, select=None, progress=False),
-        )
-    return root
+    return fit_demo_heads(tmp_path_factory.mktemp("predictor"), "0-1", {"k1": 0, "k2": 1})
 
 
 def _val_texts() -> list[str]:

@@ -11,13 +11,12 @@ import torch
 
 from neuronhead.cli import main
 from neuronhead.heads.artifact import HeadError, load_head
-from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.pipelines.headset import HeadSet, parse_head_specs
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.score import score
 from neuronhead.store import load_features
-from tests.demo_features import extract_demo
+from tests.demo_features import fit_demo_heads
 from tests.paths import DEMO
 
 VAL = str(DEMO / "val.csv")
@@ -37,17 +36,7 @@ BAD_CSV = [
 @pytest.fixture(scope="module")
 def heads(tmp_path_factory):
     """Two heads on the demo set: one on layers 0..1, one on layers 0..3 (different depths)."""
-    root = tmp_path_factory.mktemp("score")
-    extract_demo(root, "0-3")
-    for name, k in (("shallow", 1), ("deep", 3)):
-        fit_head(
-            root / "train",
-            root / name,
-            val_features=root / "val",
-            params={"max_layer": k, "probe_params": {"folds": 2, "max_epochs": 4}},
-            options=FitOptions(depth_curve=False, plots=False, select=None, progress=False),
-        )
-    return root
+    return fit_demo_heads(tmp_path_factory.mktemp("score"), "0-3", {"shallow": 1, "deep": 3})
 
 
 def _read(out):

@@ -127,7 +127,7 @@ def part_exactness(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 def part_pick(ctx: dict[str, Any]) -> dict[str, Any]:
-    from neuronhead.pipelines.extractor import pick_device_dtype
+    from neuronhead.pipelines.worker import pick_device_dtype
 
     auto = pick_device_dtype("auto", "auto")
     expected = ("cuda", "bfloat16") if ctx["device"] == "cuda" else ("cpu", "float32")

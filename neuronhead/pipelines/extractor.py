@@ -12,10 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import torch
 
-from neuronhead.models.hooked import HookedModel
-from neuronhead.models.loading import load_model
 from neuronhead.pipelines.options import Capture, Compute
 from neuronhead.pipelines.worker import Computed, ShardWorker
 from neuronhead.store import (
@@ -40,41 +37,14 @@ class ExtractorSettings:
     torch_threads: int | None = None  # filled in from the pool sizing when unset
 
 
-def pick_device_dtype(device: str, dtype: str) -> tuple[str, str]:
-    """CUDA when there is one; half precision there (bf16 where supported), fp32 on CPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if dtype == "auto":
-        if device.startswith("cuda"):
-            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        else:
-            dtype = "float32"
-    return device, dtype
-
-
 class ShardExtractor(ShardWorker):
     """Loads the model once (only the blocks needed), then turns shards into feature files."""
 
     def __init__(self, settings: ExtractorSettings) -> None:
         self.settings = settings
-        capture, compute = settings.capture, settings.compute
-        if settings.torch_threads:
-            torch.set_num_threads(settings.torch_threads)
-        device, dtype = pick_device_dtype(compute.device, compute.dtype)
-        self.device, self.dtype = device, dtype
-        loaded = load_model(
-            settings.model_path,
-            depth=None if capture.embeddings else max(capture.layers) + 1,
-            dtype=dtype,
-            device=device,
-            trust_remote_code=compute.trust_remote_code,
-        )
-        self.hooked = HookedModel(
-            loaded,
-            capture.layers,
-            pool_special_tokens=capture.pool_special_tokens,
-            embeddings=capture.embeddings,
-        )
+        capture = settings.capture
+        depth = None if capture.embeddings else max(capture.layers) + 1
+        self.load(capture.layers, depth, embeddings=capture.embeddings)
         embed_dim = self.hooked.embed_dim if capture.embeddings else None
         self.schema = feature_schema(self.hooked.widths(), settings.label_kind, embed_dim)
 

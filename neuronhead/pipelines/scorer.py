@@ -19,9 +19,6 @@ import pyarrow as pa
 import torch
 
 from neuronhead.heads.artifact import head_from_bytes
-from neuronhead.models.hooked import HookedModel
-from neuronhead.models.loading import load_model
-from neuronhead.pipelines.extractor import pick_device_dtype
 from neuronhead.pipelines.options import Capture, Compute
 from neuronhead.pipelines.worker import Computed, ShardWorker
 from neuronhead.store import shard_name, write_table
@@ -73,8 +70,6 @@ class ShardScorer(ShardWorker):
 
     def __init__(self, settings: ScorerSettings) -> None:
         self.settings = settings
-        if settings.torch_threads:
-            torch.set_num_threads(settings.torch_threads)
         self.heads = {h["name"]: head_from_bytes(h)[0] for h in settings.heads}
         self.neurons = union_neurons(self.heads)
         # Where each head's neurons sit inside the union, per layer.
@@ -85,20 +80,7 @@ class ShardScorer(ShardWorker):
             }
             for name, head in self.heads.items()
         }
-        self.device, self.dtype = pick_device_dtype(settings.compute.device, settings.compute.dtype)
-        loaded = load_model(
-            settings.model_path,
-            depth=max(self.neurons) + 1,
-            dtype=self.dtype,
-            device=self.device,
-            trust_remote_code=settings.compute.trust_remote_code,
-        )
-        self.hooked = HookedModel(
-            loaded,
-            list(self.neurons),
-            neurons=self.neurons,
-            pool_special_tokens=settings.capture.pool_special_tokens,
-        )
+        self.load(list(self.neurons), max(self.neurons) + 1, neurons=self.neurons)
         self.schema = score_schema(self.heads, settings.keep_text, settings.tweet_columns)
 
     def finish(self, computed: Computed) -> dict:

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import torch
 
 from neuronhead.models.hooked import HookedModel
+from neuronhead.models.loading import load_model
 from neuronhead.models.tokens import Tokenized
 from neuronhead.pipelines.shards import row_errors, step_seconds, unpack
 
@@ -36,17 +38,45 @@ class Computed:
         return step_seconds(self.shard, model=self.model_s, **later)
 
 
+def pick_device_dtype(device: str, dtype: str) -> tuple[str, str]:
+    """CUDA when there is one; half precision there (bf16 where supported), fp32 on CPU."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        else:
+            dtype = "float32"
+    return device, dtype
+
+
 class ShardWorker:
     """Built once per actor (or once in-process); ``__call__`` is the Ray Data entry point.
 
-    Subclasses set ``settings`` (with ``capture`` and ``compute`` option groups), ``hooked``, ``device``
-    and ``dtype``, and write ``finish``, which ends with ``summary``.
+    Subclasses set ``settings`` (with ``capture`` and ``compute`` option groups), call ``load`` once,
+    and write ``finish``, which ends with ``summary``.
     """
 
     settings: Any
     hooked: HookedModel
     device: str
     dtype: str
+
+    def load(self, layers: list[int], depth: int | None, **hooked: Any) -> None:
+        """Torch threads, device and dtype, then the model's first ``depth`` blocks (all: ``None``)
+        hooked at ``layers``; ``hooked`` passes on to :class:`HookedModel` (``neurons``, ``embeddings``)."""
+        s = self.settings
+        if s.torch_threads:
+            torch.set_num_threads(s.torch_threads)
+        self.device, self.dtype = pick_device_dtype(s.compute.device, s.compute.dtype)
+        loaded = load_model(
+            s.model_path,
+            depth=depth,
+            dtype=self.dtype,
+            device=self.device,
+            trust_remote_code=s.compute.trust_remote_code,
+        )
+        self.hooked = HookedModel(loaded, layers, pool_special_tokens=s.capture.pool_special_tokens, **hooked)
 
     def compute(self, shard: dict) -> Computed:
         """The forward pass over the shard's rows that can be pooled; the others carry their error."""

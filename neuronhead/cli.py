@@ -475,6 +475,24 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _args_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--head", action="append", required=True, help="[NAME=]head folder; repeat for several")
+    p.add_argument("--out", required=True, help="new folder for the bundle")
+    p.add_argument("--model", default=None, help="model folder to take the blocks from (default: the heads')")
+    p.add_argument("--force", action="store_true", help="export even if the model is not the heads' model")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from neuronhead.pipelines.bundle import export_bundle
+    from neuronhead.pipelines.headset import HeadSet
+
+    record = export_bundle(HeadSet.load(args.head, model=args.model, force=args.force), args.out)
+    size = sum(f.stat().st_size for f in Path(args.out).rglob("*") if f.is_file())
+    heads, blocks = ", ".join(record["heads"]), f"blocks 0..{record['depth'] - 1}"
+    print(f"bundle: {args.out} ({heads}; {blocks}; {size / 2**20:.1f} MiB)")
+    return 0
+
+
 def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="TOML or YAML file of the options below")
     _add_config_flags(p)
@@ -595,6 +613,14 @@ COMMANDS = {
         _evaluate,
         help="metrics of a saved head on labelled data (prints JSON)",
         description="Score a head folder on labelled data or on an extraction of it; prints JSON metrics.",
+    ),
+    "export": Command(
+        _args_export,
+        _export,
+        help="one folder with the heads, the model blocks they need, the tokenizer and config",
+        description="Writes a bundle that `neuronhead.load(DIR)` and `neuronhead score --head DIR` use "
+        "without the original model folder: the heads, blocks 0..k (safetensors), the tokenizer, the config "
+        "and bundle.json with every file's sha256 (a bundle whose files do not match is refused).",
     ),
     "analyze": Command(
         _args_analyze,

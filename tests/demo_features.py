@@ -10,17 +10,17 @@ from neuronhead.pipelines.options import Capture, Engine, Output
 from tests.paths import DEMO
 
 
-def extract_demo(root: Path, layers: str) -> Path:
+def extract_demo(root: Path, layers: str, model: str | None = None) -> Path:
     """``root/train`` and ``root/val``: the demo CSVs' features of ``layers`` (paths from tests/paths.py)."""
     for split in ("train", "val"):
-        extract(DEMO / f"{split}.csv", root / split, capture=Capture(layers=layers),
+        extract(DEMO / f"{split}.csv", root / split, model=model, capture=Capture(layers=layers),
                 engine=Engine("local"), output=Output(progress=False))  # fmt: skip
     return root
 
 
-def fit_demo_heads(root: Path, layers: str, depths: dict[str, int]) -> Path:
+def fit_demo_heads(root: Path, layers: str, depths: dict[str, int], model: str | None = None) -> Path:
     """Small heads on the demo features of ``layers``: ``root/NAME`` stops after layer ``depths[NAME]``."""
-    extract_demo(root, layers)
+    extract_demo(root, layers, model)
     for name, k in depths.items():
         fit_head(
             root / "train",

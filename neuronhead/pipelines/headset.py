@@ -15,6 +15,7 @@ from typing import Any
 
 from neuronhead.heads.artifact import HeadError, head_bytes, head_from_bytes
 from neuronhead.models.loading import resolve_model_path, weights_hash
+from neuronhead.pipelines.bundle import is_bundle, read_bundle
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -58,6 +59,10 @@ class HeadSet:
         ``model`` replaces the folder the heads recorded; its weights must be the heads' unless
         ``force``. An explicit ``normalize`` decides how texts are read, so heads may then differ in it.
         """
+        if len(specs) == 1 and is_bundle(specs[0]):
+            if model is not None:
+                raise ValueError(f"{specs[0]} is a bundle: it carries its own model; drop --model")
+            return cls.from_bundle(specs[0])
         named = parse_head_specs(specs)
         if not named:
             raise ValueError("give at least one --head")
@@ -72,6 +77,17 @@ class HeadSet:
                 f"({expected}); pass --force to score anyway"
             )
         return cls(blobs, model_path, extraction_of(blobs[0]["info"]))
+
+    @classmethod
+    def from_bundle(cls, folder: str | Path) -> HeadSet:
+        """The heads of an exported bundle (``neuronhead export``), on the blocks it carries."""
+        record = read_bundle(folder)
+        folder = Path(folder)
+        blobs = [head_bytes(folder / "heads" / name) | {"name": name} for name in record["heads"]]
+        _check_same(blobs, set())
+        if blobs[0]["info"]["model"].get("weights_sha256") != record["model"]["source_weights_sha256"]:
+            raise HeadError(f"{folder}: its heads were trained on another model than the one it carries")
+        return cls(blobs, folder / "model", extraction_of(blobs[0]["info"]))
 
     @property
     def names(self) -> list[str]:

@@ -1,0 +1,72 @@
+"""``neuronhead export``: a bundle predicts and scores as the original head does, without the original
+model, and a bundle whose files do not match their recorded hashes is refused."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import neuronhead
+from neuronhead.cli import main
+from neuronhead.heads.artifact import HeadError
+from neuronhead.pipelines.options import Engine, Output
+from neuronhead.pipelines.score import score
+from tests.demo_features import fit_demo_heads
+from tests.paths import REPO
+
+TEXTS = ["what a lovely day", "this is terrible", "the bus is late again @user", "ok"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_models):
+    """A k = 2 head on a copy of the tiny BERT, its predictions, and its bundle made by the CLI."""
+    root = tmp_path_factory.mktemp("bundle")
+    shutil.copytree(tiny_models["bert"], root / "model")
+    fit_demo_heads(root, "0-1", {"head": 1}, model=str(root / "model"))
+    before = neuronhead.load(root / "head").predict_proba(TEXTS)
+    assert main(["export", "--head", str(root / "head"), "--out", str(root / "bundle")]) == 0
+    return root, before
+
+
+def test_a_bundle_predicts_as_the_original_without_the_original_model(exported):
+    root, before = exported
+    config = json.loads((root / "bundle" / "model" / "config.json").read_text())
+    assert config["num_hidden_layers"] == 2  # the tiny BERT has 4: only the blocks the head needs
+    shutil.rmtree(root / "model", ignore_errors=True)  # the original model is gone
+    after = neuronhead.load(root / "bundle")
+    np.testing.assert_allclose(after.predict_proba(TEXTS), before, atol=1e-6)
+    assert after.names == ["head"]
+    data = root / "texts.jsonl"
+    data.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(TEXTS)))
+    score(
+        [str(root / "bundle")], data, root / "scores", engine=Engine("local"), output=Output(progress=False)
+    )
+    scored = pq.read_table(root / "scores" / "shards").to_pandas().sort_values("row")
+    np.testing.assert_allclose(np.stack(scored["head_scores"].to_numpy()), before, atol=1e-6)
+
+
+def test_a_bundle_whose_files_do_not_match_is_refused(exported, tmp_path, capsys):
+    bundle = tmp_path / "b"
+    shutil.copytree(exported[0] / "bundle", bundle)
+    assert main(["export", "--head", str(bundle), "--out", str(bundle)]) != 0
+    assert "exists and is not empty" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="carries its own model"):
+        neuronhead.load(bundle, model="elsewhere")
+    weights = bundle / "heads" / "head" / "head.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(HeadError, match="head.safetensors: does not match the sha256"):
+        neuronhead.load(bundle)
+
+
+def test_the_readme_export_line_runs(exported, tmp_path):
+    readme = (REPO / "README.md").read_text(encoding="utf-8").split("## Use a head", 1)[1]
+    line = readme.split("```bash\n", 1)[1].split("```", 1)[0].strip()
+    args = shlex.split(line.replace("runs/emotion/head", str(exported[0] / "bundle")))  # a bundle re-exports
+    args = [a.replace("runs/emotion/bundle", str(tmp_path / "bundle")) for a in args]
+    assert args[0] == "neuronhead" and main(args[1:]) == 0
+    assert neuronhead.load(tmp_path / "bundle").names == ["head"]

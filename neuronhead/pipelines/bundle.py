@@ -17,6 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from transformers.utils import logging as hf_logging
+
 from neuronhead.heads.artifact import HeadError
 from neuronhead.models.loading import load_model, weights_hash
 from neuronhead.store import write_json
@@ -39,7 +41,11 @@ def export_bundle(heads: Any, out: str | os.PathLike) -> dict[str, Any]:
     shutil.rmtree(tmp, ignore_errors=True)
     depth = max(int(b["info"]["deepest_layer"]) for b in heads.blobs) + 1
     loaded = load_model(heads.model_path, depth=depth)
-    loaded.model.save_pretrained(tmp / "model", safe_serialization=True)
+    hf_logging.disable_progress_bar()  # one shard of a few blocks: no bar
+    try:
+        loaded.model.save_pretrained(tmp / "model", safe_serialization=True)
+    finally:
+        hf_logging.enable_progress_bar()
     loaded.tokenizer.save_pretrained(tmp / "model")
     for blob in heads.blobs:
         (tmp / "heads" / blob["name"]).mkdir(parents=True)

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from neuronhead.models.loading import load_tokenizer
-from neuronhead.models.tokens import tokenize
 from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.options import Capture, Compute
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer
+from neuronhead.pipelines.shards import tokenize_rows
 from neuronhead.tweets.normalize import tweeteval_normalize
 
 
@@ -88,24 +88,14 @@ class Predictor:
 
     def _tokenized(self, texts: list[str]) -> dict[str, Any]:
         """A packed shard as the scoring workers receive it: ids, special-token masks, truncation."""
-        if any(not isinstance(t, str) for t in texts):
-            i = next(i for i, t in enumerate(texts) if not isinstance(t, str))
-            raise PredictError(f"text {i}: not a string but {type(texts[i]).__name__}")
+        bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise PredictError(f"text {bad}: not a string but {type(texts[bad]).__name__}")
         if self.normalize:
             texts = [tweeteval_normalize(t) for t in texts]
-        keep = [i for i, t in enumerate(texts) if t]
-        tok = tokenize(self.tokenizer, [texts[i] for i in keep], self.capture.max_length)
         n = len(texts)
-        shard: dict[str, Any] = {
-            "row": list(range(n)),
-            "text": texts,
-            "input_ids": [[] for _ in range(n)],
-            "special": [[] for _ in range(n)],
-            "truncated": [False] * n,
-        }
-        for j, i in enumerate(keep):
-            shard["input_ids"][i], shard["special"][i] = tok.ids[j], tok.special[j]
-            shard["truncated"][i] = tok.truncated[j]
+        shard: dict[str, Any] = {"row": list(range(n)), "text": texts}
+        shard.update(tokenize_rows(self.tokenizer, texts, self.capture.max_length))
         return shard
 
     def _each(self, outputs: dict[str, np.ndarray], convert) -> np.ndarray | dict[str, np.ndarray]:

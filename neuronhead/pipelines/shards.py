@@ -98,18 +98,25 @@ def tokenize_shards(
     out = []
     for shard in unpack(batch):
         t0 = time.perf_counter()
-        texts = shard["text"]
-        skips = shard.get("skip") or [None] * len(texts)
-        keep = [i for i, t in enumerate(texts) if t and not skips[i]]
-        tok = tokenize(tokenizer, [texts[i] for i in keep], max_length) if keep else None
-        ids: list[list[int]] = [[] for _ in texts]
-        special: list[list[int]] = [[] for _ in texts]
-        truncated = [False] * len(texts)
-        for j, i in enumerate(keep):
-            ids[i], special[i], truncated[i] = tok.ids[j], tok.special[j], tok.truncated[j]
-        shard.update(input_ids=ids, special=special, truncated=truncated, tokenize_s=time.perf_counter() - t0)
+        shard.update(tokenize_rows(tokenizer, shard["text"], max_length, shard.get("skip")))
+        shard["tokenize_s"] = time.perf_counter() - t0
         out.append(pack(shard))
     return pa.concat_tables(out, promote_options="permissive")
+
+
+def tokenize_rows(
+    tokenizer, texts: list[str], max_length: int, skips: list[str | None] | None = None
+) -> dict[str, list]:
+    """``input_ids``, ``special`` and ``truncated`` per text; empty and skipped texts get no tokens."""
+    skips = skips or [None] * len(texts)
+    keep = [i for i, t in enumerate(texts) if t and not skips[i]]
+    tok = tokenize(tokenizer, [texts[i] for i in keep], max_length) if keep else None
+    ids: list[list[int]] = [[] for _ in texts]
+    special: list[list[int]] = [[] for _ in texts]
+    truncated = [False] * len(texts)
+    for j, i in enumerate(keep):
+        ids[i], special[i], truncated[i] = tok.ids[j], tok.special[j], tok.truncated[j]
+    return {"input_ids": ids, "special": special, "truncated": truncated}
 
 
 STATS = "shard_stats.json"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,17 @@ from neuronhead.pipelines.options import Capture, Compute
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer
 from neuronhead.pipelines.shards import tokenize_rows
 from neuronhead.tweets.normalize import tweeteval_normalize
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Texts after the heads: ``outputs[head]`` holds the rows that ran (positions ``ok``), and
+    ``errors``/``truncated`` every row."""
+
+    outputs: dict[str, np.ndarray]
+    ok: list[int]
+    errors: list[str | None]
+    truncated: list[bool]
 
 
 class PredictError(ValueError):
@@ -61,14 +73,43 @@ class Predictor:
 
     def outputs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """``{head: probabilities (n, classes) or values (n,)}`` for ``texts``, in order."""
+        scored = self.scored(texts)
+        bad = next(((i, e) for i, e in enumerate(scored.errors) if e), None)
+        if bad is not None:
+            raise PredictError(f"text {bad[0]}: {bad[1]}")
+        return scored.outputs
+
+    def scored(self, texts: Sequence[str]) -> Scored:
+        """Every head on ``texts`` in one pass, a text that cannot be scored kept with its reason
+        (as ``score`` writes it) instead of raised: what a server answering many texts needs."""
         if isinstance(texts, str):
             raise TypeError("give a list of texts, not one string")
         shard = self._tokenized(list(texts))
         computed = self.scorer.compute(shard)
-        bad = next(((i, e) for i, e in enumerate(computed.errors) if e), None)
-        if bad is not None:
-            raise PredictError(f"text {bad[0]}: {bad[1]}")
-        return {name: self.scorer.head_outputs(name, computed.outputs) for name in self.names}
+        outputs = (
+            {name: self.scorer.head_outputs(name, computed.outputs) for name in self.names}
+            if computed.ok
+            else {}
+        )
+        return Scored(outputs, computed.ok, computed.errors, [bool(t) for t in shard["truncated"]])
+
+    def records(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """Per text: ``{"truncated", "error", "heads": {name: {"label", "probabilities"} or
+        {"value"}}}`` (``heads`` empty when ``error``), JSON-ready."""
+        scored = self.scored(texts)
+        pairs = zip(scored.truncated, scored.errors, strict=True)
+        out: list[dict[str, Any]] = [{"truncated": t, "error": e, "heads": {}} for t, e in pairs]
+        for name, values in scored.outputs.items():
+            regression = self.scorer.heads[name].task == "regression"
+            labels = None if regression else self.labels(name)
+            for j, i in enumerate(scored.ok):
+                if regression:
+                    out[i]["heads"][name] = {"value": float(values[j])}
+                else:
+                    p = values[j]
+                    probs = {label: float(v) for label, v in zip(labels, p, strict=True)}
+                    out[i]["heads"][name] = {"label": labels[int(p.argmax())], "probabilities": probs}
+        return out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray | dict[str, np.ndarray]:
         """Class probabilities, columns in the order of ``labels``."""

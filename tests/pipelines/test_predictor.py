@@ -80,3 +80,17 @@ def test_the_readme_lines_run(heads):
     exec(section.replace("runs/emotion/head", str(heads / "k1")), scope)
     labels, proba, names = eval(section.splitlines()[-1].split("  #")[0], scope)
     assert labels[0] in names and proba.shape == (1, len(names)) and abs(proba.sum() - 1) < 1e-5
+
+
+def test_records_keep_every_text_with_its_reason(heads):
+    predictor = neuronhead.load(heads / "k1")
+    texts = ["fine", "", "x " * 400]
+    records = predictor.records(texts)
+    assert [r["error"] for r in records] == [None, "empty text", None]
+    assert [r["truncated"] for r in records] == [False, False, True]
+    assert records[1]["heads"] == {}
+    first = records[0]["heads"]["k1"]
+    proba = predictor.predict_proba(["fine"])[0]
+    assert list(first["probabilities"]) == predictor.labels()
+    np.testing.assert_allclose(list(first["probabilities"].values()), proba, atol=1e-6)
+    assert first["label"] == predictor.labels()[int(proba.argmax())]

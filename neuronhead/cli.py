@@ -493,6 +493,46 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _args_serve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--head", action="append", required=True, help="[NAME=]head folder or bundle; repeatable")
+    p.add_argument("--model", default=None, help="model folder (default: the heads')")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray on 127.0.0.1)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address the HTTP proxy binds (default: loopback only)"
+    )
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--replicas", type=int, default=1, help="replicas, each with the model loaded once")
+    p.add_argument(
+        "--max-batch-size", type=int, default=64, help="texts of concurrent requests per forward pass"
+    )
+    p.add_argument(
+        "--batch-wait-ms", type=float, default=10.0, help="how long the first text waits for others"
+    )
+    p.add_argument("--max-texts", type=int, default=64, help="texts per request; more: 413")
+    p.add_argument("--max-body-bytes", type=int, default=1_048_576, help="request body size; more: 413")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from neuronhead.serve.options import Batching, Limits, Serving
+    from neuronhead.serve.server import serve_until_interrupted, start, stop_on_signals
+
+    stop_on_signals()
+    try:
+        url = start(
+            args.head,
+            args.model,
+            args.address,
+            limits=_options(Limits, args),
+            batching=_options(Batching, args),
+            serving=_options(Serving, args),
+        )
+    except KeyboardInterrupt:
+        print("neuronhead serve: stopped before the endpoint was up", file=sys.stderr)
+        return 130
+    serve_until_interrupted(url, args.head, args.address)
+    return 0
+
+
 def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="TOML or YAML file of the options below")
     _add_config_flags(p)
@@ -621,6 +661,15 @@ COMMANDS = {
         description="Writes a bundle that `neuronhead.load(DIR)` and `neuronhead score --head DIR` use "
         "without the original model folder: the heads, blocks 0..k (safetensors), the tokenizer, the config "
         "and bundle.json with every file's sha256 (a bundle whose files do not match is refused).",
+    ),
+    "serve": Command(
+        _args_serve,
+        _serve,
+        help="an HTTP endpoint for heads on Ray Serve (POST /predict, GET /heads, GET /healthz)",
+        description="Deploys the heads on Ray Serve and blocks until Ctrl-C. Texts of concurrent requests "
+        "are batched into one forward pass for every head. Binds 127.0.0.1 unless --host says otherwise; "
+        "without --address it starts a local Ray (dashboard off). Bad requests get 400 (not JSON or not "
+        "UTF-8), 413 (over --max-body-bytes or --max-texts) or 422 (wrong shape), with the reason.",
     ),
     "analyze": Command(
         _args_analyze,

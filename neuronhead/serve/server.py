@@ -1,0 +1,76 @@
+"""``neuronhead serve``: start (or join) Ray, deploy the heads, print the URL, block until Ctrl-C."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from collections.abc import Sequence
+
+from neuronhead.serve.options import Batching, Limits, Serving
+
+APP_NAME = "neuronhead"
+
+
+def local_serving(serving: Serving, cpus: int | None = None) -> Serving:
+    """On a local Ray of ``cpus`` CPUs, replicas that would ask for more than there is share them:
+    a replica waiting for a CPU that never frees would leave the endpoint half deployed, silently."""
+    cpus = cpus or os.cpu_count() or 1
+    if serving.replicas * serving.replica_cpus <= cpus:
+        return serving
+    return dataclasses.replace(serving, replica_cpus=cpus / serving.replicas)
+
+
+def start(
+    heads: Sequence[str],
+    model: str | None = None,
+    address: str | None = None,
+    limits: Limits = Limits(),
+    batching: Batching = Batching(),
+    serving: Serving = Serving(),
+) -> str:
+    """Deploy the heads on Ray Serve and return the URL. Without ``address``: a fresh local Ray
+    (dashboard off, everything on 127.0.0.1); the HTTP proxy binds ``serving.host`` only."""
+    from ray import serve
+
+    from neuronhead.cluster.connect import ensure_ray
+    from neuronhead.serve.app import application
+
+    ensure_ray(address)
+    if not address and not os.environ.get("RAY_ADDRESS"):
+        serving = local_serving(serving)
+    serve.start(http_options={"host": serving.host, "port": serving.port})
+    app = application(list(heads), model, limits, batching, serving)
+    serve.run(app, name=APP_NAME, route_prefix="/")
+    host = f"[{serving.host}]" if ":" in serving.host else serving.host
+    return f"http://{host}:{serving.port}"
+
+
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM both stop the server cleanly: SIGTERM is how a process manager or a
+    container runtime asks, and without this Ray's own handler aborts the process (core dump,
+    Ray's agents left behind); a shell also starts background jobs with SIGINT ignored."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def serve_until_interrupted(url: str, heads: Sequence[str], address: str | None = None) -> None:
+    """Print where the endpoint is, keep it up until Ctrl-C, then take it down (on a cluster: only
+    this application; a local Ray goes with the process)."""
+    from ray import serve
+
+    stop_on_signals()  # again: starting Ray put its own SIGTERM handler in
+    paths = "POST /predict, GET /heads, GET /healthz"
+    print(f"serving {', '.join(heads)} at {url} ({paths}); Ctrl-C stops", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        serve.delete(APP_NAME) if address else serve.shutdown()

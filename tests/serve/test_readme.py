@@ -1,0 +1,60 @@
+"""The README's ``serve`` and ``curl`` lines run: the CLI starts the endpoint, curl gets an answer,
+and SIGTERM (as Ctrl-C) takes it down cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.demo_features import fit_demo_heads
+from tests.paths import REPO
+from tests.serve.http import call, free_port, wait_for_line
+
+pytestmark = pytest.mark.slow
+
+
+def readme_lines() -> tuple[str, str]:
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("### Serve it", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    serve_line, curl_line = block.strip().splitlines()
+    return serve_line, curl_line
+
+
+def test_the_readme_serve_and_curl_lines_run(tmp_path):
+    started: list[str] = []
+    heads = fit_demo_heads(tmp_path, "0-1", {"emotion": 1})
+    serve_line, curl_line = readme_lines()
+    port = free_port()
+    args = shlex.split(serve_line.replace("runs/emotion/bundle", str(heads / "emotion")))
+    assert args[:2] == ["neuronhead", "serve"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "neuronhead.cli", *args[1:], "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        started = wait_for_line(server, f"at http://127.0.0.1:{port} ")
+        curl = shlex.split(curl_line.replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
+        assert curl[0] == "curl"
+        answer = json.loads(
+            subprocess.run(curl, capture_output=True, text=True, check=True, timeout=60).stdout
+        )
+        labels = call(f"http://127.0.0.1:{port}/heads")[1]["heads"]["emotion"]["labels"]
+        (result,) = answer["results"]
+        assert result["error"] is None and result["truncated"] is False
+        assert result["heads"]["emotion"]["label"] in labels
+        assert abs(sum(result["heads"]["emotion"]["probabilities"].values()) - 1) < 1e-5
+    finally:
+        server.send_signal(signal.SIGTERM)  # as a process manager stops it; Ctrl-C (SIGINT) the same
+        output = "".join(started) + server.communicate(timeout=120)[0]
+    assert "stopping" in output and "SIGTERM" not in output, output
+    assert server.returncode == 0, output

@@ -1,0 +1,147 @@
+"""``neuronhead serve`` over HTTP: one Serve app for the module (two heads on the demo set), every bad
+request with its status code, and predictions equal to ``Predictor.records`` for the same texts."""
+
+from __future__ import annotations
+
+import csv
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import neuronhead
+from neuronhead.serve.options import Batching, Limits
+from tests.demo_features import fit_demo_heads
+from tests.paths import DEMO
+from tests.serve.http import call, free_port, predict
+
+pytestmark = pytest.mark.slow
+LIMITS = Limits(max_texts=16, max_body_bytes=600_000)
+
+
+@pytest.fixture(scope="module")
+def heads(tmp_path_factory):
+    return fit_demo_heads(tmp_path_factory.mktemp("serve"), "0-1", {"k1": 0, "k2": 1})
+
+
+@pytest.fixture(scope="module")
+def url(heads):
+    from ray import serve
+
+    from neuronhead.serve.options import Serving
+    from neuronhead.serve.server import start
+
+    specs = [f"k1={heads / 'k1'}", f"k2={heads / 'k2'}"]
+    yield start(specs, limits=LIMITS, batching=Batching(16, 20), serving=Serving(port=free_port()))
+    serve.shutdown()
+
+
+@pytest.fixture(scope="module")
+def predictor(heads):
+    return neuronhead.load(f"k1={heads / 'k1'}", f"k2={heads / 'k2'}")
+
+
+def val_texts(n: int) -> list[str]:
+    with open(DEMO / "val.csv", newline="", encoding="utf-8") as f:
+        return [row["text"] for row in csv.DictReader(f)][:n]
+
+
+def same(got: list[dict], expected: list[dict]) -> None:
+    """Records equal: labels, flags and errors exactly, probabilities to 1e-6."""
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert (g["truncated"], g["error"], set(g["heads"])) == (e["truncated"], e["error"], set(e["heads"]))
+        for name, head in e["heads"].items():
+            assert g["heads"][name]["label"] == head["label"]
+            assert list(g["heads"][name]["probabilities"]) == list(head["probabilities"])
+            np.testing.assert_allclose(
+                list(g["heads"][name]["probabilities"].values()),
+                list(head["probabilities"].values()),
+                atol=1e-6,
+            )
+
+
+def test_health_and_heads(url, predictor):
+    assert call(f"{url}/healthz") == (200, {"status": "ok"})
+    status, body = call(f"{url}/heads")
+    assert status == 200
+    assert set(body["heads"]) == {"k1", "k2"}
+    assert body["heads"]["k1"] == {
+        "task": "classification",
+        "labels": predictor.labels("k1"),
+        "deepest_layer": 0,
+    }
+    assert body["heads"]["k2"]["deepest_layer"] == 1 and body["depth"] == 1
+    sha = predictor.heads.blobs[0]["info"]["model"]["weights_sha256"]
+    assert body["model"]["weights_sha256"] == sha and len(sha) == 64
+    assert body["max_length"] == predictor.capture.max_length
+    assert body["limits"] == {"max_texts": 16, "max_body_bytes": 600_000}
+
+
+def test_predictions_equal_the_predictor_for_both_heads(url, predictor):
+    texts = val_texts(16)
+    status, body = predict(url, texts)
+    assert status == 200
+    same(body["results"], predictor.records(texts))
+    assert all("explanation" not in r for r in body["results"])
+
+
+def test_concurrent_requests_are_split_back_in_order(url, predictor):
+    """Requests arriving together are batched into one pass; each gets its own texts' answers."""
+    texts = val_texts(60)
+    chunks = [texts[i : i + 1 + i % 5] for i in range(0, 48, 4)]
+    with ThreadPoolExecutor(len(chunks)) as pool:
+        answers = list(pool.map(lambda c: predict(url, c), chunks))
+    expected = predictor.records(texts)
+    for (i, chunk), (status, body) in zip(zip(range(0, 48, 4), chunks, strict=True), answers, strict=True):
+        assert status == 200
+        same(body["results"], expected[i : i + len(chunk)])
+
+
+BAD = {
+    "empty list": (b'{"texts": []}', 422, '"texts" is empty'),
+    "a text that is a number": (b'{"texts": ["fine", 7]}', 422, "text 1 is not a string but a number"),
+    "texts not a list": (b'{"texts": "one"}', 422, "must be a list of strings"),
+    "more texts than --max-texts": (json.dumps({"texts": ["a"] * 17}).encode(), 413, "(--max-texts)"),
+    "body over --max-body-bytes": (json.dumps({"texts": ["a" * 700_000]}).encode(), 413, "--max-body-bytes"),
+    "invalid UTF-8": (b'{"texts": ["caf\xe9"]}', 400, "not valid UTF-8"),
+    "invalid JSON": (b'{"texts": ["a",', 400, "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_a_bad_request_gets_its_status_and_reason(url, case, record):
+    body, status, reason = BAD[case]
+    got = call(f"{url}/predict", "POST", body)
+    assert got[0] == status and reason in got[1]["error"], got
+    assert call(f"{url}/healthz") == (200, {"status": "ok"})
+    record("bad input", f"serve: {case}", f"HTTP {got[0]}: `{got[1]['error'][:90]}`", 1, 0)
+
+
+def test_wrong_paths_and_methods(url):
+    status, body = call(f"{url}/nowhere")
+    assert status == 404 and "paths: /predict" in body["error"]
+    assert call(f"{url}/predict")[0] == 405
+    assert call(f"{url}/healthz", "POST", b"{}")[0] == 405
+    assert call(f"{url}/heads", "DELETE")[0] == 405
+
+
+def test_odd_texts_are_scored(url, predictor, record):
+    texts = [
+        "x " * 50_000,
+        "what a day! 🎉👩‍👩‍👧",
+        "nul\x00inside",
+        "שלום עולם, מה שלומך?",
+        "مرحبا بالعالم",
+        "",
+    ]
+    status, body = predict(url, texts)
+    assert status == 200
+    results = body["results"]
+    assert len(texts[0]) == 100_000 and results[0]["truncated"] is True
+    assert [r["error"] for r in results] == [None] * 5 + ["empty text"]
+    assert results[5]["heads"] == {}
+    same(results, predictor.records(texts))
+    outcome = "HTTP 200, all answered; the long text marked truncated, the empty one `empty text`"
+    record("bad input", "serve: 100k-character text, emoji, NUL, right-to-left, empty", outcome, 6, 6)

@@ -20,8 +20,9 @@ __all__ = ["__version__", "load"]
 def load(
     *heads: str | os.PathLike, model: str | None = None, force: bool = False, **compute: Any
 ) -> Predictor:
-    """``neuronhead.load("runs/x/head")`` (or several ``NAME=PATH`` heads): a predictor with ``predict``,
-    ``predict_proba`` and ``predict_values`` that applies what each head recorded.
+    """``neuronhead.load("runs/x/head")`` (or several ``NAME=PATH`` heads, or an exported bundle): a
+    predictor with ``predict``, ``predict_proba``, ``predict_values`` and ``explain`` that applies what
+    each head recorded.
 
     ``model`` runs another copy of the heads' model (its weights must match unless ``force``);
     ``compute`` takes ``Compute``'s fields (``batch_size``, ``device``, ``dtype``…).

@@ -533,6 +533,34 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _args_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--head", action="append", required=True, help="[NAME=]head folder or bundle; repeat for several"
+    )
+    p.add_argument("--text", action="append", required=True, help="the text to explain; repeat for several")
+    p.add_argument("--top", type=int, default=10, help="neurons to list per head")
+    p.add_argument("--model", default=None, help="model folder (default: the one the heads recorded)")
+    p.add_argument("--json", action="store_true", help="print JSON lines (one per text) instead of tables")
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import json
+
+    from neuronhead.heads.explain import explanation_lines
+    from neuronhead.pipelines.predictor import Predictor
+
+    predictor = Predictor.load(args.head, model=args.model)
+    for text in args.text:
+        found = predictor.explanations(text, top=args.top)
+        if args.json:
+            print(json.dumps({"text": text, "heads": found}, ensure_ascii=False))
+            continue
+        print(f"text: {text}")
+        for name, record in found.items():
+            print("\n".join(explanation_lines(name, record)))
+    return 0
+
+
 def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="TOML or YAML file of the options below")
     _add_config_flags(p)
@@ -670,6 +698,15 @@ COMMANDS = {
         "are batched into one forward pass for every head. Binds 127.0.0.1 unless --host says otherwise; "
         "without --address it starts a local Ray (dashboard off). Bad requests get 400 (not JSON or not "
         "UTF-8), 413 (over --max-body-bytes or --max-texts) or 422 (wrong shape), with the reason.",
+    ),
+    "explain": Command(
+        _args_explain,
+        _explain,
+        help="which salient neurons moved a head's decision for a text, and where they fired",
+        description="For each text and head: the predicted label, its logit split over the head's salient "
+        "neurons L<layer>.N<index> (exact for linear heads; integrated gradients from the training mean "
+        "for dense ones, with the sum's residual), each neuron's pooled mean and max, and the tokens where "
+        "it fired most.",
     ),
     "analyze": Command(
         _args_analyze,

@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from neuronhead.heads.explain import attribute, explanation_record
 from neuronhead.models.loading import load_tokenizer
+from neuronhead.models.trace import pool_tokens, token_activations
 from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.options import Capture, Compute
 from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer
-from neuronhead.pipelines.shards import tokenize_rows
+from neuronhead.pipelines.shards import row_errors, tokenize_rows
 from neuronhead.tweets.normalize import tweeteval_normalize
 
 
@@ -122,6 +124,41 @@ class Predictor:
     def predict_values(self, texts: Sequence[str]) -> np.ndarray | dict[str, np.ndarray]:
         """A regression head's values."""
         return self._each(self.outputs(texts), self._regressor)
+
+    def explain(self, text: str, top: int = 10) -> dict[str, Any]:
+        """Why the heads said what they did for ``text``: the ``top`` salient neurons that moved each
+        head's predicted-class logit (a regression head's value) most, with their pooled values and
+        the tokens where they fired most. One head: its explanation; several: a dict by name.
+        How the shares are computed, and when they are exact: :mod:`neuronhead.heads.explain`."""
+        found = self.explanations(text, top)
+        return found[self.names[0]] if len(found) == 1 else found
+
+    def explanations(self, text: str, top: int = 10) -> dict[str, dict[str, Any]]:
+        """:meth:`explain` for every head, by name (JSON-ready)."""
+        if not isinstance(text, str):
+            raise PredictError(f"text 0: not a string but {type(text).__name__}")
+        shard = self._tokenized([text])
+        error = row_errors(shard, self.capture.pool_special_tokens)[0]
+        if error:
+            raise PredictError(f"text 0: {error}")
+        ids = shard["input_ids"][0]
+        pooled = [self.capture.pool_special_tokens or not s for s in shard["special"][0]]
+        acts = token_activations(self.scorer.hooked.loaded, ids, self.scorer.neurons)
+        union = {layer: pool_tokens(a, pooled).numpy() for layer, a in acts.items()}
+        words = [
+            self.tokenizer.convert_tokens_to_string([t]).strip()
+            for t in self.tokenizer.convert_ids_to_tokens(ids)
+        ]
+        found = {}
+        for name, head in self.scorer.heads.items():
+            where = self.scorer.positions[name]
+            values = {layer: union[layer][:, pos] for layer, pos in where.items()}
+            tokens = {layer: acts[layer][:, pos].numpy() for layer, pos in where.items()}
+            found[name] = explanation_record(
+                head, attribute(head, values), values, tokens, (words, pooled), top
+            )
+            found[name]["truncated"] = bool(shard["truncated"][0])
+        return found
 
     def labels(self, name: str | None = None) -> list[str]:
         head = self.scorer.heads[name or self.names[0]]

@@ -68,6 +68,7 @@ class RunConfig:
     engine: str = "auto"  # flags shared with the other commands: the CLI's engine group
     address: str | None = None
     examples: int = _opt(5, "texts shown per neuron in the report")
+    explain_texts: int = _opt(2, "validation texts per class explained in the report (0: none)")
     head_params: dict[str, Any] = field(default_factory=dict)  # config file only: NeuronHead's own names
 
     def head_settings(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from neuronhead.pipelines.extract import extract
 from neuronhead.pipelines.options import Capture, Engine, Output, Reading
 from neuronhead.pipelines.score import score
 from neuronhead.run.config import RunConfig
+from neuronhead.run.explanations import EXPLANATIONS, explain_examples
 from neuronhead.run.report import write_report
 from neuronhead.run.stages import StageLog, stage_key
 from neuronhead.store import load_features, read_manifest, write_json
@@ -56,7 +57,7 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     splits = {"train": (config.train, config.train_split), "val": (val_data, val_split)}
     if config.test:
         splits["test"] = (config.test, config.test_split)
-    total = len(splits) + 3 + bool(config.tune) + bool(config.score)
+    total = len(splits) + 3 + bool(config.tune) + bool(config.score) + bool(config.explain_texts)
     log = StageLog(out, total, progress)
     log.set(config=config.to_dict(), started=datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -68,6 +69,8 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     with log.stage("evaluate", "", f"evaluate {chosen.relative_to(out)} on " + ", ".join(features)) as rec:
         evaluations = {name: evaluate(chosen, f, out / "plots", name) for name, f in features.items()}
         rec.update(head=str(chosen.relative_to(out)), key=stage_key(_head_hash(chosen), fp))
+    if config.explain_texts:
+        _explain(config, chosen, features["val"], log)
     scores = _score(config, chosen, log, progress) if config.score else None
 
     with log.stage("report", "", f"report → {out / 'report.html'} and report.md") as rec:
@@ -192,6 +195,16 @@ def _tune(
             )
             rec.update(trials=summary["trials"], best=summary["best"], default_head=summary["default_head"])
     return out / "tune" / "best-head"
+
+
+def _explain(config: RunConfig, chosen: Path, val: Path, log: StageLog) -> None:
+    """``OUT/explanations.json``: a few validation texts per class, explained (for the report)."""
+    out = Path(config.out) / EXPLANATIONS
+    key = stage_key(_head_hash(chosen), read_manifest(val)["fingerprint"], config.explain_texts)
+    with log.stage("explain", key, f"explain {config.explain_texts} validation texts per class") as rec:
+        if not rec["reused"] or not out.exists():
+            write_json(explain_examples(chosen, val, config.explain_texts), out)
+        rec.update(key=key, file=str(out))
 
 
 def _score(config: RunConfig, chosen: Path, log: StageLog, progress: bool) -> dict[str, Any]:

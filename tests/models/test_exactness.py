@@ -15,6 +15,7 @@ import torch
 
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.models.hooked import _get, blocks_of
+from neuronhead.models.trace import pool_tokens, token_activations
 from tests.tiny_models import ARCHS, SENTENCES, UNICODE_TEXT, control_ids
 
 LONG = "the quick brown fox jumps over the lazy dog " * 30  # truncated at max_length
@@ -147,3 +148,19 @@ def test_embeddings_equal_the_plain_final_hidden_state(arch_model):
         np.testing.assert_allclose(got["embed_token"][i], token, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="whole model"):
         HookedModel(load_model(loaded.path, depth=1), embeddings=True)
+
+
+def test_token_trace_pools_to_the_recomputation(arch_model):
+    """The explanation's per-token values of a few neurons, pooled, equal the reference (and so
+    scoring's features); the text's tokens are traced unpadded, special tokens included."""
+    _, loaded = arch_model
+    picks = {0: [3, 0], 2: [loaded.ffn_width - 1, 5]}
+    want = reference_features(loaded, [SENTENCES[2]], 32)
+    tokens = tokenize(loaded.tokenizer, [SENTENCES[2]], 32)
+    acts = token_activations(loaded, tokens.ids[0], picks)
+    assert set(acts) == {0, 2}  # early stop after layer 2; no other layer kept
+    pooled = [not s for s in tokens.special[0]]
+    for layer, idx in picks.items():
+        assert acts[layer].shape == (len(tokens.ids[0]), len(idx))
+        got = pool_tokens(acts[layer], pooled).numpy()
+        np.testing.assert_allclose(got, want[layer][0][:, idx], atol=1e-5, rtol=1e-5)

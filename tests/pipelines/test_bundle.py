@@ -17,7 +17,7 @@ from neuronhead.heads.artifact import HeadError
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.score import score
 from tests.demo_features import fit_demo_heads
-from tests.paths import REPO
+from tests.readme import readme_command
 
 TEXTS = ["what a lovely day", "this is terrible", "the bus is late again @user", "ok"]
 
@@ -64,8 +64,7 @@ def test_a_bundle_whose_files_do_not_match_is_refused(exported, tmp_path, capsys
 
 
 def test_the_readme_export_line_runs(exported, tmp_path):
-    readme = (REPO / "README.md").read_text(encoding="utf-8").split("## Use a head", 1)[1]
-    line = readme.split("```bash\n", 1)[1].split("```", 1)[0].strip()
+    line = readme_command("Use a head", "neuronhead export")
     args = shlex.split(line.replace("runs/emotion/head", str(exported[0] / "bundle")))  # a bundle re-exports
     args = [a.replace("runs/emotion/bundle", str(tmp_path / "bundle")) for a in args]
     assert args[0] == "neuronhead" and main(args[1:]) == 0

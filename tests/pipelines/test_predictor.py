@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shlex
 import subprocess
 import sys
 
@@ -11,11 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import neuronhead
+from neuronhead.cli import main
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.predictor import PredictError
 from neuronhead.pipelines.score import score
 from tests.demo_features import fit_demo_heads
-from tests.paths import DEMO, REPO
+from tests.paths import DEMO
+from tests.readme import readme_blocks, readme_command
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +75,20 @@ def test_importing_the_package_does_not_import_torch():
     assert out.split() == ["False", "True"]
 
 
-def test_the_readme_lines_run(heads):
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Use a head", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    assert section.count("\n") == 3  # three lines
+def test_the_readme_lines_run(heads, capsys):
+    first, explain = readme_blocks("Use a head", "python")[:2]
+    assert first.count("\n") == 3  # three lines
     scope: dict = {}
-    exec(section.replace("runs/emotion/head", str(heads / "k1")), scope)
-    labels, proba, names = eval(section.splitlines()[-1].split("  #")[0], scope)
+    exec(first.replace("runs/emotion/head", str(heads / "k1")), scope)
+    labels, proba, names = eval(first.splitlines()[-1].split("  #")[0], scope)
     assert labels[0] in names and proba.shape == (1, len(names)) and abs(proba.sum() - 1) < 1e-5
+    e = eval(explain.split("  #")[0], scope)
+    assert e["label"] == labels[0] and len(e["neurons"]) == 5
+    line = readme_command("Use a head", "neuronhead explain")
+    args = shlex.split(line.replace("runs/emotion/head", str(heads / "k1")))
+    assert args[0] == "neuronhead" and main(args[1:]) == 0
+    printed = capsys.readouterr().out
+    assert f"head k1: {labels[0]} (logit of {labels[0]}" in printed and printed.count("    L0.N") == 5
 
 
 def test_records_keep_every_text_with_its_reason(heads):
@@ -94,3 +103,40 @@ def test_records_keep_every_text_with_its_reason(heads):
     assert list(first["probabilities"]) == predictor.labels()
     np.testing.assert_allclose(list(first["probabilities"].values()), proba, atol=1e-6)
     assert first["label"] == predictor.labels()[int(proba.argmax())]
+
+
+def test_an_explanation_adds_up_and_uses_scorings_values(heads):
+    predictor = neuronhead.load(heads / "k2")
+    head = predictor.scorer.heads["k2"]
+    text = "I am so happy today, what a wonderful surprise!"
+    e = predictor.explain(text, top=10**6)  # every neuron
+    assert len(e["neurons"]) == head.n_neurons_
+    assert e["label"] == predictor.predict([text])[0]
+    assert e["method"].startswith("integrated gradients")  # the default head has a hidden layer
+    shares = sum(n["contribution"] for n in e["neurons"])
+    assert e["baseline"] + shares + e["residual"] == pytest.approx(e["output"], abs=1e-9)
+    assert abs(e["residual"]) < 1e-3 * max(1.0, abs(e["output"] - e["baseline"]))
+    # The pooled values are scoring's, and the explained output is the head's logit on them.
+    feats = predictor.scorer.compute(predictor._tokenized([text])).outputs
+    values = {}
+    for n in e["neurons"]:
+        layer, idx = (int(x) for x in n["neuron"][1:].split(".N"))
+        col = int(np.flatnonzero(predictor.scorer.neurons[layer] == idx)[0])
+        np.testing.assert_allclose([n["mean"], n["max"]], feats[layer][0, :, col], atol=1e-5)
+        assert n["tokens"] and n["tokens"][0][1] == pytest.approx(n["max"], abs=1e-5)
+    for layer, pos in predictor.scorer.positions["k2"].items():
+        values[layer] = feats[layer][:, :, pos]
+    logits = head.decision_values(values)[0]
+    assert e["output"] == pytest.approx(float(logits.max()), abs=1e-4)
+    assert e["explained"] == f"logit of {e['label']}"
+
+
+def test_explanations_answer_by_head_and_refuse_what_score_refuses(heads):
+    both = neuronhead.load(f"a={heads / 'k1'}", f"b={heads / 'k2'}")
+    found = both.explain("ok then", top=3)
+    assert set(found) == {"a", "b"} and all(len(f["neurons"]) == 3 for f in found.values())
+    assert {n["neuron"].split(".")[0] for n in found["a"]["neurons"]} == {"L0"}  # k1 stops after layer 0
+    with pytest.raises(PredictError, match="text 0: empty text"):
+        both.explain("")
+    with pytest.raises(PredictError, match="not a string"):
+        both.explain(None)

@@ -41,7 +41,12 @@ def _shard_state(folder: Path) -> list[tuple[str, int, int]]:
 def interrupted_then_finished(tmp_path_factory):
     """Start a run, interrupt it (SIGINT) as soon as extraction is recorded, then rerun it."""
     out = tmp_path_factory.mktemp("run") / "demo"
-    proc = subprocess.Popen(_cmd(out), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A shell that starts pytest in the background (`cmd &`) has it ignore SIGINT, and children inherit
+    # that: give the run the default disposition back, so Python turns Ctrl-C into KeyboardInterrupt.
+    proc = subprocess.Popen(
+        _cmd(out), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if _stages(out).get("extract val", {}).get("status") == "done":
@@ -93,7 +98,7 @@ def test_a_finished_run_reuses_every_stage(interrupted_then_finished, tmp_path):
     again = subprocess.run(_cmd(out), cwd=REPO, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     stages = _stages(out)
-    assert all(stages[s]["reused"] for s in ("extract train", "extract val", "head", "score"))
+    assert all(stages[s]["reused"] for s in ("extract train", "extract val", "head", "explain", "score"))
     assert (out / "head" / "head.safetensors").read_bytes() == head_bytes
 
 
@@ -116,8 +121,8 @@ def test_the_report_holds_every_part(interrupted_then_finished):
     md = (out / "report.md").read_text()
     for title in (
         "## Data", "## Results against the baselines", "## Layers", "## Salient neurons",
-        "## Confusion matrix", "## What the salient neurons respond to", "## Scored collection",
-        "## Times and throughput",
+        "## Confusion matrix", "## What the salient neurons respond to", "## Why it said that",
+        "## Scored collection", "## Times and throughput",
     ):  # fmt: skip
         assert title in md
     for rel in md.split("](")[1:]:  # every linked figure exists
@@ -127,6 +132,24 @@ def test_the_report_holds_every_part(interrupted_then_finished):
     assert "<script" not in page and "http://" not in page.split("<body>")[0]
     for name in ("sentence embedding", "all layers concatenated", "random neurons", "best single-layer"):
         assert name in md
+
+
+@pytest.mark.slow
+def test_the_report_explains_validation_texts_of_every_class(interrupted_then_finished):
+    out = interrupted_then_finished["out"]
+    examples = json.loads((out / "explanations.json").read_text())
+    head, _ = load_head(out / "head")
+    assert {ex["label"] for ex in examples} == set(head.label_names_)  # every class has its texts
+    assert len(examples) <= 2 * len(head.label_names_)
+    val = (DEMO / "val.csv").read_text(encoding="utf-8")
+    md = (out / "report.md").read_text()
+    for ex in examples:
+        e = ex["explanation"]
+        assert ex["text"] in val and len(e["neurons"]) == 5
+        assert e["label"] in head.label_names_
+        assert f"**row {ex['row']}**" in md
+        assert abs(e["residual"]) < 1e-3 * max(1.0, abs(e["output"] - e["baseline"]))
+    assert any(ex["label"] == ex["explanation"]["label"] for ex in examples)  # a right one is shown
 
 
 @pytest.mark.slow

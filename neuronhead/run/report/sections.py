@@ -21,6 +21,7 @@ from neuronhead.heads.artifact import load_head
 from neuronhead.heads.metrics import headline
 from neuronhead.heads.neurons import neuron_examples
 from neuronhead.run.config import RunConfig
+from neuronhead.run.explanations import EXPLANATIONS
 from neuronhead.run.report.document import Document, Figure, Section, Table, to_html, to_markdown
 from neuronhead.run.report.plots import plot_label_shares, plot_lengths
 from neuronhead.store import read_manifest, shard_files, write_atomic
@@ -72,6 +73,8 @@ def write_report(
     _salient(doc.section("Salient neurons"), head, fit, out, chosen)
     _confusion(doc.section("Confusion matrix"), evaluations, head)
     _neurons(doc.section("What the salient neurons respond to"), head, features["val"], config.examples)
+    if (out / EXPLANATIONS).exists():
+        _explained(doc.section("Why it said that"), json.loads((out / EXPLANATIONS).read_text()))
     if tuned:
         _tuning(doc.section("Tuning"), out / "tune", metric)
     if scores is not None:
@@ -356,6 +359,42 @@ def _neurons(sec: Section, head, val_features: Path, k: int) -> None:
             rows = [["most", r["activation"], r["label"], r["text"]] for r in it["most"]]
             rows += [["least", r["activation"], r["label"], r["text"]] for r in it["least"]]
             sec.add(Table(["", "activation", "label", "text"], rows))
+
+
+def _explained(sec: Section, examples: list[dict[str, Any]]) -> None:
+    if not examples:
+        return
+    method = examples[0]["explanation"]["method"]
+    sec.add(
+        "A few validation texts per class (one the head gets right, one it gets wrong, where both exist), "
+        "with the salient neurons that moved the explained output most: its share (how far the neuron "
+        "moves the output from the head's output at the training mean of every neuron), its share in its "
+        "own layer probe's logit (exact), its pooled mean and max, and the tokens where it fired most. "
+        f"Shares here: {method}"
+        + (
+            ", which add up to the output minus the baseline up to the residual shown."
+            if "integrated" in method
+            else ", exact: they add up to the output minus the baseline."
+        )
+    )
+    for ex in examples:
+        e = ex["explanation"]
+        said = f"{e['label']:.3g}" if isinstance(e["label"], float) else e["label"]
+        truth = f"{ex['label']:.3g}" if isinstance(ex["label"], float) else ex["label"]
+        sec.add(
+            f"**row {ex['row']}**, labelled *{truth}*, predicted *{said}*: “{ex['text']}” — "
+            f"{e['explained']} {e['output']:.2f} = {e['baseline']:.2f} at the training mean "
+            f"{e['output'] - e['baseline']:+.2f} from neurons (residual {e['residual']:+.1e})"
+        )
+        rows = [
+            [n["neuron"], n["contribution"], n["probe"], n["mean"], n["max"], _tokens(n["tokens"])]
+            for n in e["neurons"]
+        ]
+        sec.add(Table(["neuron", "share", "probe share", "mean", "max", "fired most at"], rows))
+
+
+def _tokens(tokens: list[list[Any]]) -> str:
+    return ", ".join(f"{tok} ({value:.2f})" for tok, value in tokens)
 
 
 def _tuning(sec: Section, folder: Path, metric: str) -> None:

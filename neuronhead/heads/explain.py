@@ -1,0 +1,216 @@
+"""Why a head said what it said for one text: each salient neuron's share of the output.
+
+A head's output is a function of its salient neurons' standardized pooled values. The reference
+point is the training mean of every neuron (a standardized value of 0): each neuron's contribution
+is how much it moves the explained output away from the head's output at that point.
+
+- **Linear heads** (a single probe, or a linear Phase 2): the output is linear in the values, so the
+  contributions are exact: ``output = baseline + sum(contributions)`` to rounding.
+- **Dense heads** (a hidden GELU layer): the contributions are integrated gradients along the straight
+  line from the reference point to the text's values (Sundararajan et al., 2017). They add up to
+  ``output - baseline`` up to the error of the integral's midpoint sum, reported as ``residual``.
+  Like any attribution of a non-linear function, they say how the output moves along that path, not
+  what removing one neuron would do.
+
+The per-layer probes before Phase 2 are linear: each neuron's exact share of its own layer probe's
+logit for the explained class is given too (``probe``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+STEPS = 128  # midpoint sum of the integral: residuals below 1e-3 of a logit on the heads measured
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """One text's output split over the head's salient neurons (arrays in the head's neuron order)."""
+
+    target: int  # the explained output: a class (its logit) or 0 (a regression head's value)
+    output: float
+    baseline: float  # the output at the training mean of every salient neuron
+    method: str
+    residual: float  # output - baseline - contributions.sum()
+    layer: np.ndarray
+    index: np.ndarray
+    contribution: np.ndarray
+    probe: np.ndarray | None  # exact share of the neuron's layer-probe logit for ``target``
+
+    def top(self, n: int) -> np.ndarray:
+        """Positions of the ``n`` neurons that moved the output most, either way."""
+        return np.argsort(-np.abs(self.contribution), kind="stable")[:n]
+
+
+def is_linear(head) -> bool:
+    """A Phase 2 without a hidden layer: the head is linear in its neurons' values."""
+    return sum(isinstance(m, torch.nn.Linear) for m in head.net_.modules()) == 1
+
+
+def attribute(
+    head, values: Mapping[int, np.ndarray], target: int | None = None, steps: int = STEPS
+) -> Attribution:
+    """Split ``head``'s output for one text over its neurons; ``values`` is ``{layer: (2, k)}`` pooled
+    (mean, max) values of the head's neurons. ``target`` defaults to the predicted class."""
+    std = np.concatenate(
+        [
+            ((np.asarray(values[layer], np.float64) - head.mean_[layer]) / head.scale_[layer]).reshape(-1)
+            for layer in head.layers_
+        ]
+    )
+    net = _Explained(head)
+    x = torch.from_numpy(std)[None]
+    with torch.no_grad():
+        out = net(x)[0]
+    if target is None:
+        target = 0 if head.task == "regression" else int(out.argmax())
+    exact = is_linear(head)
+    n_steps = 1 if exact else steps
+    alphas = (torch.arange(n_steps, dtype=torch.float64) + 0.5) / n_steps
+    path = (alphas[:, None] * x).requires_grad_(True)
+    grads = torch.autograd.grad(net(path)[:, target].sum(), path)[0]
+    shares = (x[0] * grads.mean(0)).detach().numpy()
+    with torch.no_grad():
+        output, baseline = float(out[target]), float(net(torch.zeros_like(x))[0, target])
+    layer, index = _neuron_ids(head)
+    return Attribution(
+        target=target,
+        output=output,
+        baseline=baseline,
+        method="exact (linear head)" if exact else f"integrated gradients ({n_steps} steps)",
+        residual=output - baseline - float(shares.sum()),
+        layer=layer,
+        index=index,
+        contribution=_per_neuron(shares, head),
+        probe=None if head.variant == "values" else _probe_shares(head, std, target),
+    )
+
+
+class _Explained(torch.nn.Module):
+    """The head from standardized neuron values to its outputs, in float64 and differentiable:
+    the same operations as :meth:`NeuronHead.dense_inputs` and ``net_`` (a test holds them equal).
+    A regression head's output is in the target's units."""
+
+    def __init__(self, head) -> None:
+        super().__init__()
+        self.head = head
+        self.net = _float64_copy(head.net_)
+        self.sizes = [2 * len(head.neurons_[layer]) for layer in head.layers_]
+        as64 = lambda a: torch.as_tensor(np.asarray(a, np.float64))  # noqa: E731
+        self.weight = [as64(head.probe_weight_[layer]) for layer in head.layers_]
+        self.bias = [as64(head.probe_bias_[layer]) for layer in head.layers_]
+        self.z_mean, self.z_scale = as64(head.z_mean_), as64(head.z_scale_)
+        regression = head.task == "regression"
+        self.scale = float(head.y_scale_) if regression else 1.0
+        self.shift = float(head.y_mean_) if regression else 0.0
+
+    def forward(self, std: torch.Tensor) -> torch.Tensor:
+        parts = list(torch.split(std, self.sizes, dim=1))
+        inputs = []
+        if self.head.variant != "values":
+            logits = [p @ w.T + b for p, w, b in zip(parts, self.weight, self.bias, strict=True)]
+            inputs.append(torch.stack(logits, 1).reshape(len(std), -1))
+        if "values" in self.head.variant:
+            inputs += parts
+        z = (torch.cat(inputs, 1) - self.z_mean) / self.z_scale
+        return self.net(z) * self.scale + self.shift
+
+
+def _float64_copy(net: torch.nn.Module) -> torch.nn.Module:
+    return copy.deepcopy(net).double().eval()
+
+
+def _neuron_ids(head) -> tuple[np.ndarray, np.ndarray]:
+    layer = np.concatenate([np.full(len(head.neurons_[ly]), ly) for ly in head.layers_]).astype(np.int64)
+    index = np.concatenate([np.asarray(head.neurons_[ly], np.int64) for ly in head.layers_])
+    return layer, index
+
+
+def _per_neuron(shares: np.ndarray, head) -> np.ndarray:
+    """A neuron's share is that of its pooled mean plus that of its pooled max."""
+    out, at = [], 0
+    for layer in head.layers_:
+        k = len(head.neurons_[layer])
+        block = shares[at : at + 2 * k].reshape(2, k)
+        out.append(block.sum(0))
+        at += 2 * k
+    return np.concatenate(out)
+
+
+def _probe_shares(head, std: np.ndarray, target: int) -> np.ndarray:
+    """Each neuron's exact term in its layer probe's logit for ``target`` (the probe bias apart)."""
+    out, at = [], 0
+    for layer in head.layers_:
+        k = len(head.neurons_[layer])
+        w = np.asarray(head.probe_weight_[layer], np.float64)[target]
+        out.append((w * std[at : at + 2 * k]).reshape(2, k).sum(0))
+        at += 2 * k
+    return np.concatenate(out)
+
+
+def explanation_record(
+    head,
+    a: Attribution,
+    values: Mapping[int, np.ndarray],
+    tokens: Mapping[int, np.ndarray],
+    words: tuple[list[str], list[bool]],
+    top: int,
+) -> dict:
+    """``a`` as JSON for people: the output, its baseline and method, and the ``top`` neurons, each
+    with its id ``L<layer>.N<index>``, share, pooled mean and max, and the three pooled tokens where it
+    fired most. ``values``/``tokens``: ``{layer: (2, k)}`` and ``{layer: (tokens, k)}`` of the head's
+    neurons; ``words``: the text's tokens as strings and which of them are pooled."""
+    names, pooled = words
+    at = {}
+    for layer in head.layers_:
+        for j, idx in enumerate(head.neurons_[layer]):
+            at[(layer, int(idx))] = j
+    neurons = []
+    for i in a.top(top):
+        layer, idx = int(a.layer[i]), int(a.index[i])
+        j = at[(layer, idx)]
+        column = np.where(pooled, tokens[layer][:, j], -np.inf)
+        best = [t for t in np.argsort(-column, kind="stable")[:3] if np.isfinite(column[t])]
+        neurons.append(
+            {
+                "neuron": f"L{layer}.N{idx}",
+                "contribution": float(a.contribution[i]),
+                "probe": None if a.probe is None else float(a.probe[i]),
+                "mean": float(values[layer][0, j]),
+                "max": float(values[layer][1, j]),
+                "tokens": [[names[t], float(tokens[layer][t, j])] for t in best],
+            }
+        )
+    regression = head.task == "regression"
+    labels = head.label_names_ or [str(k) for k in range(head.n_outputs_)]
+    return {
+        "label": a.output if regression else labels[a.target],
+        "explained": "value" if regression else f"logit of {labels[a.target]}",
+        "output": a.output,
+        "baseline": a.baseline,
+        "method": a.method,
+        "residual": a.residual,
+        "neurons": neurons,
+    }
+
+
+def explanation_lines(name: str, record: dict) -> list[str]:
+    """A terminal table of :func:`explanation_record`'s output."""
+    out, base = record["output"], record["baseline"]
+    head = f"  head {name}: {record['label']} ({record['explained']} = {out:.3f}"
+    parts = f"{base:+.3f} at the training mean, {out - base:+.3f} from neurons; {record['method']}"
+    lines = [
+        f"{head}: {parts})",
+        f"    {'neuron':<12}{'share':>8}{'probe':>8}{'mean':>8}{'max':>8}  fired most at",
+    ]
+    for n in record["neurons"]:
+        probe = "" if n["probe"] is None else f"{n['probe']:+.3f}"
+        where = ", ".join(f"{tok!r} {v:.2f}" for tok, v in n["tokens"])
+        values = f"{n['contribution']:>+8.3f}{probe:>8}{n['mean']:>8.3f}{n['max']:>8.3f}"
+        lines.append(f"    {n['neuron']:<12}{values}  {where}")
+    return lines

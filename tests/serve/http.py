@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import select
+import queue
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -52,15 +53,41 @@ def wait_healthy(url: str, seconds: float = 120) -> None:
         time.sleep(0.5)
 
 
-def wait_for_line(process: subprocess.Popen, needle: str, seconds: float = 180) -> list[str]:
-    """The lines a server printed up to the first holding ``needle``; fail if it exits or takes longer."""
-    deadline, lines = time.monotonic() + seconds, []
-    while time.monotonic() < deadline:
-        if select.select([process.stdout], [], [], 1)[0]:
-            line = process.stdout.readline()
-            if not line:
+class Output:
+    """A child process's output lines, read by a thread as they come: a ``select`` on the pipe would
+    miss lines that a buffered read had already taken in."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self.reader.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, needle: str, seconds: float = 180) -> None:
+        """Until a line holds ``needle``; fail if the output ends or it takes longer."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if line is None:
                 break
-            lines.append(line)
+            self.seen.append(line)
             if needle in line:
-                return lines
-    raise TimeoutError(f"no line with {needle!r} in {seconds} s; the server said:\n{''.join(lines)}")
+                return
+        raise TimeoutError(f"no line with {needle!r} in {seconds} s; the server said:\n{self.text()}")
+
+    def text(self) -> str:
+        """Everything printed (all of it once the process has ended and its pipe closed)."""
+        self.reader.join(timeout=10)
+        while not self.lines.empty():
+            line = self.lines.get()
+            if line is not None:
+                self.seen.append(line)
+        return "".join(self.seen)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.demo_features import fit_demo_heads
 from tests.paths import REPO
-from tests.serve.http import call, free_port, wait_for_line
+from tests.serve.http import Output, call, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,6 @@ def readme_lines() -> tuple[str, str]:
 
 
 def test_the_readme_serve_and_curl_lines_run(tmp_path):
-    started: list[str] = []
     heads = fit_demo_heads(tmp_path, "0-1", {"emotion": 1})
     serve_line, curl_line = readme_lines()
     port = free_port()
@@ -41,8 +40,9 @@ def test_the_readme_serve_and_curl_lines_run(tmp_path):
         [sys.executable, "-m", "neuronhead.cli", *args[1:], "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    output = Output(server)
     try:
-        started = wait_for_line(server, f"at http://127.0.0.1:{port} ")
+        output.wait_for(f"at http://127.0.0.1:{port} ")
         curl = shlex.split(curl_line.replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
         assert curl[0] == "curl"
         answer = json.loads(
@@ -55,6 +55,7 @@ def test_the_readme_serve_and_curl_lines_run(tmp_path):
         assert abs(sum(result["heads"]["emotion"]["probabilities"].values()) - 1) < 1e-5
     finally:
         server.send_signal(signal.SIGTERM)  # as a process manager stops it; Ctrl-C (SIGINT) the same
-        output = "".join(started) + server.communicate(timeout=120)[0]
-    assert "stopping" in output and "SIGTERM" not in output, output
-    assert server.returncode == 0, output
+        server.wait(timeout=120)
+    said = output.text()
+    assert "stopping" in said and "SIGTERM" not in said, said
+    assert server.returncode == 0, said

@@ -145,3 +145,31 @@ def test_odd_texts_are_scored(url, predictor, record):
     same(results, predictor.records(texts))
     outcome = "HTTP 200, all answered; the long text marked truncated, the empty one `empty text`"
     record("bad input", "serve: 100k-character text, emoji, NUL, right-to-left, empty", outcome, 6, 6)
+
+
+def close(got, expected) -> None:
+    """JSON values equal, floats to 1e-6 (two processes, the same arithmetic)."""
+    if isinstance(expected, dict):
+        assert list(got) == list(expected)
+        for key in expected:
+            close(got[key], expected[key])
+    elif isinstance(expected, list | tuple):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected, strict=True):
+            close(g, e)
+    elif isinstance(expected, float):
+        assert got == pytest.approx(expected, abs=1e-6)
+    else:
+        assert got == expected
+
+
+def test_explain_when_asked(url, predictor):
+    texts = ["what a lovely day, I love it", ""]
+    status, body = predict(url, texts, explain=3)
+    assert status == 200
+    first, empty = body["results"]
+    assert set(first["explanation"]) == {"k1", "k2"}
+    assert all(len(e["neurons"]) <= 3 for e in first["explanation"].values())
+    close(first["explanation"], json.loads(json.dumps(predictor.explanations(texts[0], top=3))))
+    assert first["explanation"]["k1"]["label"] == first["heads"]["k1"]["label"]
+    assert empty["error"] == "empty text" and empty["explanation"] is None

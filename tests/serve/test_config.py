@@ -37,3 +37,48 @@ def test_build_app_reads_strings_as_serve_run_passes_them():
         build_app({"heads": "a=/x", "max_text": 8})
     with pytest.raises(ValueError, match="needs args.heads"):
         build_app({})
+
+
+@pytest.mark.slow
+def test_serve_run_deploys_the_example_config(tmp_path):
+    """Ray's own ``serve run`` on the example file, the demo head's path and a free port put in."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from tests.demo_features import fit_demo_heads
+    from tests.paths import REPO
+    from tests.serve.http import Output, call, free_port, predict, wait_healthy
+
+    heads = fit_demo_heads(tmp_path, "0-1", {"sentiment": 1})
+    config = yaml.safe_load((EXAMPLES / "serve.yaml").read_text(encoding="utf-8"))
+    port = config["http_options"]["port"] = free_port()
+    config["applications"][0]["args"]["heads"] = [f"sentiment={heads / 'sentiment'}"]
+    (tmp_path / "serve.yaml").write_text(yaml.safe_dump(config))
+    ray_tmp = tempfile.mkdtemp(prefix="nh-ray-")  # short: Ray's socket paths must fit 107 bytes
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "serve"), "run", str(tmp_path / "serve.yaml")],
+        env={**os.environ, "PYTHONPATH": path, "RAY_TMPDIR": ray_tmp},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a backgrounded pytest ignores it
+    )  # fmt: skip
+    output = Output(server)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, seconds=180)
+        for _ in range(4):
+            status, body = predict(url, ["what a day!"])
+            assert status == 200 and body["results"][0]["heads"]["sentiment"]["label"]
+        assert call(f"{url}/heads")[1]["heads"]["sentiment"]["deepest_layer"] == 1
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=120)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    said = output.text()
+    assert "Imported and built app 'neuronhead' successfully" in said, said
+    assert "Adding 2 replicas to Deployment(name='HeadServer'" in said, said

@@ -173,3 +173,18 @@ def test_explain_when_asked(url, predictor):
     close(first["explanation"], json.loads(json.dumps(predictor.explanations(texts[0], top=3))))
     assert first["explanation"]["k1"]["label"] == first["heads"]["k1"]["label"]
     assert empty["error"] == "empty text" and empty["explanation"] is None
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_read(url):
+    """No Content-Length to refuse on: the replica stops reading at the limit (5 MB sent, 600 kB limit)."""
+    import http.client
+
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    chunks = (b'{"texts": ["' + b"a" * 1_000_000 if i == 0 else b"a" * 1_000_000 for i in range(5))
+    conn.request("POST", "/predict", body=chunks, encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 413
+    assert "over the limit of 600000 bytes" in json.loads(response.read())["error"]
+    conn.close()
+    assert call(f"{url}/healthz") == (200, {"status": "ok"})

@@ -27,8 +27,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,15 +162,34 @@ def follow(
     rule = "a NAME.done marker beside it" if watch.ready == "marker" else "renamed into place"
     say(f"watching {folder} (a file is taken once {rule}; poll {watch.poll:g} s) → {out}")
     idle_since = time.monotonic()
-    while True:
-        if any([follower.visit(path) for path in ready_files(folder, watch.ready)]):
-            idle_since = time.monotonic()
-        elif watch.until_idle is not None and time.monotonic() - idle_since >= watch.until_idle:
-            break
-        time.sleep(watch.poll if watch.until_idle is None else min(watch.poll, watch.until_idle))
+    with _sigterm_interrupts():
+        while True:
+            if any([follower.visit(path) for path in ready_files(folder, watch.ready)]):
+                idle_since = time.monotonic()
+            elif watch.until_idle is not None and time.monotonic() - idle_since >= watch.until_idle:
+                break
+            time.sleep(watch.poll if watch.until_idle is None else min(watch.poll, watch.until_idle))
     counts = follower.ledger.counts()
     say(f"idle for {watch.until_idle:g} s; stopping. " + json.dumps(counts))
     return counts
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """``kill PID`` (systemd, docker stop) ends the follower as Ctrl-C does: the shard being written
+    is finished or dropped whole, and the same command resumes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Follower:

@@ -212,11 +212,25 @@ def _follower(head: Path, dump: Path, out: Path, log: Path) -> subprocess.Popen:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT)
 
 
-def _mid_file(out: Path) -> bool:
-    """A file finished and another part-way: the moment to kill."""
-    done = [d for d in out.glob("*.csv") if (d / "summary.json").exists()]
+def _mid_file(out: Path, done: int) -> bool:
+    """``done`` files finished and another part-way: the moment to stop the follower."""
+    finished = [d for d in out.glob("*.csv") if (d / "summary.json").exists()]
     started = [d for d in out.glob("*.csv") if len(shard_files(d)) >= 2 and not (d / "summary.json").exists()]
-    return bool(done and started)
+    return len(finished) >= done and bool(started)
+
+
+def _stop_mid_file(proc: subprocess.Popen, out: Path, done: int, sig: int, log: Path) -> int:
+    deadline = time.time() + 300
+    while not _mid_file(out, done):
+        assert proc.poll() is None, f"the follower ended before it was stopped: {log.read_text()[-2000:]}"
+        assert time.time() < deadline, "timed out waiting for a file to be part-way"
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    return proc.wait(timeout=60)
+
+
+def _finished(out: Path) -> set[str]:
+    return {d.name for d in out.glob("*.csv") if (d / "summary.json").exists()}
 
 
 @pytest.mark.slow
@@ -225,35 +239,33 @@ def test_a_follower_killed_mid_file_resumes_each_file_exactly_once(minilm_head, 
     dump, out, log = tmp_path / "dump", tmp_path / "out", tmp_path / "follow.log"
     dump.mkdir()
     files = [_drop(dump, f"dump-{i}.csv", [[f"{i}-{r[0]}", r[1]] for r in rows]) for i in range(4)]
-    proc = _follower(minilm_head, dump, out, log)
-    deadline = time.time() + 300
-    while not _mid_file(out):
-        assert proc.poll() is None, f"the follower ended before the kill: {log.read_text()[-2000:]}"
-        assert time.time() < deadline, "timed out waiting for a file to be part-way"
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    killed = _stamps(out)
-    finished = {d.name for d in out.glob("*.csv") if (d / "summary.json").exists()}
+    _stop_mid_file(_follower(minilm_head, dump, out, log), out, 1, signal.SIGKILL, log)
+    killed, finished = _stamps(out), _finished(out)
     assert 1 <= len(finished) < len(files)
+
+    # Restarted, then stopped with SIGTERM (kill PID) one file later: a clean stop, exit 130.
+    rc = _stop_mid_file(_follower(minilm_head, dump, out, log), out, len(finished) + 1, signal.SIGTERM, log)
+    assert rc == 130 and "interrupted; run it again to resume" in log.read_text()
+    termed, finished_before = _stamps(out), _finished(out)
+    assert {k: termed[k] for k in killed} == killed  # finished files and finished shards: not rewritten
 
     proc = _follower(minilm_head, dump, out, log)
     assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     after = _stamps(out)
-    assert {k: after[k] for k in killed} == killed  # finished files and finished shards: not rewritten
-    assert not any(k.startswith(tuple(finished)) for k in set(after) - set(killed))
+    assert {k: after[k] for k in termed} == termed
+    assert not {k.split("/")[0] for k in set(after) - set(termed)} & finished_before  # none rescored
     for path in files:  # every row of every file exactly once, as a plain score of the file
         _same_as_plain_score(minilm_head, path, out / path.name, tmp_path, shard_rows=20)
     ledger = json.loads((out / LEDGER).read_text())["files"]
     assert {e["status"] for e in ledger.values()} == {"done"} and len(ledger) == len(files)
     resumed = [line for line in log.read_text().splitlines() if ": resuming" in line]
-    assert len(resumed) == 1
+    assert len(resumed) == 2  # once after the kill, once after the stop
     record(
         "fault",
-        "follower (score --follow) killed (SIGKILL) mid-file, then restarted",
-        f"the restart left the {len(finished)} finished file(s) untouched, resumed the interrupted one "
-        f"from its {len(killed) - 15 * len(finished)} finished shards and scored the rest: every row of "
-        "every file exactly once, equal to a plain score of the file",
+        "score --follow killed (SIGKILL) mid-file, restarted, stopped (SIGTERM) mid-file, restarted",
+        f"each restart left the finished files untouched and resumed the interrupted file from its finished "
+        f"shards ({len(killed) - 15 * len(finished)} after the kill); SIGTERM exits 130; every row of every "
+        "file exactly once, equal to a plain score of the file",
         len(files) * len(rows),
         sum(len(_scores(out / p.name)) for p in files),
     )

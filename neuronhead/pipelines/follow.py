@@ -89,7 +89,10 @@ def ready_files(folder: Path, ready: str = "rename") -> list[Path]:
                 continue
             if ready == "marker" and not (folder / (e.name + MARKER)).is_file():
                 continue
-            found.append((e.stat().st_mtime_ns, e.name))
+            try:
+                found.append((e.stat().st_mtime_ns, e.name))
+            except FileNotFoundError:  # moved away since the listing
+                continue
     return [folder / name for _, name in sorted(found)]
 
 

@@ -131,9 +131,9 @@ class ShardScorer(ShardWorker):
 
 
 class KeptScorer:
-    """Hands out one ``ShardScorer`` again for jobs that differ only in their output folder, so a
-    follower scoring file after file loads the model once. In-process engine only: it is a factory,
-    not the class Ray builds its actors from."""
+    """Hands out one ``ShardScorer`` again for jobs that differ only in their output folder (and
+    whether tweet columns are carried), so a follower scoring file after file loads the model once.
+    In-process engine only: it is a factory, not the class Ray builds its actors from."""
 
     def __init__(self) -> None:
         self.scorer: ShardScorer | None = None
@@ -141,8 +141,10 @@ class KeptScorer:
 
     def __call__(self, settings: ScorerSettings) -> ShardScorer:
         kept = self.scorer
-        if kept is None or dataclasses.replace(kept.settings, out=settings.out) != settings:
+        same_model = dataclasses.replace(settings, out="", tweet_columns=False)
+        if kept is None or dataclasses.replace(kept.settings, out="", tweet_columns=False) != same_model:
             kept = self.scorer = ShardScorer(settings)
             self.built += 1
-        kept.settings = settings
+        kept.settings = settings  # a tweet dump after a CSV: the same model, other output columns
+        kept.schema = score_schema(kept.heads, settings.keep_text, settings.tweet_columns)
         return kept

@@ -28,6 +28,7 @@ from neuronhead.pipelines.scorer import KeptScorer
 from neuronhead.store import shard_files
 from tests.demo_features import fit_demo_heads
 from tests.paths import DEMO, REPO
+from tests.tweets.test_reader import V1_PLAIN, V2_LONG, V2_PLAIN
 
 QUICK = ScoreOptions(engine=Engine("local"), output=Output(shard_rows=40, progress=False))
 
@@ -92,21 +93,25 @@ def test_only_complete_files_are_read(tmp_path):
         ready_files(tmp_path, "quiet")
 
 
-def test_files_arriving_while_it_runs_are_scored_once_each_as_plain_score_does(
-    head, tmp_path, monkeypatch, capsys
-):
-    rows = _demo_rows()
-    dump, out = tmp_path / "dump", tmp_path / "out"
-    dump.mkdir()
-    files = [_drop(dump, "part-0.csv", rows[:100])]
-    built: list[KeptScorer] = []
+@pytest.fixture
+def built(monkeypatch) -> list[KeptScorer]:
+    """The follower's ``KeptScorer``s, to count the models they loaded."""
+    made: list[KeptScorer] = []
 
     class Counted(KeptScorer):
         def __init__(self) -> None:
             super().__init__()
-            built.append(self)
+            made.append(self)
 
     monkeypatch.setattr(follow_module, "KeptScorer", Counted)
+    return made
+
+
+def test_files_arriving_while_it_runs_are_scored_once_each_as_plain_score_does(head, tmp_path, built, capsys):
+    rows = _demo_rows()
+    dump, out = tmp_path / "dump", tmp_path / "out"
+    dump.mkdir()
+    files = [_drop(dump, "part-0.csv", rows[:100])]
 
     def writer() -> None:  # more files while the follower runs, and one still being written
         deadline = time.time() + 60
@@ -127,6 +132,23 @@ def test_files_arriving_while_it_runs_are_scored_once_each_as_plain_score_does(
     assert len(built) == 1 and built[0].built == 1  # the model was loaded once for the three files
     said = capsys.readouterr().out
     assert "follow: part-1.csv: scoring" in said and "scored 100, 0 errors, 0 filtered, 100 in" in said
+
+
+def test_a_tweet_dump_after_a_csv_keeps_the_model_and_gets_its_tweet_columns(head, tmp_path, built):
+    dump, out = tmp_path / "dump", tmp_path / "out"
+    dump.mkdir()
+    csv_file = _drop(dump, "a.csv", _demo_rows()[:20])
+    tweets = dump / "b.jsonl"
+    tweets.write_text("".join(json.dumps(r) + "\n" for r in (V1_PLAIN, V2_PLAIN, V2_LONG)))
+    os.utime(tweets, ns=(csv_file.stat().st_mtime_ns + 1,) * 2)  # after the CSV
+    counts = follow([str(head)], dump, out, QUICK, FollowOptions(poll=0.01, until_idle=0))
+    assert counts["done"] == 2 and len(built) == 1 and built[0].built == 1
+    assert (
+        "created_at" in _scores(out / "b.jsonl").columns
+        and "created_at" not in _scores(out / "a.csv").columns
+    )
+    _same_as_plain_score(head, tweets, out / "b.jsonl", tmp_path)
+    _same_as_plain_score(head, csv_file, out / "a.csv", tmp_path)
 
 
 def test_marker_mode_waits_for_the_marker_and_never_rescores(head, tmp_path):

@@ -239,7 +239,7 @@ class Follower:
         counts = self.ledger.counts()
         say(
             f"{name}: scored {result['scored']}, {result['errors']} errors, {result['filtered']} filtered, "
-            f"{result['rows_in']} in → {dest} ({counts['done']} files done, {counts['failed']} failed)"
+            f"{result['rows_in']} in → {dest} (files: {counts['done']} done, {counts['failed']} failed)"
         )
         self._check_unchanged(path, dest)  # a writer still at it while we read: say so
         return True

@@ -98,9 +98,9 @@ def score_with(
     shard_rows = output.shard_rows or auto_shard_rows(2048)  # scores are small: shards of 4,096 rows
     key = _key(heads, source, reading, shard_rows, keep_text, normalize)
     keyed = key_folder(out, key, source.files, "scores")
-    (out / SHARDS).mkdir(parents=True, exist_ok=True)
 
-    plan = plan_source(source, on_bad_row="skip")
+    plan = plan_source(source, on_bad_row="skip")  # before any folder: input refused whole leaves none
+    (out / SHARDS).mkdir(parents=True, exist_ok=True)
     shards = plan_shards(plan, shard_rows)
     manifest = _manifest(heads, key, source, plan, shards) | {
         "fingerprint": keyed.fingerprint,

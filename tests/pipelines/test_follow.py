@@ -186,6 +186,7 @@ def test_a_changed_file_is_not_rescored_and_a_failed_file_does_not_stop_it(head,
         "no 'text' column" in ledger["no-text.csv"]["error"]
         and "unknown format" in ledger["notes.txt"]["error"]
     )
+    assert not (out / "no-text.csv").exists() and not (out / "notes.txt").exists()  # no empty folders
     bad = _scores(out / "bad-rows.csv")  # score's rule: the unreadable row comes out with its reason
     assert (
         len(bad) == 3

@@ -402,7 +402,14 @@ def _tune(args: argparse.Namespace) -> int:
 
 def _args_score(p: argparse.ArgumentParser) -> None:
     p.add_argument("--head", action="append", required=True, help="head folder, or NAME=FOLDER; repeatable")
-    p.add_argument("--data", required=True, help="texts to score (any input `extract` reads)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="texts to score (any input `extract` reads)")
+    source.add_argument(
+        "--follow",
+        metavar="DIR",
+        help="keep DIR scored: each complete file that arrives is scored once into OUT/NAME/ "
+        "(runs until interrupted; the same command resumes)",
+    )
     p.add_argument("--out", required=True, help="output folder (shards/, manifest.json, summary.json)")
     p.add_argument("--model", default=None, help="model folder or hub id (default: the heads' model)")
     p.add_argument("--split", default=None, help="split of a TweetEval folder or dataset")
@@ -419,24 +426,49 @@ def _args_score(p: argparse.ArgumentParser) -> None:
     _add_engine(p, actors=True)
     p.add_argument("--force", action="store_true", help="score even if the model is not the heads' model")
     _add_reading(p, scoring=True)
+    p.add_argument(
+        "--ready",
+        default=None,
+        choices=["rename", "marker"],
+        help="with --follow, when a file is complete: rename (default): once it has its name (temporary "
+        "names: .*, _*, *.tmp, *.part, *.partial… are never read); marker: once NAME.done is beside it",
+    )
+    p.add_argument(
+        "--poll",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --follow: seconds between looks (default 5)",
+    )
+    p.add_argument(
+        "--until-idle",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --follow: stop after SECONDS with nothing new to score (default: run until interrupted)",
+    )
 
 
 def _score(args: argparse.Namespace) -> int:
     from neuronhead.pipelines.headset import HeadSet
     from neuronhead.pipelines.options import Output
-    from neuronhead.pipelines.score import score
+    from neuronhead.pipelines.score import ScoreOptions, score_with
 
     reading = _reading_options(args)
-    result = score(
-        HeadSet.load(args.head, model=args.model, force=args.force, normalize=reading.normalize),
-        args.data,
-        args.out,
-        reading=reading,
-        compute=_compute(args),
-        engine=_engine(args),
-        output=Output(shard_rows=args.shard_rows),
-        keep_text=args.keep_text,
+    watching = {k: getattr(args, k) for k in ("ready", "poll", "until_idle") if getattr(args, k) is not None}
+    if watching and not args.follow:
+        raise ValueError(f"--{next(iter(watching)).replace('_', '-')} goes with --follow")
+    heads = HeadSet.load(args.head, model=args.model, force=args.force, normalize=reading.normalize)
+    options = ScoreOptions(
+        reading, _compute(args), _engine(args), Output(shard_rows=args.shard_rows), args.keep_text
     )
+    if args.follow:
+        from neuronhead.pipelines.follow import FollowOptions, follow
+
+        counts = follow(heads, args.follow, args.out, options, FollowOptions(**watching))
+        print(json.dumps(counts))
+        return 0
+    result = score_with(heads, args.data, args.out, options)
     print(json.dumps(result))
     filtered = f", {result['filtered']} filtered" if result["filtered"] else ""
     counts = f"scored {result['scored']} rows, {result['errors']} errors{filtered}, {result['rows_in']} in"

@@ -13,7 +13,8 @@ import hashlib
 import os
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,17 @@ from neuronhead.tweets.options import FILTERED
 from neuronhead.version import __version__
 
 NO_LABEL = "\x00no label column"  # scoring never reads labels: a label problem is not a scoring problem
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """``score``'s option groups together, for callers that score many inputs alike (the follower)."""
+
+    reading: Reading = Reading()
+    compute: Compute = Compute()
+    engine: Engine = Engine()
+    output: Output = Output()
+    keep_text: bool = False
 
 
 def score(
@@ -53,6 +65,20 @@ def score(
     rows come out with their reason in ``error``). Labels and ``on_bad_row`` of ``reading`` are not
     used: scoring reads no labels, and an unreadable row becomes an output row with its reason.
     """
+    return score_with(heads, data, out, ScoreOptions(reading, compute, engine, output, keep_text))
+
+
+def score_with(
+    heads: HeadSet | Sequence[str],
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    options: ScoreOptions,
+    worker: Callable[..., Any] = ShardScorer,
+) -> dict[str, Any]:
+    """``score`` with its options as one group, built by ``worker`` (``ShardScorer``, or a
+    ``KeptScorer`` that keeps its model from one input to the next: the follower's many files)."""
+    reading, compute, engine, output = options.reading, options.compute, options.engine, options.output
+    keep_text = options.keep_text
     t_start = time.perf_counter()
     out = Path(out)
     if not isinstance(heads, HeadSet):
@@ -72,9 +98,9 @@ def score(
     shard_rows = output.shard_rows or auto_shard_rows(2048)  # scores are small: shards of 4,096 rows
     key = _key(heads, source, reading, shard_rows, keep_text, normalize)
     keyed = key_folder(out, key, source.files, "scores")
-    (out / SHARDS).mkdir(parents=True, exist_ok=True)
 
-    plan = plan_source(source, on_bad_row="skip")
+    plan = plan_source(source, on_bad_row="skip")  # before any folder: input refused whole leaves none
+    (out / SHARDS).mkdir(parents=True, exist_ok=True)
     shards = plan_shards(plan, shard_rows)
     manifest = _manifest(heads, key, source, plan, shards) | {
         "fingerprint": keyed.fingerprint,
@@ -101,7 +127,7 @@ def score(
         tweet_columns=source.kind == "tweets",
     )
     ran = run_missing(
-        out, plan, shards, ShardScorer, settings, engine=engine, desc="score", progress=output.progress
+        out, plan, shards, worker, settings, engine=engine, desc="score", progress=output.progress
     )
     result = _summary(out, manifest, plan, ran, t_start)
     if result["rows_out"] != result["rows_in"]:

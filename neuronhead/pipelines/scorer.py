@@ -9,6 +9,7 @@ rows out.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,3 +128,23 @@ class ShardScorer(ShardWorker):
             for j, i in enumerate(ok):
                 label_id[i], label[i], scores[i] = int(ids[j]), names[ids[j]], out[j].tolist()
         return {f"{name}_label": label, f"{name}_label_id": label_id, f"{name}_scores": scores}
+
+
+class KeptScorer:
+    """Hands out one ``ShardScorer`` again for jobs that differ only in their output folder (and
+    whether tweet columns are carried), so a follower scoring file after file loads the model once.
+    In-process engine only: it is a factory, not the class Ray builds its actors from."""
+
+    def __init__(self) -> None:
+        self.scorer: ShardScorer | None = None
+        self.built = 0  # models loaded, for the follower's measurements and tests
+
+    def __call__(self, settings: ScorerSettings) -> ShardScorer:
+        kept = self.scorer
+        same_model = dataclasses.replace(settings, out="", tweet_columns=False)
+        if kept is None or dataclasses.replace(kept.settings, out="", tweet_columns=False) != same_model:
+            kept = self.scorer = ShardScorer(settings)
+            self.built += 1
+        kept.settings = settings  # a tweet dump after a CSV: the same model, other output columns
+        kept.schema = score_schema(kept.heads, settings.keep_text, settings.tweet_columns)
+        return kept

@@ -95,3 +95,13 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def minilm_path() -> Path:
     return bundled_model_path()
+
+
+@pytest.fixture(scope="session")
+def demo_heads(tmp_path_factory) -> Path:
+    """Heads on the demo set's layer-0..1 MiniLM features, fitted once for the whole session (five
+    modules use them): ``k1`` stops after layer 0, ``k2`` after layer 1. Read them, don't change
+    them; a test that needs a head under another name copies its folder."""
+    from tests.demo_features import fit_demo_heads
+
+    return fit_demo_heads(tmp_path_factory.mktemp("demo-heads"), "0-1", {"k1": 0, "k2": 1})

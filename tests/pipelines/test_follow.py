@@ -222,8 +222,8 @@ def test_follower_flags_need_follow_and_an_out_needs_the_same_settings(head, tmp
 
 
 @pytest.fixture(scope="module")
-def minilm_head(tmp_path_factory) -> Path:
-    return fit_demo_heads(tmp_path_factory.mktemp("follow-minilm"), "0-1", {"k1": 0}) / "k1"
+def minilm_head(demo_heads) -> Path:
+    return demo_heads / "k1"
 
 
 def _follower(head: Path, dump: Path, out: Path, log: Path) -> subprocess.Popen:

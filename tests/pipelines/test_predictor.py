@@ -16,15 +16,14 @@ from neuronhead.cli import main
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.predictor import PredictError
 from neuronhead.pipelines.score import score
-from tests.demo_features import fit_demo_heads
 from tests.paths import DEMO
 from tests.readme import readme_blocks, readme_command
 
 
 @pytest.fixture(scope="module")
-def heads(tmp_path_factory):
+def heads(demo_heads):
     """Two classification heads on the demo set, stopping after layer 0 and after layer 1."""
-    return fit_demo_heads(tmp_path_factory.mktemp("predictor"), "0-1", {"k1": 0, "k2": 1})
+    return demo_heads
 
 
 def _val_texts() -> list[str]:

@@ -40,7 +40,7 @@ def test_build_app_reads_strings_as_serve_run_passes_them():
 
 
 @pytest.mark.slow
-def test_serve_run_deploys_the_example_config(tmp_path):
+def test_serve_run_deploys_the_example_config(tmp_path, demo_heads):
     """Ray's own ``serve run`` on the example file, the demo head's path and a free port put in."""
     import os
     import shutil
@@ -50,11 +50,11 @@ def test_serve_run_deploys_the_example_config(tmp_path):
     import tempfile
     from pathlib import Path
 
-    from tests.demo_features import fit_demo_heads
     from tests.paths import REPO
     from tests.serve.http import Output, call, free_port, predict, wait_healthy
 
-    heads = fit_demo_heads(tmp_path, "0-1", {"sentiment": 1})
+    heads = tmp_path
+    shutil.copytree(demo_heads / "k2", heads / "sentiment")
     config = yaml.safe_load((EXAMPLES / "serve.yaml").read_text(encoding="utf-8"))
     port = config["http_options"]["port"] = free_port()
     config["applications"][0]["args"]["heads"] = [f"sentiment={heads / 'sentiment'}"]

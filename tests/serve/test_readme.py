@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 
 import pytest
 
-from tests.demo_features import fit_demo_heads
 from tests.paths import REPO
 from tests.serve.http import Output, call, free_port
 
@@ -26,8 +26,9 @@ def readme_lines() -> tuple[str, str]:
     return serve_line, curl_line
 
 
-def test_the_readme_serve_and_curl_lines_run(tmp_path):
-    heads = fit_demo_heads(tmp_path, "0-1", {"emotion": 1})
+def test_the_readme_serve_and_curl_lines_run(tmp_path, demo_heads):
+    heads = tmp_path
+    shutil.copytree(demo_heads / "k2", heads / "emotion")  # the head's name is its folder's
     serve_line, curl_line = readme_lines()
     port = free_port()
     args = shlex.split(serve_line.replace("runs/emotion/bundle", str(heads / "emotion")))

@@ -12,7 +12,6 @@ import pytest
 
 import neuronhead
 from neuronhead.serve.options import Batching, Limits
-from tests.demo_features import fit_demo_heads
 from tests.paths import DEMO
 from tests.serve.http import call, free_port, predict
 
@@ -21,8 +20,8 @@ LIMITS = Limits(max_texts=16, max_body_bytes=600_000)
 
 
 @pytest.fixture(scope="module")
-def heads(tmp_path_factory):
-    return fit_demo_heads(tmp_path_factory.mktemp("serve"), "0-1", {"k1": 0, "k2": 1})
+def heads(demo_heads):
+    return demo_heads
 
 
 @pytest.fixture(scope="module")

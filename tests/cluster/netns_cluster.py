@@ -283,8 +283,10 @@ class NetnsCluster:
     def _alive_nodes(self) -> int:
         return sum(n["state"] == "ALIVE" for n in self.list("nodes"))
 
-    def node_of(self, node_id: str) -> str:
+    def node_of(self, node_id: str | None) -> str:
         """Which of this cluster's nodes (head, worker1, …) has Ray node id ``node_id``."""
+        if node_id is None:
+            return "not placed"  # an actor still pending (or never placed) has no node
         for n in self.nodes.values():
             if n.node_id == node_id:
                 return n.name

@@ -10,13 +10,10 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tests.paths import DEMO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # the demo job runs first: half a minute
 FLAGS = [
@@ -51,17 +48,12 @@ def _browser(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """The README's demo job (train, val, a collection to score), so every section has its figures."""
-    out = tmp_path_factory.mktemp("demo") / "run"
-    r = subprocess.run(
-        [sys.executable, "-m", "neuronhead.cli", "run", "--train", str(DEMO / "train.csv"),
-         "--val", str(DEMO / "val.csv"), "--score", str(DEMO / "score.csv"), "--out", str(out),
-         "--engine", "local", "--select-on", "dev"],  # one dev split: the page is tested, not the choice
-        capture_output=True, text=True, timeout=1200,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
-    return out
+def demo_run(interrupted_then_finished):
+    """The demo job (train, val, a collection to score) that the run tests also read: every section
+    has its figures, and the job runs once for both."""
+    done = interrupted_then_finished["second"]
+    assert done.returncode == 0, done.stderr[-3000:]
+    return interrupted_then_finished["out"]
 
 
 def test_the_demo_report_renders_with_its_figures_and_tables(demo_run, tmp_path):

@@ -99,7 +99,7 @@ class _Explained(torch.nn.Module):
     def __init__(self, head) -> None:
         super().__init__()
         self.head = head
-        self.net = _float64_copy(head.net_)
+        self.net = copy.deepcopy(head.net_).double().eval()
         self.sizes = [2 * len(head.neurons_[layer]) for layer in head.layers_]
         as64 = lambda a: torch.as_tensor(np.asarray(a, np.float64))  # noqa: E731
         self.weight = [as64(head.probe_weight_[layer]) for layer in head.layers_]
@@ -121,36 +121,29 @@ class _Explained(torch.nn.Module):
         return self.net(z) * self.scale + self.shift
 
 
-def _float64_copy(net: torch.nn.Module) -> torch.nn.Module:
-    return copy.deepcopy(net).double().eval()
-
-
 def _neuron_ids(head) -> tuple[np.ndarray, np.ndarray]:
     layer = np.concatenate([np.full(len(head.neurons_[ly]), ly) for ly in head.layers_]).astype(np.int64)
     index = np.concatenate([np.asarray(head.neurons_[ly], np.int64) for ly in head.layers_])
     return layer, index
 
 
+def _by_layer(head, flat: np.ndarray) -> list[np.ndarray]:
+    """Values in the head's order (layer after layer, each its neurons' means then maxes) as one
+    ``(2, k)`` block per layer."""
+    sizes = [2 * len(head.neurons_[layer]) for layer in head.layers_]
+    return [block.reshape(2, -1) for block in np.split(flat, np.cumsum(sizes)[:-1])]
+
+
 def _per_neuron(shares: np.ndarray, head) -> np.ndarray:
     """A neuron's share is that of its pooled mean plus that of its pooled max."""
-    out, at = [], 0
-    for layer in head.layers_:
-        k = len(head.neurons_[layer])
-        block = shares[at : at + 2 * k].reshape(2, k)
-        out.append(block.sum(0))
-        at += 2 * k
-    return np.concatenate(out)
+    return np.concatenate([block.sum(0) for block in _by_layer(head, shares)])
 
 
 def _probe_shares(head, std: np.ndarray, target: int) -> np.ndarray:
     """Each neuron's exact term in its layer probe's logit for ``target`` (the probe bias apart)."""
-    out, at = [], 0
-    for layer in head.layers_:
-        k = len(head.neurons_[layer])
-        w = np.asarray(head.probe_weight_[layer], np.float64)[target]
-        out.append((w * std[at : at + 2 * k]).reshape(2, k).sum(0))
-        at += 2 * k
-    return np.concatenate(out)
+    weights = [np.asarray(head.probe_weight_[layer], np.float64)[target] for layer in head.layers_]
+    blocks = _by_layer(head, std)
+    return np.concatenate([(w.reshape(2, -1) * v).sum(0) for w, v in zip(weights, blocks, strict=True)])
 
 
 def explanation_record(

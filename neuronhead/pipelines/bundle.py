@@ -12,6 +12,7 @@ files do not match is refused, naming the file.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -71,8 +72,6 @@ def export_bundle(heads: Any, out: str | os.PathLike) -> dict[str, Any]:
 
 def read_bundle(folder: str | os.PathLike) -> dict[str, Any]:
     """``bundle.json``, after checking that every file it lists is there with its recorded sha256."""
-    import json
-
     folder = Path(folder)
     record = json.loads((folder / BUNDLE).read_text())
     found = _hashes(folder)

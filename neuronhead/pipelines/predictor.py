@@ -135,9 +135,7 @@ class Predictor:
 
     def explanations(self, text: str, top: int = 10) -> dict[str, dict[str, Any]]:
         """:meth:`explain` for every head, by name (JSON-ready)."""
-        if not isinstance(text, str):
-            raise PredictError(f"text 0: not a string but {type(text).__name__}")
-        shard = self._tokenized([text])
+        shard = self._tokenized([text])  # refuses a non-string as predict does
         error = row_errors(shard, self.capture.pool_special_tokens)[0]
         if error:
             raise PredictError(f"text 0: {error}")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from neuronhead.cluster.logs import VERBOSE
+from neuronhead.cluster.early import start_ray_early, uses_ray
+from neuronhead.cluster.logs import VERBOSE, verbose
 
 if TYPE_CHECKING:
     from neuronhead.pipelines.options import Compute, Engine, Reading
@@ -780,6 +781,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         os.environ[VERBOSE] = "1"
     try:
+        if uses_ray(getattr(args, "engine", None), getattr(args, "address", None)):
+            start_ray_early(args.address)
         return args.func(args)
     except (ValueError, OSError, NotImplementedError) as exc:  # OSError: disk full, read-only, missing
         print(f"neuronhead {args.command}: error: {exc}", file=sys.stderr)
@@ -798,6 +801,9 @@ def entry() -> None:
     ends. Where a non-daemon thread is still alive, the normal exit waits for it instead.
     """
     code = main()
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized() and not verbose():
+        ray.shutdown()  # at exit Ray first waits 0.5 s for its workers' log lines, which go to files here
     if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
         sys.exit(code)
     atexit._run_exitfuncs()

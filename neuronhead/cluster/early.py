@@ -1,0 +1,49 @@
+"""Start Ray while this process imports torch and transformers, for commands that will surely use it.
+
+A command that runs on Ray used to import torch and transformers (~4 s on 2 CPUs), plan its shards,
+and only then start Ray (6–8 s, mostly waiting on Ray's own processes to come up). Side by side, a
+thread importing while the main thread starts Ray, the two take ~2.6 s less (docs/benchmarks.md,
+"Feeding the model"). Nothing here imports Ray at module level, so the CLI stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import threading
+
+HEAVY_IMPORTS = ("torch", "transformers")
+
+
+def uses_ray(engine: str | None, address: str | None) -> bool:
+    """Whether ``--engine``/``--address`` mean Ray for sure, before anything is imported.
+
+    ``auto`` without a cluster to join may still pick Ray on a GPU or a many-core machine, but telling
+    needs torch; those commands start Ray where they did before.
+    """
+    if engine == "ray":
+        return True
+    return engine == "auto" and bool(address or os.environ.get("RAY_ADDRESS"))
+
+
+def _import_quietly(modules: tuple[str, ...]) -> None:
+    # A failing import raises again, with its own traceback, where the command imports it.
+    for name in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+
+
+def start_ray_early(address: str | None, modules: tuple[str, ...] = HEAVY_IMPORTS) -> None:
+    """``ensure_ray(address)`` in this thread while another imports ``modules``; returns when both are done.
+
+    Ray starts in the calling (main) thread because it sets its SIGTERM handler only there.
+    """
+    loader = threading.Thread(target=_import_quietly, args=(modules,), name="neuronhead-imports", daemon=True)
+    loader.start()
+    try:
+        from neuronhead.cluster.connect import ensure_ray
+
+        ensure_ray(address)
+    finally:
+        loader.join()

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from neuronhead.heads.params import Params
 from neuronhead.heads.phase1 import LayerProbes
 
 
@@ -21,11 +22,18 @@ def as_probe_input(X: np.ndarray) -> np.ndarray:
     return flat.reshape(len(flat), 1, 2, -1)
 
 
-class LinearBaseline:
-    """Logistic regression (classification) or ridge-like regression with a held-out-tuned L2."""
+class LinearBaseline(Params):
+    """Logistic regression (classification) or ridge-like regression with a held-out-tuned L2.
+
+    ``probe_params`` are :class:`LayerProbes` parameters (``c_grid``, ``class_weight``, ``select``…);
+    ``folds`` defaults to 1, a 10% held-out slice.
+    """
 
     def __init__(
-        self, task: str = "classification", label_names: list[str] | None = None, **probe_params: Any
+        self,
+        task: str = "classification",
+        label_names: list[str] | None = None,
+        probe_params: dict[str, Any] | None = None,
     ) -> None:
         self.task = task
         self.label_names = label_names
@@ -34,7 +42,7 @@ class LinearBaseline:
     def fit(
         self, X: np.ndarray, y: np.ndarray, rows: np.ndarray | None = None, n_outputs: int | None = None
     ) -> LinearBaseline:
-        params = {"folds": 1, **self.probe_params}
+        params = {"folds": 1, **(self.probe_params or {})}
         self.probe_ = LayerProbes(self.task, **params).fit(
             as_probe_input(X), y, rows, n_outputs=n_outputs, label_names=self.label_names
         )

@@ -292,7 +292,8 @@ class NeuronHead(Params):
     def _fit_linear(self, z: np.ndarray, y: np.ndarray, rows: np.ndarray) -> NeuronHead:
         """A linear Phase 2 on values alone is a logistic (or linear) regression: train it like a
         baseline, with the Phase-1 trainer's L2 grid chosen on held-out rows, not with the dense loop."""
-        lin = LinearBaseline(self.task, **self.linear_params())
+        params = self.linear_params()
+        lin = LinearBaseline(self.task, params.pop("label_names"), params)
         return self.adopt_linear(lin.fit(z, y, rows, n_outputs=self.n_outputs_).probe_, z.shape[1])
 
     def linear_params(self) -> dict[str, Any]:

@@ -335,7 +335,7 @@ def _hold_out(tr: StoreSet, fraction: float) -> tuple[StoreSet, StoreSet]:
 def _baseline_params(head: NeuronHead) -> dict[str, Any]:
     """The baselines select their L2 strength the way the head's Phase 1 did, with its class weights."""
     select = head.probe_params.get("select", "loss")
-    return {"class_weight": head.class_weight, "select": select, "label_names": head.label_names_}
+    return {"class_weight": head.class_weight, "select": select}
 
 
 def _baselines(head, tr: StoreSet, val: StoreSet, params, report) -> dict[str, Any]:
@@ -355,7 +355,7 @@ def _baselines(head, tr: StoreSet, val: StoreSet, params, report) -> dict[str, A
     out["random_neurons"]["n_neurons"] = rand.n_neurons_
     embeds = tr.manifest.get("embeddings") and val.manifest.get("embeddings")
     for name in ("embed_mean", "embed_token") if embeds else ():
-        b = LinearBaseline(task, **_baseline_params(head))
+        b = LinearBaseline(task, label_names, _baseline_params(head))
         b.fit(tr.column(name), tr.y, tr.rows, n_outputs=n_out)
         preds[name] = b.predict(val.column(name))
         out[name] = task_metrics(task, yv, preds[name], label_names)

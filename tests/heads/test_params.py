@@ -9,6 +9,7 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
+from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.params import Params
 from neuronhead.heads.phase1 import LayerProbes
@@ -18,7 +19,7 @@ from neuronhead.heads.standardize import Standardizer
 from .test_probes import synthetic
 
 
-@pytest.mark.parametrize("cls", [NeuronHead, LayerProbes, Standardizer])
+@pytest.mark.parametrize("cls", [NeuronHead, LayerProbes, Standardizer, LinearBaseline])
 def test_params_are_the_signature_and_clone_round_trips(cls):
     names = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     est = cls()

@@ -27,6 +27,7 @@ DESCRIPTION = (
 )
 T = TypeVar("T")
 ENGINES = ("auto", "ray", "local")  # pipelines.runner.ENGINES, without importing the pipelines here
+RAY_COMMAND_IMPORTS = ("torch", "transformers", "neuronhead.pipelines")  # imported while Ray starts
 
 
 def _add_engine(
@@ -782,7 +783,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[VERBOSE] = "1"
     try:
         if uses_ray(getattr(args, "engine", None), getattr(args, "address", None)):
-            start_ray_early(args.address)
+            start_ray_early(args.address, RAY_COMMAND_IMPORTS)
         return args.func(args)
     except (ValueError, OSError, NotImplementedError) as exc:  # OSError: disk full, read-only, missing
         print(f"neuronhead {args.command}: error: {exc}", file=sys.stderr)

@@ -27,7 +27,10 @@ DESCRIPTION = (
 )
 T = TypeVar("T")
 ENGINES = ("auto", "ray", "local")  # pipelines.runner.ENGINES, without importing the pipelines here
-RAY_COMMAND_IMPORTS = ("torch", "transformers", "neuronhead.pipelines")  # imported while Ray starts
+# The commands whose work is a Ray pipeline when Ray is chosen start it while these import (others
+# may not need Ray at all: fit from cached features, a resumed run).
+EARLY_RAY_COMMANDS = ("extract", "score")
+RAY_COMMAND_IMPORTS = ("torch", "transformers", "neuronhead.pipelines")
 
 
 def _add_engine(
@@ -777,12 +780,17 @@ def _version() -> str:
     return f"neuronhead {__version__}"
 
 
+def starts_ray_early(args: argparse.Namespace) -> bool:
+    """Whether this command starts Ray before its imports (``cluster/early.py``)."""
+    return args.command in EARLY_RAY_COMMANDS and uses_ray(args.engine, args.address)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verbose:
         os.environ[VERBOSE] = "1"
     try:
-        if uses_ray(getattr(args, "engine", None), getattr(args, "address", None)):
+        if starts_ray_early(args):
             start_ray_early(args.address, RAY_COMMAND_IMPORTS)
         return args.func(args)
     except (ValueError, OSError, NotImplementedError) as exc:  # OSError: disk full, read-only, missing

@@ -1,7 +1,7 @@
 """Render the reliability suite's log as the table in docs/reliability.md (between its markers).
 
     NEURONHEAD_RELIABILITY_OUT=/tmp/rel ../shared/bin/loopback-only \\
-        .venv/bin/python -m pytest tests/reliability tests/cluster tests/pipelines/test_follow.py
+        .venv/bin/python -m pytest tests/reliability tests/cluster tests/pipelines/test_follow.py tests/serve
     .venv/bin/python scripts/reliability_table.py /tmp/rel/reliability.json
 
 Several logs are merged. ``--merge`` keeps the rows of the table already in the document whose case no

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from neuronhead.cli import build_parser, starts_ray_early
 from neuronhead.cluster.early import uses_ray
 
 
@@ -26,6 +27,21 @@ def test_ray_is_started_early_only_when_it_surely_runs(monkeypatch, engine, addr
     if ray_address:
         monkeypatch.setenv("RAY_ADDRESS", ray_address)
     assert uses_ray(engine, address) is expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["score", "--head", "h", "--data", "d.csv", "--out", "o", "--engine", "ray"], True),
+        (["extract", "--data", "d.csv", "--out", "o", "--engine", "ray"], True),
+        (["extract", "--data", "d.csv", "--out", "o"], False),
+        # fit may read cached features and never need Ray: it starts Ray only if it extracts
+        (["fit", "--train", "d.csv", "--out", "o", "--engine", "ray"], False),
+    ],
+)
+def test_only_extract_and_score_start_ray_early(monkeypatch, argv, expected):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert starts_ray_early(build_parser().parse_args(argv)) is expected
 
 
 EARLY = """

@@ -2,7 +2,7 @@
 
 A command that runs on Ray used to import torch, transformers and the pipelines (~4 s on 2 CPUs),
 plan its shards, and only then start Ray (6–8 s, much of it waiting on Ray's own processes). With a
-thread importing while the main thread starts Ray, the process is ready ~1.5 s sooner on 2 CPUs
+thread importing while the main thread starts Ray, the process is ready ~1.2 s sooner on 2 CPUs
 (``bench/ray_start.py``; docs/benchmarks.md, "Feeding the model"). Nothing here imports Ray at module
 level, so the CLI stays light.
 """
@@ -38,7 +38,9 @@ def _import_quietly(modules: tuple[str, ...]) -> None:
 def start_ray_early(address: str | None, modules: tuple[str, ...] = HEAVY_IMPORTS) -> None:
     """``ensure_ray(address)`` in this thread while another imports ``modules``; returns when both are done.
 
-    Ray starts in the calling (main) thread because it sets its SIGTERM handler only there.
+    Ray starts in the calling (main) thread because it sets its SIGTERM handler only there. While it
+    starts, ``ensure_ray`` sends file descriptor 2 to its start-up log, so whatever the importing thread
+    writes to stderr then (import-time warnings) lands there too, replayed only if the start fails.
     """
     loader = threading.Thread(target=_import_quietly, args=(modules,), name="neuronhead-imports", daemon=True)
     loader.start()

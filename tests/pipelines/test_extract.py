@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from neuronhead.cluster.logs import VERBOSE
 from neuronhead.data import DataError
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.pipelines.extract import extract
@@ -173,9 +174,11 @@ def test_gpt2_layers_subset_stops_early_and_records_depth(tiny_models, texts_fil
 
 @pytest.mark.slow
 def test_cli_ray_engine_on_bundled_minilm_equals_in_process(tmp_path):
-    """The README's main job on the demo set: Ray actor pool output == the in-process loop's."""
+    """The README's main job on the demo set: Ray actor pool output == the in-process loop's, and the
+    terminal shows only neuronhead's own lines (``--verbose`` adds Ray's: test_runner.py)."""
     data = str(DEMO / "val.csv")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    quiet = {k: v for k, v in os.environ.items() if k not in (VERBOSE, "RAY_BACKEND_LOG_LEVEL")}
+    env = {**quiet, "PYTHONUNBUFFERED": "1"}
     cmd = [
         sys.executable,
         "-m",
@@ -193,6 +196,8 @@ def test_cli_ray_engine_on_bundled_minilm_equals_in_process(tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "features:" in run.stdout
+    lines = [line for line in run.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert lines and all(line.startswith("extract:") for line in lines), lines  # the progress bar only
     extract(data, tmp_path / "local", engine=Engine("local"), output=Output(shard_rows=64, progress=False))
     ray_feats, local_feats = load_features(tmp_path / "ray"), load_features(tmp_path / "local")
     assert ray_feats["id"] == local_feats["id"] and len(ray_feats["id"]) == 120

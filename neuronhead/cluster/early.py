@@ -14,8 +14,6 @@ import importlib
 import os
 import threading
 
-HEAVY_IMPORTS = ("torch", "transformers")
-
 
 def uses_ray(engine: str | None, address: str | None) -> bool:
     """Whether ``--engine``/``--address`` mean Ray for sure, before anything is imported.
@@ -35,7 +33,7 @@ def _import_quietly(modules: tuple[str, ...]) -> None:
             importlib.import_module(name)
 
 
-def start_ray_early(address: str | None, modules: tuple[str, ...] = HEAVY_IMPORTS) -> None:
+def start_ray_early(address: str | None, modules: tuple[str, ...]) -> None:
     """``ensure_ray(address)`` in this thread while another imports ``modules``; returns when both are done.
 
     Ray starts in the calling (main) thread because it sets its SIGTERM handler only there. While it

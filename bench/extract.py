@@ -31,7 +31,8 @@ from common import (
 )
 
 from neuronhead.models import HookedModel, load_model, tokenize
-from neuronhead.models.tokens import length_sorted_batches, pad_batch
+from neuronhead.models.padding import pad_batch
+from neuronhead.models.tokens import length_sorted_batches
 from neuronhead.pipelines.options import Engine, Output
 
 

@@ -63,8 +63,9 @@ from common import (
 
 from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import LoadedModel, load_tokenizer, torch_dtype
+from neuronhead.models.padding import pad_batch
 from neuronhead.models.registry import spec_for
-from neuronhead.models.tokens import Tokenized, length_sorted_batches, pad_batch, tokenize
+from neuronhead.models.tokens import Tokenized, length_sorted_batches, tokenize
 
 SHAPES = {
     "small": {"n_layer": 12, "n_embd": 768, "n_head": 12},

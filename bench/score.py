@@ -26,8 +26,9 @@ import torch
 from common import comma_list, print_result
 
 from neuronhead.data import Columns, plan_source, resolve_source
-from neuronhead.models.loading import load_model
-from neuronhead.models.tokens import length_sorted_batches, pad_batch
+from neuronhead.models.loading import load_model, portable_tokenizer
+from neuronhead.models.padding import pad_batch
+from neuronhead.models.tokens import length_sorted_batches
 from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.options import Capture, Compute
 from neuronhead.pipelines.score import NO_LABEL
@@ -79,7 +80,8 @@ def main() -> None:
     )
     shard = plan_shards(plan, args.n)[0]
     max_length = int(extraction.get("max_length") or 128)
-    tok = tokenize_shards(read_shard(plan, shard), model_path=str(model_path), max_length=max_length)
+    tokenizer = portable_tokenizer(str(model_path), max_length)
+    tok = tokenize_shards(read_shard(plan, shard), tokenizer=tokenizer)
     packed = unpack(tok)[0]
     n = len(packed["row"])
     print(f"{n} texts, model {model_path.name}, threads {torch.get_num_threads()}", flush=True)

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neuronhead"
 
 FLOORS = {
     "version": 0,
+    "lazy": 0,
     "models": 1,
     "store": 1,
     "tweets": 1,

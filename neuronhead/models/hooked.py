@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from neuronhead.models.loading import LoadedModel
+from neuronhead.models.padding import pad_batch
 from neuronhead.models.pooling import PoolMask, masked_mean_max
-from neuronhead.models.tokens import Tokenized, length_sorted_batches, pad_batch
+from neuronhead.models.tokens import Tokenized, length_sorted_batches
 
 NULL_FORWARD = "NEURONHEAD_NULL_FORWARD"  # "1": benchmarks only, see HookedModel.null_forward
 

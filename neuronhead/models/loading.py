@@ -11,6 +11,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig,
 from transformers.utils import logging as hf_logging
 
 from neuronhead.models.registry import ArchSpec, spec_for
+from neuronhead.models.tokens import PortableTokenizer
 
 DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -102,6 +104,13 @@ def load_tokenizer(path: Path, *, trust_remote_code: bool = False) -> PreTrained
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
     return tokenizer
+
+
+@lru_cache(maxsize=4)
+def portable_tokenizer(model: str, max_length: int, trust_remote_code: bool = False) -> PortableTokenizer:
+    """The model's tokenizer as a pipeline ships it to its tokenize stage (loaded once per process)."""
+    tokenizer = load_tokenizer(Path(model), trust_remote_code=trust_remote_code)
+    return PortableTokenizer.of(tokenizer, max_length, model, trust_remote_code)
 
 
 def load_model(

@@ -16,6 +16,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from neuronhead.data import SourcePlan
+from neuronhead.models.loading import portable_tokenizer
 from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.runner import ShardJob, run_shards
 from neuronhead.pipelines.shards import STATS, Shard, load_stats
@@ -50,12 +51,10 @@ def run_missing(
     stats = load_stats(out)
     bar = tqdm(total=rows, unit="text", desc=desc, disable=not progress, dynamic_ncols=True)
     t0 = time.perf_counter()
-    tokenize_kwargs = {
-        "model_path": settings.model_path,
-        "max_length": settings.capture.max_length,
-        "trust_remote_code": settings.compute.trust_remote_code,
-    }
-    summaries = run_shards(ShardJob(plan, pending, worker, settings, tokenize_kwargs), engine)
+    tokenizer = portable_tokenizer(
+        settings.model_path, settings.capture.max_length, settings.compute.trust_remote_code
+    )
+    summaries = run_shards(ShardJob(plan, pending, worker, settings, tokenizer), engine)
     for summary in summaries:
         stats[str(summary["shard"])] = summary
         write_json(stats, out / STATS)

@@ -17,6 +17,7 @@ import numpy as np
 
 from neuronhead.heads.explain import attribute, explanation_record
 from neuronhead.models.loading import load_tokenizer
+from neuronhead.models.tokens import PortableTokenizer
 from neuronhead.models.trace import pool_tokens, token_activations
 from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.options import Capture, Compute
@@ -56,6 +57,9 @@ class Predictor:
         )
         self.scorer = ShardScorer(settings)
         self.tokenizer = load_tokenizer(heads.model_path, trust_remote_code=compute.trust_remote_code)
+        self.tokenize = PortableTokenizer.of(  # as the scoring pipeline's workers tokenize
+            self.tokenizer, self.capture.max_length, str(heads.model_path), compute.trust_remote_code
+        )
         self.normalize = extraction.get("normalize") == "tweeteval"
 
     @classmethod
@@ -171,7 +175,7 @@ class Predictor:
             texts = [tweeteval_normalize(t) for t in texts]
         n = len(texts)
         shard: dict[str, Any] = {"row": list(range(n)), "text": texts}
-        shard.update(tokenize_rows(self.tokenizer, texts, self.capture.max_length))
+        shard.update(tokenize_rows(self.tokenize, texts))
         return shard
 
     def _each(self, outputs: dict[str, np.ndarray], convert) -> np.ndarray | dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from neuronhead.cluster.sizing import pool_sizing
 from neuronhead.data import SourcePlan
+from neuronhead.models.tokens import PortableTokenizer
 from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.shards import Shard, read_shard, tokenize_shards, unpack
 
@@ -60,7 +61,7 @@ def resolve_engine(engine: str, address: str | None = None) -> str:
 @dataclass(frozen=True)
 class ShardJob:
     """Shards of ``plan`` for ``worker(settings)``, built once per actor (or once in-process) and
-    called with packed shards tokenized with ``tokenize_kwargs``.
+    called with packed shards tokenized by ``tokenizer`` (in a separate stage, without torch).
 
     ``settings`` is a dataclass with a ``torch_threads`` field, filled in from the pool sizing when unset.
     """
@@ -69,14 +70,14 @@ class ShardJob:
     shards: list[Shard]
     worker: Callable[..., Any]
     settings: Any
-    tokenize_kwargs: dict[str, Any]
+    tokenizer: PortableTokenizer
 
     def pending(self, done: set[int]) -> ShardJob:
         return dataclasses.replace(self, shards=[s for s in self.shards if s.shard_id not in done])
 
 
-def _prepared(plan: SourcePlan, shard: Shard, tokenize_kwargs: dict[str, Any]) -> pa.Table:
-    return tokenize_shards(read_shard(plan, shard), **tokenize_kwargs)
+def _prepared(plan: SourcePlan, shard: Shard, tokenizer: PortableTokenizer) -> pa.Table:
+    return tokenize_shards(read_shard(plan, shard), tokenizer=tokenizer)
 
 
 def run_local(job: ShardJob) -> Iterator[dict]:
@@ -97,7 +98,7 @@ def run_local(job: ShardJob) -> Iterator[dict]:
         def read_next() -> None:
             shard = next(todo, None)
             if shard is not None:
-                ahead.append(reader.submit(_prepared, job.plan, shard, job.tokenize_kwargs))
+                ahead.append(reader.submit(_prepared, job.plan, shard, job.tokenizer))
 
         for _ in range(READ_AHEAD):
             read_next()
@@ -161,7 +162,8 @@ def _ray_pass(job: ShardJob, sizing: Any) -> Iterator[dict]:
 
     source = ShardDatasource(job.plan, job.shards)
     ds = ray.data.read_datasource(source, override_num_blocks=len(job.shards))
-    ds = ds.map_batches(tokenize_shards, batch_size=1, batch_format="pyarrow", fn_kwargs=job.tokenize_kwargs)
+    tokenizer = {"tokenizer": job.tokenizer}
+    ds = ds.map_batches(tokenize_shards, batch_size=1, batch_format="pyarrow", fn_kwargs=tokenizer)
     with warnings.catch_warnings():
         # ``max_restarts`` has no named parameter yet; Ray 2.64 drops the ``**ray_remote_args`` that
         # carry it (pyproject pins below that until Ray Data says how to turn restarts off).

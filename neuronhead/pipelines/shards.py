@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
 
 from neuronhead.data import SourcePlan, label_ids, read_rows
-from neuronhead.models.loading import load_tokenizer
-from neuronhead.models.tokens import tokenize
+from neuronhead.models.tokens import PortableTokenizer, Tokenized
 from neuronhead.tweets.columns import META_FIELDS
 
 
@@ -84,33 +83,25 @@ def read_shard(plan: SourcePlan, shard: Shard) -> pa.Table:
     return table.replace_schema_metadata(None)
 
 
-@lru_cache(maxsize=4)
-def _tokenizer(path: str, trust_remote_code: bool):
-    return load_tokenizer(Path(path), trust_remote_code=trust_remote_code)
-
-
-def tokenize_shards(
-    batch: pa.Table, *, model_path: str, max_length: int, trust_remote_code: bool = False
-) -> pa.Table:
+def tokenize_shards(batch: pa.Table, *, tokenizer: PortableTokenizer) -> pa.Table:
     """Add ``input_ids``, ``special``, ``truncated`` and ``tokenize_s`` to packed shards (empty texts get
-    no tokens)."""
-    tokenizer = _tokenizer(model_path, trust_remote_code)
+    no tokens). ``tokenizer`` is portable: a tokenize worker needs neither torch nor transformers."""
     out = []
     for shard in unpack(batch):
         t0 = time.perf_counter()
-        shard.update(tokenize_rows(tokenizer, shard["text"], max_length, shard.get("skip")))
+        shard.update(tokenize_rows(tokenizer, shard["text"], shard.get("skip")))
         shard["tokenize_s"] = time.perf_counter() - t0
         out.append(pack(shard))
     return pa.concat_tables(out, promote_options="permissive")
 
 
 def tokenize_rows(
-    tokenizer, texts: list[str], max_length: int, skips: list[str | None] | None = None
+    tokenizer: Callable[[list[str]], Tokenized], texts: list[str], skips: list[str | None] | None = None
 ) -> dict[str, list]:
     """``input_ids``, ``special`` and ``truncated`` per text; empty and skipped texts get no tokens."""
     skips = skips or [None] * len(texts)
     keep = [i for i, t in enumerate(texts) if t and not skips[i]]
-    tok = tokenize(tokenizer, [texts[i] for i in keep], max_length) if keep else None
+    tok = tokenizer([texts[i] for i in keep]) if keep else None
     ids: list[list[int]] = [[] for _ in texts]
     special: list[list[int]] = [[] for _ in texts]
     truncated = [False] * len(texts)

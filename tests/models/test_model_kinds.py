@@ -14,7 +14,7 @@ import torch
 from tokenizers import pre_tokenizers
 
 from neuronhead.models import HookedModel, load_model, tokenize
-from neuronhead.models.tokens import pad_batch
+from neuronhead.models.padding import pad_batch
 from tests.tiny_models import ARCHS, SENTENCES, UNICODE_TEXT, control_ids
 
 

@@ -16,7 +16,7 @@ from neuronhead.cluster.logs import VERBOSE
 from neuronhead.data import plan_source, resolve_source
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.models.hooked import NULL_FORWARD
-from neuronhead.models.loading import bundled_model_path
+from neuronhead.models.loading import bundled_model_path, portable_tokenizer
 from neuronhead.pipelines import runner
 from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.shards import plan_shards
@@ -69,14 +69,14 @@ def test_the_local_engine_reads_ahead_and_yields_every_shard_in_order(monkeypatc
     read_on: list[str] = []
     prepared = runner._prepared
 
-    def spy(plan, shard, kwargs):
+    def spy(plan, shard, tokenizer):
         read_on.append(threading.current_thread().name)
-        return prepared(plan, shard, kwargs)
+        return prepared(plan, shard, tokenizer)
 
     monkeypatch.setattr(runner, "_prepared", spy)
     _Recorder.events = []
-    kwargs = {"model_path": str(bundled_model_path()), "max_length": 128}
-    job = runner.ShardJob(plan, shards, _Recorder, None, kwargs)
+    tokenizer = portable_tokenizer(str(bundled_model_path()), 128)
+    job = runner.ShardJob(plan, shards, _Recorder, None, tokenizer)
     out = list(runner.run_shards(job, Engine("local")))
     assert [o["shard"] for o in out] == [s.shard_id for s in shards]
     assert sum(o["rows"] for o in out) == plan.n_rows == 120

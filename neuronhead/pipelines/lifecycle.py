@@ -51,11 +51,7 @@ def run_missing(
     stats = load_stats(out)
     bar = tqdm(total=rows, unit="text", desc=desc, disable=not progress, dynamic_ncols=True)
     t0 = time.perf_counter()
-    tokenizer = portable_tokenizer(
-        settings.model_path, settings.capture.max_length, settings.compute.trust_remote_code
-    )
-    summaries = run_shards(ShardJob(plan, pending, worker, settings, tokenizer), engine)
-    for summary in summaries:
+    for summary in _run(plan, pending, worker, settings, engine):
         stats[str(summary["shard"])] = summary
         write_json(stats, out / STATS)
         bar.update(summary["rows"])
@@ -65,3 +61,13 @@ def run_missing(
     if missing:
         raise RuntimeError(f"{len(missing)} shards were not written (first: {missing[0]}); rerun to resume")
     return Ran(stats, rows, seconds)
+
+
+def _run(plan: SourcePlan, pending: list[Shard], worker: Callable[..., Any], settings: Any, engine: Engine):
+    """The pending shards' summaries; nothing to run starts nothing (no tokenizer, no Ray)."""
+    if not pending:
+        return iter(())
+    tokenizer = portable_tokenizer(
+        settings.model_path, settings.capture.max_length, settings.compute.trust_remote_code
+    )
+    return run_shards(ShardJob(plan, pending, worker, settings, tokenizer), engine)

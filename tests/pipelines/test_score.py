@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -111,6 +112,10 @@ def test_bad_rows_come_out_with_a_reason_and_ray_matches_local(heads, tmp_path):
     )
 
 
+def _ray_up() -> bool:
+    return "ray" in sys.modules and sys.modules["ray"].is_initialized()
+
+
 def test_an_interrupted_job_resumes_and_only_scores_what_is_missing(heads, tmp_path, capsys):
     out = tmp_path / "scores"
     args = ["score", "--head", str(heads / "shallow"), "--data", VAL, "--out", str(out)]
@@ -124,6 +129,11 @@ def test_an_interrupted_job_resumes_and_only_scores_what_is_missing(heads, tmp_p
     assert "scored 120 rows, 0 errors, 120 in" in printed
     assert _read(out).equals(first)
     assert json.loads((out / "shard_stats.json").read_text()).keys() == stats.keys()
+    # A complete job run again computes nothing and starts nothing, not even the Ray it was asked for.
+    assert not _ray_up()
+    again = score([str(heads / "shallow")], VAL, out, engine=Engine("ray"), output=Output(progress=False))
+    assert again["rows_out"] == again["rows_in"] == 120 and not _ray_up()
+    assert _read(out).equals(first)
 
 
 def test_heads_are_checked_before_any_work(heads, tmp_path):

@@ -9,7 +9,7 @@ about 3–4 CPU-seconds and 200 MB less per worker process (docs/benchmarks.md, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,7 +67,7 @@ class PortableTokenizer:
     """
 
     max_length: int
-    backend: str | None = None  # the fast tokenizer's backend, ``Tokenizer.to_str()``
+    backend: str | None = field(default=None, repr=False)  # ``Tokenizer.to_str()``: ~0.5 MB, not for logs
     side: str = "right"  # which end truncation cuts, as the tokenizer's ``truncation_side``
     model_path: str | None = None  # only without a backend
     trust_remote_code: bool = False

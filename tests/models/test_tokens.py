@@ -43,6 +43,7 @@ def test_backend_tokenizes_exactly_as_transformers(model_folder, max_length):
     assert got.special == expected.special
     assert got.truncated == expected.truncated
     assert any(got.truncated) and not all(got.truncated)
+    assert len(repr(portable)) < 200  # the backend's JSON stays out of logs and error messages
 
 
 def test_the_backend_survives_pickling_and_ignores_what_transformers_left_set(model_folder):

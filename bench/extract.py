@@ -100,7 +100,7 @@ def pipeline_section(n: int, rounds: int) -> dict:
     import ray
 
     from neuronhead.cluster.connect import ensure_ray
-    from neuronhead.pipelines.extract import extract
+    from neuronhead.pipelines.extraction import extract
 
     tmp = Path(tempfile.mkdtemp(prefix="nh-bench-"))
     data = tmp / "tweets.jsonl"

@@ -171,7 +171,7 @@ def ray_session(ctx: dict[str, Any], num_gpus: int) -> float:
 
 def run_extract(ctx: dict[str, Any], side: str) -> dict[str, Any]:
     from neuronhead.cluster.sizing import pool_sizing
-    from neuronhead.pipelines.extract import extract
+    from neuronhead.pipelines.extraction import extract
 
     device, dtype, gpus, data = ctx["sides"][side]
     ray_start = ray_session(ctx, gpus)
@@ -225,7 +225,7 @@ def part_fit_head(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_score(ctx: dict[str, Any], side: str) -> dict[str, Any]:
-    from neuronhead.pipelines.score import score
+    from neuronhead.pipelines.scoring import score
 
     device, dtype, gpus, data = ctx["sides"][side]
     ray_start = ray_session(ctx, gpus)

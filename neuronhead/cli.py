@@ -132,7 +132,7 @@ def _engine(args: argparse.Namespace) -> Engine:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from neuronhead.pipelines.extract import extract
+    from neuronhead.pipelines.extraction import extract
     from neuronhead.pipelines.options import Capture, Output
 
     manifest = extract(
@@ -457,7 +457,7 @@ def _args_score(p: argparse.ArgumentParser) -> None:
 def _score(args: argparse.Namespace) -> int:
     from neuronhead.pipelines.headset import HeadSet
     from neuronhead.pipelines.options import Output
-    from neuronhead.pipelines.score import ScoreOptions, score_with
+    from neuronhead.pipelines.scoring import ScoreOptions, score_with
 
     reading = _reading_options(args)
     watching = {k: getattr(args, k) for k in ("ready", "poll", "until_idle") if getattr(args, k) is not None}

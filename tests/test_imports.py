@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,7 +127,7 @@ def test_a_planted_back_edge_fails(copy: Path):
 
 def test_a_sideways_edge_and_a_private_name_fail(copy: Path):
     plant(copy, "tune/trial.py", "from neuronhead.analyze.counts import NO_DATE")
-    plant(copy, "pipelines/score.py", "from ..heads.train import _hold_out")
+    plant(copy, "pipelines/scoring.py", "from ..heads.train import _hold_out")
     found = violations(copy)
     assert any("tune (floor 5) may not import analyze (floor 5)" in f for f in found), found
     assert any("imports the private _hold_out from neuronhead.heads.train" in f for f in found), found
@@ -137,3 +139,27 @@ def test_a_new_room_needs_a_floor(copy: Path):
     assert violations(copy) == [
         "neuronhead/gateway/__init__.py: room 'gateway' has no floor in tests/test_imports.py"
     ]
+
+
+def _fresh(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_packages_import_their_names_on_first_use():
+    """``neuronhead.models`` and ``neuronhead.pipelines`` alone import no torch (a tokenize worker
+    imports them); their names still resolve, whichever module was imported first."""
+    light = "import sys, neuronhead.models, neuronhead.pipelines; print('torch' in sys.modules)"
+    assert _fresh(light) == "False"
+    code = (
+        "import neuronhead.pipelines.scoring, neuronhead.pipelines.extraction\n"  # the modules first
+        "from neuronhead.pipelines import extract, score, HeadSet, Capture\n"
+        "from neuronhead.models import HookedModel, tokenize\n"
+        "names = (extract, score, tokenize)\n"
+        "print(all(callable(f) and not isinstance(f, type(neuronhead)) for f in names))\n"
+    )
+    assert _fresh(code) == "True"
+    unknown = subprocess.run(
+        [sys.executable, "-c", "import neuronhead.pipelines as p; p.nothing"], capture_output=True, text=True
+    )
+    assert unknown.returncode != 0 and "has no attribute 'nothing'" in unknown.stderr

@@ -19,9 +19,9 @@ _WHERE = {
     "HeadSet": "headset",
     "Output": "options",
     "Reading": "options",
-    "extract": "extract",
-    "parse_layers": "extract",
-    "score": "score",
+    "extract": "extraction",
+    "parse_layers": "extraction",
+    "score": "scoring",
 }
 __all__ = [
     "Capture",
@@ -37,7 +37,7 @@ __all__ = [
 __getattr__ = lazy_exports(__name__, _WHERE)
 
 if TYPE_CHECKING:
-    from neuronhead.pipelines.extract import extract, parse_layers
+    from neuronhead.pipelines.extraction import extract, parse_layers
     from neuronhead.pipelines.headset import HeadSet
     from neuronhead.pipelines.options import Capture, Compute, Engine, Output, Reading
-    from neuronhead.pipelines.score import score
+    from neuronhead.pipelines.scoring import score

@@ -16,7 +16,7 @@ from typing import Any
 from neuronhead.heads.artifact import read_head_info
 from neuronhead.heads.train import evaluate_head, fit_head
 from neuronhead.models.loading import resolve_model_path, weights_hash
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.fingerprint import StaleFolder
 from neuronhead.pipelines.options import grouped
 from neuronhead.store import read_manifest

@@ -25,9 +25,9 @@ from neuronhead.heads.metrics import confusion, task_metrics
 from neuronhead.heads.plots import plot_confusion
 from neuronhead.heads.select import SelectOptions
 from neuronhead.heads.train import FitOptions, fit_head
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output, Reading
-from neuronhead.pipelines.score import score
+from neuronhead.pipelines.scoring import score
 from neuronhead.run.config import RunConfig
 from neuronhead.run.explanations import EXPLANATIONS, explain_examples
 from neuronhead.run.report import write_report

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from neuronhead.heads.train import FitOptions, fit_head
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output
 from tests.cluster.netns_cluster import children
 from tests.paths import DEMO

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from neuronhead.heads.train import FitOptions, fit_head
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output
 from tests.paths import EXAMPLES
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output
 from tests.demo_features import extract_demo
 from tests.paths import DEMO

@@ -13,7 +13,7 @@ import pytest
 from neuronhead.heads.artifact import load_head, save_head
 from neuronhead.heads.select import SelectOptions, candidates, selection_parts
 from neuronhead.heads.train import FitOptions, fit_head
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.store import load_features
 

@@ -11,7 +11,7 @@ from neuronhead.cli import main
 from neuronhead.heads.artifact import load_head
 from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.models import HookedModel, load_model, tokenize
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output
 from neuronhead.run.from_data import evaluate_from_data
 from neuronhead.store import load_features

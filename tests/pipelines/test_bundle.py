@@ -15,7 +15,7 @@ import neuronhead
 from neuronhead.cli import main
 from neuronhead.heads.artifact import HeadError
 from neuronhead.pipelines.options import Engine, Output
-from neuronhead.pipelines.score import score
+from neuronhead.pipelines.scoring import score
 from tests.demo_features import fit_demo_heads
 from tests.readme import readme_command
 

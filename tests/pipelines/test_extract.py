@@ -16,7 +16,7 @@ import pytest
 from neuronhead.cluster.logs import VERBOSE
 from neuronhead.data import DataError
 from neuronhead.models import HookedModel, load_model, tokenize
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output, Reading, grouped
 from neuronhead.store import load_features, read_manifest, shard_files, write_table
 from tests.paths import DEMO

@@ -15,7 +15,7 @@ import neuronhead
 from neuronhead.cli import main
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.predictor import PredictError
-from neuronhead.pipelines.score import score
+from neuronhead.pipelines.scoring import score
 from tests.paths import DEMO
 from tests.readme import readme_blocks, readme_command
 

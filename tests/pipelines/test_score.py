@@ -15,7 +15,7 @@ from neuronhead.heads.artifact import HeadError, load_head
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.pipelines.headset import HeadSet, parse_head_specs
 from neuronhead.pipelines.options import Engine, Output
-from neuronhead.pipelines.score import score
+from neuronhead.pipelines.scoring import score
 from neuronhead.store import load_features
 from tests.demo_features import fit_demo_heads
 from tests.paths import DEMO

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from neuronhead.cli import main
 from neuronhead.data import DataError
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output, Reading
-from neuronhead.pipelines.score import score
+from neuronhead.pipelines.scoring import score
 
 LONG = "word " * 20000
 # name, file suffix, bytes, expected: {"rows": n, "errors": {id: substring}} or {"fails": substring}

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 
 from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.options import Engine, Output
-from neuronhead.pipelines.score import score
+from neuronhead.pipelines.scoring import score
 from neuronhead.store import shard_files
 from tests.paths import DEMO
 

@@ -22,9 +22,9 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output
-from neuronhead.pipelines.score import score
+from neuronhead.pipelines.scoring import score
 from neuronhead.store import shard_files
 from tests.paths import DEMO, REPO
 
@@ -88,7 +88,7 @@ def _scores(out: Path):
 SCORE_JOB = """
 import json, sys
 from neuronhead.pipelines.options import Engine, Output
-from neuronhead.pipelines.score import score
+from neuronhead.pipelines.scoring import score
 r = score([sys.argv[1]], sys.argv[2], sys.argv[3], engine=Engine(sys.argv[4], num_actors=1),
           output=Output(shard_rows=int(sys.argv[5]), progress=False))
 print(json.dumps(r))
@@ -174,7 +174,7 @@ def test_driver_killed_mid_scoring_resumes_to_the_same_result(small_head, tmp_pa
 
 EXTRACT_JOB = """
 import sys
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output
 extract(sys.argv[1], sys.argv[2], capture=Capture(layers="0-1"), engine=Engine("local"),
         output=Output(shard_rows=40, progress=False))

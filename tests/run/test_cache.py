@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.fingerprint import StaleFolder, fingerprint, key_folder
 from neuronhead.pipelines.options import grouped
 from neuronhead.run.from_data import cached_extraction

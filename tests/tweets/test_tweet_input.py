@@ -13,9 +13,9 @@ import pytest
 from neuronhead.data import DataError, plan_source, read_rows, resolve_source
 from neuronhead.heads.artifact import HeadError, read_head_info
 from neuronhead.heads.train import FitOptions, fit_head
-from neuronhead.pipelines.extract import extract
+from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output, Reading
-from neuronhead.pipelines.score import score
+from neuronhead.pipelines.scoring import score
 from neuronhead.tweets.columns import META_NAMES
 from neuronhead.tweets.options import TweetOptions
 from tests.paths import DEMO

@@ -8,7 +8,7 @@ measured), and check at the end that every planned shard exists.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,9 @@ def run_missing(
     return Ran(stats, rows, seconds)
 
 
-def _run(plan: SourcePlan, pending: list[Shard], worker: Callable[..., Any], settings: Any, engine: Engine):
+def _run(
+    plan: SourcePlan, pending: list[Shard], worker: Callable[..., Any], settings: Any, engine: Engine
+) -> Iterator[dict]:
     """The pending shards' summaries; nothing to run starts nothing (no tokenizer, no Ray)."""
     if not pending:
         return iter(())

@@ -3,7 +3,7 @@
 Keeping texts unpadded until the model runs lets batches be formed from texts of similar length
 (:func:`length_sorted_batches`), so little compute is spent on pads. This module imports neither torch
 nor transformers, so a tokenize worker that uses :class:`PortableTokenizer` skips importing both:
-about 3–4 CPU-seconds and 200 MB less per worker process (docs/benchmarks.md, Notes).
+about 3 CPU-seconds and 130 MB less per worker process (docs/benchmarks.md, "Feeding the model").
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from common import machine, print_result, write_json
 from pipeline import make_k1_head, tweets, write_input
 
 TICK = os.sysconf("SC_CLK_TCK")
-STAGE = "import ray.data, neuronhead.pipelines.datasource, neuronhead.pipelines.shards"
+STAGE = "import ray, neuronhead.pipelines.shards"
 IMPORTS = {"tokenize stage": STAGE, "with torch and transformers": f"import torch, transformers; {STAGE}"}
 
 

@@ -41,7 +41,8 @@ def _add_engine(
         "--engine",
         default=default,
         choices=ENGINES,
-        help=f"{what + ': ' if what else ''}ray: Ray Data actor pool; local: same steps in this process; "
+        help=f"{what + ': ' if what else ''}ray: on Ray (a local one unless --address); "
+        "local: same steps in this process; "
         "auto (default): Ray when there is a cluster, a GPU or room for several model actors, else local",
     )
     p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray when Ray runs)")
@@ -708,7 +709,7 @@ COMMANDS = {
     "score": Command(
         _args_score,
         _score,
-        help="score texts with one or more heads (one forward pass, Ray Data actor pool)",
+        help="score texts with one or more heads (one forward pass, only the layers they need)",
         description="Runs the model only up to the deepest layer any head needs and writes Parquet shards "
         "with id, {head}_label, {head}_label_id, {head}_scores and error for every input row. Rerun with "
         "the same --out to resume. Ends by printing the counts (also in OUT/summary.json).",

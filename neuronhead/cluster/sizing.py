@@ -1,6 +1,6 @@
 """How many model actors a pool gets, and what each reserves: CPUs, a GPU, torch threads.
 
-On a 2-CPU node, an actor pool that takes every CPU hangs the dataset forever (the reads never get a
+On a 2-CPU node, an actor pool that takes every CPU hangs the job forever (the reads never get a
 CPU); on GPU nodes an actor takes one GPU and one CPU. Nothing here starts Ray, so ``--engine auto``
 can ask "would Ray run more than one actor here?" without importing it.
 """

@@ -1,9 +1,9 @@
 """Sharded jobs: data → models → store (``extract``) and data → models → heads (``score``), one
-lifecycle, run in this process or on a Ray Data actor pool. The model and head logic stays in
+lifecycle, run in this process or on a Ray actor pool. The model and head logic stays in
 ``models`` and ``heads``; ``HeadSet`` loads and checks the heads that share one pass.
 
 Names import their module on first use (``neuronhead.lazy``), so a Ray read or tokenize task that
-unpickles ``pipelines.datasource`` or ``pipelines.shards`` does not import torch.
+unpickles ``pipelines.shards`` does not import torch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Run shards through a model worker: Ray Data (read → tokenize → actor pool) or the same steps in-process.
+"""Run shards through a model worker: a Ray actor pool (``actor_pool``) or the same steps in-process.
 
 Extraction and scoring differ only in the worker class (what it computes and writes per shard); both
 yield one small summary dict per finished shard, in completion order.
@@ -9,20 +9,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
 from neuronhead.cluster.sizing import pool_sizing
 from neuronhead.data import SourcePlan
 from neuronhead.models.tokens import PortableTokenizer
 from neuronhead.pipelines.options import Engine
-from neuronhead.pipelines.shards import Shard, read_shard, tokenize_shards, unpack
+from neuronhead.pipelines.shards import Shard, prepare_shard, unpack
 
 ENGINES = ("auto", "ray", "local")
 READ_AHEAD = 2  # shards read and tokenized ahead of the model in the in-process engine
@@ -76,10 +73,6 @@ class ShardJob:
         return dataclasses.replace(self, shards=[s for s in self.shards if s.shard_id not in done])
 
 
-def _prepared(plan: SourcePlan, shard: Shard, tokenizer: PortableTokenizer) -> pa.Table:
-    return tokenize_shards(read_shard(plan, shard), tokenizer=tokenizer)
-
-
 def run_local(job: ShardJob) -> Iterator[dict]:
     """The same steps in this process, as three overlapping stages: read, model, write.
 
@@ -98,7 +91,7 @@ def run_local(job: ShardJob) -> Iterator[dict]:
         def read_next() -> None:
             shard = next(todo, None)
             if shard is not None:
-                ahead.append(reader.submit(_prepared, job.plan, shard, job.tokenizer))
+                ahead.append(reader.submit(prepare_shard, job.plan, shard, job.tokenizer))
 
         for _ in range(READ_AHEAD):
             read_next()
@@ -125,6 +118,7 @@ def run_shards(job: ShardJob, engine: Engine = Engine()) -> Iterator[dict]:
 
     from neuronhead.cluster.connect import ensure_ray
     from neuronhead.cluster.storage import check_shared_storage
+    from neuronhead.pipelines.actor_pool import run_pool
 
     ensure_ray(address)
     # Actors on other nodes read the inputs and model and write shards the driver reads back.
@@ -136,7 +130,7 @@ def run_shards(job: ShardJob, engine: Engine = Engine()) -> Iterator[dict]:
     done: set[int] = set()
     for attempt in range(POOL_ATTEMPTS):
         try:
-            for summary in _ray_pass(job.pending(done), sizing):
+            for summary in run_pool(job.pending(done), sizing):
                 done.add(summary["shard"])
                 yield summary
             return
@@ -146,37 +140,3 @@ def run_shards(job: ShardJob, engine: Engine = Engine()) -> Iterator[dict]:
             left = len(job.shards) - len(done)
             print(f"neuronhead: a model worker was lost ({type(exc).__name__}); "
                   f"rerunning the {left} unfinished shards on a new pool", file=sys.stderr)  # fmt: skip
-
-
-def _ray_pass(job: ShardJob, sizing: Any) -> Iterator[dict]:
-    """One Ray Data pass: read tasks → tokenize tasks → a pool of model actors.
-
-    Actors are not restarted by Ray (``max_restarts=0``): a restarted actor would be rebuilt from
-    constructor arguments kept in the object store, which can be lost with the node that held them
-    (ray-project/ray#53727). ``run_shards`` reruns the unfinished shards on a fresh pool instead, with
-    freshly sent arguments.
-    """
-    import ray
-
-    from neuronhead.pipelines.datasource import ShardDatasource
-
-    source = ShardDatasource(job.plan, job.shards)
-    ds = ray.data.read_datasource(source, override_num_blocks=len(job.shards))
-    tokenizer = {"tokenizer": job.tokenizer}
-    ds = ds.map_batches(tokenize_shards, batch_size=1, batch_format="pyarrow", fn_kwargs=tokenizer)
-    with warnings.catch_warnings():
-        # ``max_restarts`` has no named parameter yet; Ray 2.64 drops the ``**ray_remote_args`` that
-        # carry it (pyproject pins below that until Ray Data says how to turn restarts off).
-        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
-        ds = ds.map_batches(
-            job.worker,
-            fn_constructor_kwargs={"settings": job.settings},
-            batch_size=1,
-            batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=sizing.size),
-            num_cpus=sizing.num_cpus,
-            num_gpus=sizing.num_gpus or None,
-            max_restarts=0,
-        )
-    for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-        yield from batch.to_pylist()

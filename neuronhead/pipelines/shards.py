@@ -95,6 +95,11 @@ def tokenize_shards(batch: pa.Table, *, tokenizer: PortableTokenizer) -> pa.Tabl
     return pa.concat_tables(out, promote_options="permissive")
 
 
+def prepare_shard(plan: SourcePlan, shard: Shard, tokenizer: PortableTokenizer) -> pa.Table:
+    """``shard`` read and tokenized, packed: what a model worker takes, in either engine."""
+    return tokenize_shards(read_shard(plan, shard), tokenizer=tokenizer)
+
+
 def tokenize_rows(
     tokenizer: Callable[[list[str]], Tokenized], texts: list[str], skips: list[str | None] | None = None
 ) -> dict[str, list]:

@@ -15,13 +15,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
 import torch
 
 from neuronhead.models.hooked import HookedModel
 from neuronhead.models.loading import load_model
 from neuronhead.models.tokens import Tokenized
-from neuronhead.pipelines.shards import row_errors, step_seconds, unpack
+from neuronhead.pipelines.shards import row_errors, step_seconds
 
 
 @dataclass
@@ -51,7 +50,7 @@ def pick_device_dtype(device: str, dtype: str) -> tuple[str, str]:
 
 
 class ShardWorker:
-    """Built once per actor (or once in-process); ``__call__`` is the Ray Data entry point.
+    """Built once per actor (``actor_pool.ModelActor``) or once in-process.
 
     Subclasses set ``settings`` (with ``capture`` and ``compute`` option groups), call ``load`` once,
     and write ``finish``, which ends with ``summary``.
@@ -117,7 +116,3 @@ class ShardWorker:
             **({"null_forward": True} if self.hooked.null_forward else {}),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        """Ray's entry point: both halves in turn (see the module docstring for why not overlapped)."""
-        return pa.Table.from_pylist([self.finish(self.compute(shard)) for shard in unpack(batch)])

@@ -99,7 +99,7 @@ def test_extraction_spreads_its_actors_over_the_workers(cluster, jobs, data, tmp
                 "--shard-rows", "100", "--out", str(tmp_path / "feats"))  # fmt: skip
     jobs.wait("extract")
     assert pq.read_table(tmp_path / "feats" / "shards", columns=["row"]).num_rows == 600
-    placed = {a["node"] for a in jobs.actors("extract", "MapWorker")}
+    placed = {a["node"] for a in jobs.actors("extract", "ModelActor")}
     assert placed == WORKERS, f"extraction actors ran on {placed}"
 
 
@@ -204,7 +204,7 @@ def test_a_worker_node_lost_mid_scoring_every_row_comes_out_once(cluster, jobs, 
         ]
         assert dead, "worker2 was not seen as lost"
         # The first pool spread over both workers (Ray keeps the dead actors' records, with their node).
-        placed = {a["node"] for a in jobs.actors("score-loss", "MapWorker") if a["node_id"]}
+        placed = {a["node"] for a in jobs.actors("score-loss", "ModelActor") if a["node_id"]}
         assert placed == WORKERS, f"scoring actors ran on {placed}"  # (one never placed has no node)
         record(
             "fault",

@@ -1,5 +1,5 @@
 """Actor pools are sized per node: every worker node gets model actors, and each node keeps a CPU for
-the read and tokenize tasks (a pool that takes every CPU of a node hangs Ray Data)."""
+the read and tokenize tasks (a pool that takes every CPU of a node would hang the job)."""
 
 from __future__ import annotations
 

@@ -10,14 +10,18 @@ import pickle
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from neuronhead.data import plan_source, resolve_source
 from neuronhead.models import load_model, tokenize
 from neuronhead.models.loading import load_tokenizer, portable_tokenizer
 from neuronhead.models.tokens import PortableTokenizer
+from neuronhead.pipelines.shards import plan_shards, prepare_shard
 from tests.tiny_models import ARCHS, SENTENCES, UNICODE_TEXT
 
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo" / "val.csv"
 TEXTS = [
     *SENTENCES,
     UNICODE_TEXT,
@@ -68,16 +72,17 @@ def test_without_a_backend_the_worker_loads_the_tokenizer(minilm_path):
     assert replace(portable, max_length=128)(TEXTS) != expected  # max_length is honoured
 
 
-def test_the_tokenize_stage_imports_neither_torch_nor_transformers(minilm_path):
-    """What a Ray read and tokenize task unpickles and runs, in a fresh process."""
-    shipped = pickle.dumps(portable_tokenizer(str(minilm_path), 128))
+def test_the_read_and_tokenize_task_imports_neither_torch_nor_transformers(minilm_path):
+    """What a Ray read-and-tokenize task (``pipelines.actor_pool``) unpickles and runs, in a fresh process."""
+    plan = plan_source(resolve_source(DEMO))
+    shard = plan_shards(plan, 25)[1]
+    shipped = pickle.dumps((prepare_shard, plan, shard, portable_tokenizer(str(minilm_path), 128)))
     code = (
         "import pickle, sys\n"
-        "import neuronhead.pipelines.datasource, neuronhead.pipelines.shards as s\n"
-        "t = pickle.loads(sys.stdin.buffer.read())\n"
-        "table = s.tokenize_shards(s.pack({'text': ['a tweet', ''], 'skip': [None, None]}), tokenizer=t)\n"
-        "assert table['input_ids'][0].as_py()[1] == [], table\n"
+        "prepare, *args = pickle.loads(sys.stdin.buffer.read())\n"
+        "shard = prepare(*args).to_pylist()[0]\n"
+        "print(shard['row'][0], len(shard['input_ids']), all(shard['input_ids']))\n"
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], input=shipped, capture_output=True, check=True)
-    assert done.stdout.decode().strip() == "[]"
+    assert done.stdout.decode().split("\n")[:2] == ["25 25 True", "[]"]

@@ -67,13 +67,13 @@ def test_the_local_engine_reads_ahead_and_yields_every_shard_in_order(monkeypatc
     plan = plan_source(resolve_source(DEMO))
     shards = plan_shards(plan, 25)
     read_on: list[str] = []
-    prepared = runner._prepared
+    prepared = runner.prepare_shard
 
     def spy(plan, shard, tokenizer):
         read_on.append(threading.current_thread().name)
         return prepared(plan, shard, tokenizer)
 
-    monkeypatch.setattr(runner, "_prepared", spy)
+    monkeypatch.setattr(runner, "prepare_shard", spy)
     _Recorder.events = []
     tokenizer = portable_tokenizer(str(bundled_model_path()), 128)
     job = runner.ShardJob(plan, shards, _Recorder, None, tokenizer)

@@ -100,8 +100,8 @@ def test_a_scoring_actor_killed_mid_job(small_head, tmp_path, record):
     data = _texts(3000, tmp_path)
     out = tmp_path / "ray"
     proc = _python(SCORE_JOB, str(small_head), str(data), str(out), "ray", "100")
-    _wait_for(lambda: len(shard_files(out)) >= 2 and _descendants(proc.pid, "ShardScorer"), proc)
-    victims = _descendants(proc.pid, "ShardScorer")
+    _wait_for(lambda: len(shard_files(out)) >= 2 and _descendants(proc.pid, "ModelActor"), proc)
+    victims = _descendants(proc.pid, "ModelActor")
     for v in victims:
         v.send_signal(signal.SIGKILL)
     done_before = len(shard_files(out))

@@ -2,7 +2,7 @@
 
 1. hooked + pooled forward vs a plain Hugging Face forward at the same depth (goal >= 0.95)
 2. length-sorted batches vs arrival order
-3. the Ray Data pipeline vs the in-process loop, end to end on files (goal >= 0.85)
+3. the Ray pipeline vs the in-process loop, end to end on files (goal >= 0.85)
 4. tweets/s of each
 
 Run inside ../shared/bin/loopback-only (it starts Ray):

@@ -5,7 +5,7 @@
     rtol); bfloat16 and float16 within a stated fraction of each layer's largest |feature|
     (TOLERANCE), for a MiniLM-shaped BERT and a 4-layer GPT-2 of GPT-2 small's width;
 (b) ``pick_device_dtype`` picks cuda + bfloat16 when a GPU is visible;
-(c) ``neuronhead extract`` on Ray Data with the GPU (the actor pool sized by ``pool_sizing``: one
+(c) ``neuronhead extract`` on Ray with the GPU (the actor pool sized by ``pool_sizing``: one
     actor per GPU) against the same run on a CPU-only Ray on the same machine: texts/s side by side,
     what the manifest records (device, compute_dtype), and the GPU's bfloat16 features against the
     CPU's float32 features for the same rows;

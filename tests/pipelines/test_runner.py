@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,35 @@ def test_the_local_engine_reads_ahead_and_yields_every_shard_in_order(monkeypatc
     assert all("neuronhead-write" in e for e in events if e.startswith("write"))
     # every shard is written, once, in order
     assert [e.split()[1] for e in events if e.startswith("write")] == [str(s.shard_id) for s in shards]
+
+
+class _Unloadable(ShardWorker):
+    """A worker whose model does not load."""
+
+    def __init__(self, settings) -> None:
+        raise ValueError(f"{settings.model_path}: not a model folder")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    out: str
+    model_path: str
+    torch_threads: int = 0
+
+
+@pytest.mark.slow
+def test_a_ray_worker_that_cannot_be_built_fails_the_job_with_its_own_error(tmp_path, capfd):
+    """Not as a dead actor, which ``run_shards`` would take for a lost node and retry on new pools."""
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the Ray workers cannot import tests/
+    plan = plan_source(resolve_source(DEMO))
+    tokenizer = portable_tokenizer(str(bundled_model_path()), 128)
+    settings = _Settings(str(tmp_path), str(tmp_path / "nope"))
+    job = runner.ShardJob(plan, plan_shards(plan, 40), _Unloadable, settings, tokenizer)
+    with pytest.raises(ValueError, match="nope: not a model folder"):
+        list(runner.run_shards(job, Engine("ray")))
+    assert "a model worker was lost" not in capfd.readouterr().err
 
 
 def test_the_null_forward_keeps_shapes_and_says_so(tiny_models, monkeypatch):

@@ -62,19 +62,32 @@ def run_pool(job: ShardJob, sizing: PoolSizing) -> Iterator[dict]:
     ends, however it ends.
     """
     import ray
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    actor = ray.remote(ModelActor).options(
-        num_cpus=sizing.num_cpus,
-        num_gpus=sizing.num_gpus or None,
-        max_restarts=0,
-        scheduling_strategy="SPREAD",  # a cluster's actors go to every node, not the first one
-    )
-    actors = [actor.remote(job.worker, job.settings) for _ in range(sizing.size)]
+    # The actors' CPUs (and GPUs) are reserved before any read task is sent, spread over the nodes:
+    # placed as they start, actors went wherever the read tasks had left a CPU free, two on one node.
+    bundle = {"CPU": sizing.num_cpus} | ({"GPU": sizing.num_gpus} if sizing.num_gpus else {})
+    group = placement_group([bundle] * sizing.size, strategy="SPREAD")
+    actors: list = []
     try:
+        ray.get(group.ready())
+        actors = [
+            ray.remote(ModelActor)
+            .options(
+                num_cpus=sizing.num_cpus,
+                num_gpus=sizing.num_gpus or None,
+                max_restarts=0,
+                scheduling_strategy=PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=i),
+            )
+            .remote(job.worker, job.settings)
+            for i in range(sizing.size)
+        ]
         yield from _feed(job, actors)
     finally:
         for a in actors:
             ray.kill(a)
+        remove_placement_group(group)
 
 
 def _feed(job: ShardJob, actors: list) -> Iterator[dict]:

@@ -70,17 +70,16 @@ def run_pool(job: ShardJob, sizing: PoolSizing) -> Iterator[dict]:
     bundle = {"CPU": sizing.num_cpus} | ({"GPU": sizing.num_gpus} if sizing.num_gpus else {})
     group = placement_group([bundle] * sizing.size, strategy="SPREAD")
     actors: list = []
+    model_actor = ray.remote(ModelActor)
     try:
         ray.get(group.ready())
         actors = [
-            ray.remote(ModelActor)
-            .options(
+            model_actor.options(
                 num_cpus=sizing.num_cpus,
                 num_gpus=sizing.num_gpus or None,
                 max_restarts=0,
                 scheduling_strategy=PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=i),
-            )
-            .remote(job.worker, job.settings)
+            ).remote(job.worker, job.settings)
             for i in range(sizing.size)
         ]
         yield from _feed(job, actors)

@@ -2,9 +2,9 @@
 
 The driver validates the whole input first (so bad rows are reported before any compute is spent),
 fixes the shard plan, and writes ``manifest.json``. Shards already on disk are skipped, so an
-interrupted run resumes. ``engine="ray"`` streams shards through Ray Data (a local in-process Ray by
-default, a cluster with ``address``); ``engine="local"`` runs the very same steps in this process;
-``"auto"`` picks (``runner.resolve_engine``).
+interrupted run resumes. ``engine="ray"`` runs shards on a Ray actor pool (``actor_pool``; a local
+in-process Ray by default, a cluster with ``address``); ``engine="local"`` runs the very same steps
+in this process; ``"auto"`` picks (``runner.resolve_engine``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The run report on the demo set, rendered in headless Chromium: figures load, tables show.
 
-Needs Debian's ``chromium`` (``.ci/run`` installs it). The report itself has no script; the test
-adds one to a copy, which writes what the browser rendered into the page for ``--dump-dom``.
+Needs Debian's ``chromium``: ``bash scripts/test.sh`` installs it when run as root with apt-get.
+The report itself has no script; the test adds one to a copy, which writes what the browser
+rendered into the page for ``--dump-dom``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ window.addEventListener("load", () => {
 def _chromium() -> str:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        pytest.fail("headless Chromium is needed to check the report: apt-get install chromium")
+        pytest.fail(
+            "headless Chromium is needed to check the report: `sudo apt-get install chromium` "
+            "(bash scripts/test.sh does it when run as root), or deselect with -m 'not browser'"
+        )
     return exe
 
 

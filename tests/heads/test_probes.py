@@ -84,12 +84,18 @@ def test_selection_by_metric_uses_out_of_fold_predictions_of_every_strength():
     for layer in range(3):
         for g in range(len(grid)):
             pred = np.empty(len(y), int)
+            near_tie = np.zeros(len(y), bool)
             for k in range(3):
                 rows = probes.split_ == k
                 w, b = probes.grid_weight_[k, g, layer], probes.grid_bias_[k, g, layer]
-                pred[rows] = (Xs[rows, layer] @ w.T + b).argmax(1)
+                logits = Xs[rows, layer] @ w.T + b
+                pred[rows] = logits.argmax(1)
+                top = np.sort(logits, 1)
+                # float32 sums over 48 inputs, numpy here and torch in the fit: a near tie may go either way
+                near_tie[rows] = top[:, -1] - top[:, -2] < 1e-5 * np.abs(logits).max()
             recall = np.mean([(pred[y == c] == c).mean() for c in range(3)])
-            assert abs(probes.grid_score_[layer, g] - 100 * recall) < 1e-6
+            slack = 100 * np.mean([near_tie[y == c].mean() for c in range(3)])  # 0 without near ties
+            assert abs(probes.grid_score_[layer, g] - 100 * recall) <= slack + 1e-6
     chosen = np.asarray(grid)[probes.grid_score_.argmax(1)]
     np.testing.assert_array_equal(probes.c_, chosen)
 

@@ -3,7 +3,7 @@
 ``data/saved_v1`` was written by the code of commit f12e640 (before the estimators serialised
 themselves) with :func:`make_saved`: ``python -m tests.heads.test_saved_artifacts tests/heads/data/saved_v1``.
 Loading those files and saving them again must give the same bytes, and the loaded heads the decisions
-recorded at the time.
+recorded at the time (up to float32 rounding: they were computed on another machine).
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ def _json_items(path: Path) -> list:
 def test_a_saved_head_loads_and_saves_again_byte_for_byte(name, tmp_path):
     head, _ = load_head(SAVED / name)
     X = load_file(SAVED / "inputs.safetensors")["X"]
-    np.testing.assert_allclose(
-        head.decision(X, [0, 1, 2]), load_file(SAVED / name / "decision.safetensors")["decision"], rtol=1e-6
-    )
+    want = load_file(SAVED / name / "decision.safetensors")["decision"]
+    # float32 sums recomputed here, stored from another machine's kernels: atol scaled to the decisions
+    np.testing.assert_allclose(head.decision(X, [0, 1, 2]), want, rtol=1e-6, atol=1e-5 * np.abs(want).max())
     save_head(head, tmp_path / name, {"made_by": "f12e640"})
     assert (tmp_path / name / "head.safetensors").read_bytes() == (
         SAVED / name / "head.safetensors"

@@ -47,7 +47,7 @@ def val_texts(n: int) -> list[str]:
 
 
 def same(got: list[dict], expected: list[dict]) -> None:
-    """Records equal: labels, flags and errors exactly, probabilities to 1e-6."""
+    """Records equal: labels, flags and errors exactly, probabilities to 1e-5."""
     assert len(got) == len(expected)
     for g, e in zip(got, expected, strict=True):
         assert (g["truncated"], g["error"], set(g["heads"])) == (e["truncated"], e["error"], set(e["heads"]))
@@ -57,7 +57,8 @@ def same(got: list[dict], expected: list[dict]) -> None:
             np.testing.assert_allclose(
                 list(g["heads"][name]["probabilities"].values()),
                 list(head["probabilities"].values()),
-                atol=1e-6,
+                # Serve batches texts otherwise than records(): other padding, other float32 sums
+                atol=1e-5,
             )
 
 
@@ -147,7 +148,8 @@ def test_odd_texts_are_scored(url, predictor, record):
 
 
 def close(got, expected) -> None:
-    """JSON values equal, floats to 1e-6 (two processes, the same arithmetic)."""
+    """JSON values equal, floats to 1e-5 of their size (two processes, the same texts: the replica's torch
+    threads are Ray's, not this process's, so float32 sums may round otherwise)."""
     if isinstance(expected, dict):
         assert list(got) == list(expected)
         for key in expected:
@@ -157,7 +159,7 @@ def close(got, expected) -> None:
         for g, e in zip(got, expected, strict=True):
             close(g, e)
     elif isinstance(expected, float):
-        assert got == pytest.approx(expected, abs=1e-6)
+        assert got == pytest.approx(expected, rel=1e-5, abs=1e-6)  # float32 spacing at 4 is 4.8e-7
     else:
         assert got == expected
 

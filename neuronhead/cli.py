@@ -212,7 +212,13 @@ def _args_fit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--salient-fraction", type=float, default=None, help="top fraction of neurons per layer")
     p.add_argument("--salient-share", type=float, default=None, help="or: cumulative share of squared weight")
     p.add_argument("--width", type=int, default=None, help="Phase-2 hidden width (0: linear)")
-    p.add_argument("--variant", default=None, choices=["logits", "logits+values"], help="Phase-2 inputs")
+    p.add_argument(
+        "--variant",
+        default=None,
+        choices=["logits", "logits+values", "ensemble"],
+        help="Phase-2 inputs of the head; ensemble: the all-layer probe and a logits+values head, their "
+        "probabilities averaged (what --prefer robust ships when no variant is given)",
+    )
     p.add_argument("--max-layer", type=int, default=None, help="use only layers 0..K (scoring stops there)")
     p.add_argument("--folds", type=int, default=None, help="Phase-1 folds for out-of-fold stacking")
     p.add_argument(
@@ -228,12 +234,21 @@ def _args_fit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=0.1, help="held out of --train when --val is absent")
     p.add_argument("--baselines", action="store_true", help="also fit the baselines (side by side)")
     p.add_argument(
+        "--prefer",
+        default="robust",
+        choices=["robust", "cheaper"],
+        help="robust (default): ship the ensemble of the all-layer probe and the two-phase head (or the "
+        "--variant asked for), with no search: it held up best on topics and collections the fit never "
+        "saw. cheaper: search heads, shallower heads and probes (--select-on) and ship the one that "
+        "stops earliest within noise of the best; cheaper to score, but it loses under shift",
+    )
+    p.add_argument(
         "--select-on",
         default="auto",
         choices=["auto", "dev", "cv", "val", "none"],
-        help="where the shipped model is chosen among heads, shallower heads and probes: dev: a 20%% "
-        "split carved from --train; cv: folds of --train; auto (default): dev when it holds 1,000 rows, "
-        "else cv; val: the validation data (then its figure is not held out); none: ship the head the "
+        help="with --prefer cheaper, where candidates are compared: dev: a 20%% split carved from "
+        "--train; cv: folds of --train; auto (default): dev when it holds 1,000 rows, else cv; val: the "
+        "validation data (then its figure is not held out). none (either --prefer): ship the head the "
         "flags describe",
     )
     p.add_argument(
@@ -311,9 +326,15 @@ def select_options(args: argparse.Namespace):
 
     if args.select_on == "none":
         return None
+    if args.prefer == "cheaper" and args.variant == "ensemble":
+        raise ValueError("--prefer cheaper searches heads and probes; --variant ensemble is not one of them")
     variants = (args.variant,) if args.variant else SelectOptions.variants
     return SelectOptions(
-        select_on=args.select_on, dev_fraction=args.dev_fraction, cv_folds=args.cv_folds, variants=variants
+        prefer=args.prefer,
+        select_on=args.select_on,
+        dev_fraction=args.dev_fraction,
+        cv_folds=args.cv_folds,
+        variants=variants,
     )
 
 

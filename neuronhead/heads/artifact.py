@@ -15,6 +15,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from neuronhead.heads.ensemble import EnsembleHead
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.params import StateError
 from neuronhead.store import write_json
@@ -99,7 +100,8 @@ def head_from_bytes(blob: dict[str, Any]) -> tuple[NeuronHead, dict[str, Any]]:
 
 def build_head(info: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> tuple[NeuronHead, dict]:
     """A :class:`NeuronHead` from its JSON record and arrays, every shape checked against the record."""
+    cls = EnsembleHead if (info.get("params") or {}).get("variant") == "ensemble" else NeuronHead
     try:
-        return NeuronHead._from_state(info, arrays), info
+        return cls._from_state(info, arrays), info
     except StateError as e:
         raise HeadError(f"{path}: {e}") from None

@@ -48,7 +48,10 @@ class Attribution:
 
 
 def is_linear(head) -> bool:
-    """A Phase 2 without a hidden layer: the head is linear in its neurons' values."""
+    """A Phase 2 without a hidden layer: the head is linear in its neurons' values (an ensemble,
+    a mean of probabilities, never is)."""
+    if head.variant == "ensemble":
+        return False
     return sum(isinstance(m, torch.nn.Linear) for m in head.net_.modules()) == 1
 
 
@@ -63,7 +66,7 @@ def attribute(
             for layer in head.layers_
         ]
     )
-    net = _Explained(head)
+    net = _ExplainedEnsemble(head) if head.variant == "ensemble" else _Explained(head)
     x = torch.from_numpy(std)[None]
     with torch.no_grad():
         out = net(x)[0]
@@ -87,7 +90,7 @@ def attribute(
         layer=layer,
         index=index,
         contribution=_per_neuron(shares, head),
-        probe=None if head.variant == "values" else _probe_shares(head, std, target),
+        probe=None if head.variant in ("values", "ensemble") else _probe_shares(head, std, target),
     )
 
 
@@ -119,6 +122,34 @@ class _Explained(torch.nn.Module):
             inputs += parts
         z = (torch.cat(inputs, 1) - self.z_mean) / self.z_scale
         return self.net(z) * self.scale + self.shift
+
+
+class _ExplainedEnsemble(torch.nn.Module):
+    """An ensemble from the standardized values of its members' union to its output: each member's
+    :class:`_Explained` on its own columns, then the log of their mean probability (a regression
+    ensemble: their mean value), as :meth:`EnsembleHead.decision_values` computes it."""
+
+    def __init__(self, head) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(_Explained(m) for m in head.members_)
+        self.columns = [torch.as_tensor(_member_columns(head, m)) for m in head.members_]
+        self.regression = head.task == "regression"
+
+    def forward(self, std: torch.Tensor) -> torch.Tensor:
+        outs = torch.stack([m(std[:, c]) for m, c in zip(self.members, self.columns, strict=True)])
+        return outs.mean(0) if self.regression else torch.log(torch.softmax(outs, 2).mean(0))
+
+
+def _member_columns(head, member) -> np.ndarray:
+    """Where a member's values (layer after layer, its neurons' means then maxes) sit in the union's."""
+    start, out = 0, []
+    for layer in head.layers_:
+        k = len(head.neurons_[layer])
+        if layer in member.neurons_:
+            pos = np.searchsorted(head.neurons_[layer], member.neurons_[layer])
+            out += [start + pos, start + k + pos]
+        start += 2 * k
+    return np.concatenate(out)
 
 
 def _neuron_ids(head) -> tuple[np.ndarray, np.ndarray]:

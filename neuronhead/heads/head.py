@@ -24,7 +24,7 @@ from neuronhead.heads.phase1 import Features, Gathered, LayerProbes, neuron_colu
 from neuronhead.heads.probes import class_weights, split_of
 from neuronhead.heads.salient import select_random, select_salient
 
-VARIANTS = ("logits", "logits+values", "values", "probe")
+VARIANTS = ("logits", "logits+values", "values", "probe", "ensemble")  # ensemble: heads/ensemble.py
 SELECTIONS = ("salient", "random")
 
 
@@ -103,6 +103,8 @@ class NeuronHead(Params):
             raise ValueError(f"variant must be one of {VARIANTS}, not {self.variant!r}")
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be 'salient' or 'random', not {self.selection!r}")
+        if (self.variant == "ensemble") != (type(self).__name__ == "EnsembleHead"):
+            raise ValueError("variant 'ensemble' is EnsembleHead's (heads.ensemble.make_head builds either)")
 
     def make_probes(self) -> LayerProbes:
         params = {"class_weight": self.class_weight, "seed": self.seed, **(self.probe_params or {})}
@@ -354,13 +356,22 @@ class NeuronHead(Params):
 
     def decision(self, X: Features, layers: Sequence[int], budget: int = 2**27) -> np.ndarray:
         """Raw outputs, scored in blocks of at most ``budget`` bytes of float32 Phase-2 inputs."""
-        step = max(1, budget // (4 * len(self.z_mean_)))
+        step = max(1, budget // (4 * self.input_width()))
         if len(X) <= step:
             return self.decision_values(self.salient_values(X, layers))
         blocks = range(0, len(X), step)
         return np.concatenate(
             [self.decision_values(self.salient_values(X[i : i + step], layers)) for i in blocks]
         )
+
+    @property
+    def salient_head(self) -> NeuronHead:
+        """The head whose neurons were chosen as salient: itself (an ensemble: its two-phase member)."""
+        return self
+
+    def input_width(self) -> int:
+        """Float32 Phase-2 inputs per row: what bounds a scoring block."""
+        return len(self.z_mean_)
 
     def predict_from_decision(self, d: np.ndarray) -> np.ndarray:
         if self.task == "regression":
@@ -391,10 +402,22 @@ class NeuronHead(Params):
             arrays[f"layer{layer}.bias"] = np.asarray(self.probe_bias_[layer], np.float32)
         for name, value in self.net_.state_dict().items():
             arrays[f"net.{name}"] = value.detach().cpu().numpy()
+        info = {
+            **self._record(),
+            "net": {"n_in": int(len(self.z_mean_)), "width": self._net_width(), "dropout": self.dropout},
+            "phase2": {k: v for k, v in self.phase2_.items() if k != "history"},
+            "phase1": self.phase1_,
+            **({"y_mean": self.y_mean_, "y_scale": self.y_scale_} if self.task == "regression" else {}),
+        }
+        return info, arrays
+
+    def _record(self) -> dict[str, Any]:
+        """What every saved head records first: its parameters and what scoring reads (the order of
+        the keys is the file's)."""
         params = self.get_params(deep=False)
         del params["progress"]  # how a fit reports, not what the head is
         params["probe_params"] = dict(self.probe_params or {})
-        info = {
+        return {
             "task": self.task,
             "params": params,
             "layers": self.layers_,
@@ -404,12 +427,7 @@ class NeuronHead(Params):
             "neuron_fraction": self.neuron_fraction_,
             "n_outputs": self.n_outputs_,
             "label_names": self.label_names_,
-            "net": {"n_in": int(len(self.z_mean_)), "width": self._net_width(), "dropout": self.dropout},
-            "phase2": {k: v for k, v in self.phase2_.items() if k != "history"},
-            "phase1": self.phase1_,
-            **({"y_mean": self.y_mean_, "y_scale": self.y_scale_} if self.task == "regression" else {}),
         }
-        return info, arrays
 
     def _net_width(self) -> int:
         """The network's hidden width: a ``"probe"`` head's Phase 2 is a linear identity."""

@@ -25,6 +25,7 @@ POOLS = ("mean", "max")
 def class_pull(head: NeuronHead) -> list[tuple[str, int, int, int, float]]:
     """``(class, layer, neuron, pooling index, pull)`` for every salient neuron and class."""
     out = []
+    head = head.salient_head  # an ensemble's all-layer member reads every neuron: show the chosen ones
     names = head.label_names_ or [str(i) for i in range(head.n_outputs_)]
     for layer in head.layers_:
         idx = head.neurons_[layer]

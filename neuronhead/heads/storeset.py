@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuronhead.heads.ensemble import EnsembleHead
 from neuronhead.heads.head import NeuronHead, Phase2Options
 from neuronhead.heads.phase1 import Gathered, LayerProbes
 from neuronhead.heads.stream import (
@@ -100,6 +101,9 @@ class StoreSet:
         ``gathered`` may hold a superset of the head's neurons for the rows of ``mask`` (selection
         gathers the salient neurons once for all its heads).
         """
+        if isinstance(head, EnsembleHead):  # each member as itself, on the one Phase 1
+            members = [self.fit_head(m, probes, mask, label_names) for m in head.member_heads()]
+            return head.adopt(members)
         y = self.y if mask is None else self.y[mask]
         rows = self.rows if mask is None else self.rows[mask]
         fit = {"layers": self.layers, "label_names": label_names, "probes": probes}
@@ -132,4 +136,5 @@ def is_all_layer(head: NeuronHead) -> bool:
 
 
 def reads_whole_layers(head: NeuronHead) -> bool:
-    return head.variant == "probe" or is_all_layer(head)
+    """Heads scored from every neuron of their layers (an ensemble holds the all-layer probe)."""
+    return head.variant in ("probe", "ensemble") or is_all_layer(head)

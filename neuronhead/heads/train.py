@@ -21,11 +21,19 @@ from neuronhead.heads import plots
 from neuronhead.heads.artifact import extraction_info, load_head, save_head
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.bootstrap import interval, paired
+from neuronhead.heads.ensemble import make_head
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.metrics import confusion, headline, official_metric, task_metrics
 from neuronhead.heads.probes import split_of
 from neuronhead.heads.ray_train import RayTrainOptions, fit_probes_ray
-from neuronhead.heads.select import DEFAULT_SELECT, Problem, SelectOptions, candidates, select_model
+from neuronhead.heads.select import (
+    DEFAULT_SELECT,
+    Problem,
+    SelectOptions,
+    candidates,
+    robust_choice,
+    select_model,
+)
 from neuronhead.heads.storeset import StoreSet, reads_whole_layers
 from neuronhead.store import read_manifest, shard_files, write_atomic, write_json
 
@@ -135,7 +143,7 @@ def fit_head(
 
     t0 = time.perf_counter()
     engine = resolve_train_engine(options.train_engine, features, options.address)
-    head = NeuronHead(problem.task, progress=options.progress, **params)
+    head = make_head(problem.task, progress=options.progress, **params)
     _fit_shipped(head, tr, problem, engine, out, options)
     seconds["fit"] = round(time.perf_counter() - t0, 1)
     report: dict[str, Any] = {
@@ -147,7 +155,7 @@ def fit_head(
         else (f"{val_fraction:.0%} of the training rows" if val is not None else None),
         "layers": list(problem.layers),
         "selection": selection,
-        "val_is_held_out": options.select is None or options.select.select_on != "val",
+        "val_is_held_out": selection is None or selection["select_on"] != "val",
         "head": _head_summary(head),
         "phase1": head.phase1_,
         "phase2": {k: v for k, v in head.phase2_.items() if k != "history"},
@@ -233,7 +241,10 @@ def _write_outputs(
 def _select(
     tr: StoreSet, val: StoreSet | None, problem: Problem, options: SelectOptions, progress: bool
 ) -> dict[str, Any]:
-    """Run model selection; ``val`` is handed over only when the user asked to select on it."""
+    """Run model selection (``prefer="cheaper"``); ``val`` is handed over only when the user asked
+    to select on it. ``prefer="robust"`` runs none: its fixed model's record."""
+    if options.prefer == "robust":
+        return robust_choice(problem)
     options = options.resolved(len(tr))
     if options.select_on != "val":
         val = None
@@ -304,9 +315,11 @@ def _comparators(head, tr: StoreSet, val: StoreSet, pred, params, report, shared
     base = {k: v for k, v in params.items() if k != "task"} | {"max_layer": None, "min_layer": None}
     names = {c.name: c for c in candidates(base, layers, ("logits+values", "logits"))}
     wanted = [f"head[logits+values]@0..{max(layers)}", f"head[logits]@0..{max(layers)}", "all-layer probe"]
-    if sel:
+    if sel and sel["candidates"]:
         probes_ranked = [c for c in sel["candidates"] if c["kind"] == "layer_probe"]
         wanted.append(max(probes_ranked, key=lambda c: c["score"])["name"])
+    else:  # no search: the layer whose Phase-1 probe scored best out of fold on train
+        wanted.append(f"probe@L{layers[int(np.argmax(head.probes_.grid_score_.max(1)))]}")
     out, preds = {}, {}
     for name in wanted:
         c = names.get(name)
@@ -403,7 +416,7 @@ def _plots(head, report, pred, yv, label_names, folder: Path) -> list[str]:
                 refs,
             )
         )
-    if report.get("selection"):
+    if report.get("selection") and report["selection"]["candidates"]:
         made.append(plots.plot_selection_front(report["selection"], folder / "selection_front.png"))
     made.append(
         plots.plot_salient_per_layer(

@@ -58,9 +58,14 @@ class RunConfig:
     max_layer: int | None = _opt(None, "use only layers 0..K")
     seed: int = _opt(0, "seed of every random choice")
     baselines: bool = _opt(True, "fit the baselines beside the head")
+    prefer: str = _opt(
+        "robust",
+        "what ships, as for `fit`: robust (the ensemble) or cheaper (the earliest model within noise)",
+        ["robust", "cheaper"],
+    )
     select_on: str = _opt(
         "auto",
-        "where the shipped model is chosen, as for `fit` (auto: dev when it holds 1,000 rows, else cv)",
+        "with prefer cheaper, where candidates are compared, as for `fit` (none: the head as set)",
         ["auto", "dev", "cv", "val", "none"],
     )
     tune: int = _opt(0, "search N trials and use the best head (0: none)")

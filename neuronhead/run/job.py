@@ -141,8 +141,9 @@ def _fit_default_head(
     out = Path(config.out)
     params = config.head_settings()
     key = stage_key(
-        fp["train"], fp["val"], config.task, config.metric, params, config.baselines, config.select_on
-    )
+        fp["train"], fp["val"], config.task, config.metric, params, config.baselines, config.prefer,
+        config.select_on,
+    )  # fmt: skip
     with log.stage(
         "head", key, "Phase 1 probes → salient neurons → Phase 2 (+ baselines, depth curve)"
     ) as rec:
@@ -155,7 +156,9 @@ def _fit_default_head(
                 metric=config.metric,
                 params=params,
                 options=FitOptions(
-                    select=None if config.select_on == "none" else SelectOptions(select_on=config.select_on),
+                    select=None
+                    if config.select_on == "none"
+                    else SelectOptions(prefer=config.prefer, select_on=config.select_on),
                     address=config.address,  # joining a cluster: Phase 1 on Ray Train workers (engine auto)
                     baselines=config.baselines,
                     progress=progress,

@@ -70,7 +70,7 @@ def _fit(root, out, select, val="val"):
 
 
 def test_poisoned_val_leaves_the_choice_unchanged(demo_features, tmp_path):
-    opts = SelectOptions(select_on="dev", variants=("logits",))  # 5 candidates: the suite stays quick
+    opts = SelectOptions("cheaper", "dev", variants=("logits",))  # 5 candidates: the suite stays quick
     clean = _fit(demo_features, tmp_path / "clean", opts)
     dirty = _fit(demo_features, tmp_path / "dirty", opts, val="poisoned-val")
     assert dirty["val"] != clean["val"]  # the poison reached the report
@@ -79,9 +79,19 @@ def test_poisoned_val_leaves_the_choice_unchanged(demo_features, tmp_path):
     assert clean["val_is_held_out"] and dirty["val_is_held_out"]
 
 
+def test_poisoned_val_leaves_the_robust_default_unchanged(demo_features, tmp_path):
+    """``prefer="robust"`` (the default) searches nothing, so val cannot move what ships: the same bytes."""
+    clean = _fit(demo_features, tmp_path / "clean", SelectOptions(select_on="val"))
+    dirty = _fit(demo_features, tmp_path / "dirty", SelectOptions(select_on="val"), val="poisoned-val")
+    assert dirty["val"] != clean["val"]
+    assert dirty["selection"]["chosen"] == clean["selection"]["chosen"] == "ensemble@0..1"
+    for f in ("head.safetensors",):
+        assert (tmp_path / "clean" / f).read_bytes() == (tmp_path / "dirty" / f).read_bytes()
+
+
 def test_selecting_on_val_does_read_val(demo_features, tmp_path):
     """The control: the same poison changes a selection made on val (so the test above can fail)."""
-    opts = SelectOptions(select_on="val", variants=("logits",))
+    opts = SelectOptions("cheaper", "val", variants=("logits",))
     clean = _fit(demo_features, tmp_path / "clean", opts)
     dirty = _fit(demo_features, tmp_path / "dirty", opts, val="poisoned-val")
     assert dirty["selection"]["candidates"] != clean["selection"]["candidates"]

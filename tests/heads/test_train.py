@@ -44,12 +44,11 @@ def test_fit_writes_head_report_ranking_and_plots(demo_features, tmp_path):
     )
     assert report["metric"] == "macro_f1" and report["train_rows"] == 360
     assert report["val"]["accuracy"] > 60  # three well-separated classes, chance is 33
-    sel = report["selection"]
-    assert sel["select_on"] == "cv" and sel["chosen"]  # auto: 72 dev rows are too few, so 3 folds
-    assert sel["chosen"] in {c["name"] for c in sel["candidates"]}
+    sel = report["selection"]  # the default (prefer robust) searches nothing: it ships the ensemble
+    assert (sel["prefer"], sel["chosen"], sel["candidates"]) == ("robust", "ensemble@0..5", [])
     assert report["val_is_held_out"] and report["val_interval"]["lo"] <= report["val"]["macro_f1"]
-    if sel["chosen"].startswith("head[logits"):  # a dense head keeps the default 5% per layer
-        assert report["head"]["neuron_fraction"] == pytest.approx(0.05, abs=0.01)
+    assert report["head"]["variant"] == "ensemble" and report["head"]["deepest_layer"] == 5
+    assert report["head"]["neuron_fraction"] == 1.0  # its all-layer probe reads every neuron
     assert set(report["depth_curve"]) == set(range(6)) and set(report["per_layer"]) == set(range(6))
     for name in ("all_layers_concatenated", "random_neurons", "embed_mean", "embed_token"):
         assert "accuracy" in report["baselines"][name]
@@ -60,7 +59,6 @@ def test_fit_writes_head_report_ranking_and_plots(demo_features, tmp_path):
         "depth_curve.png",
         "salient_per_layer.png",
         "confusion.png",
-        "selection_front.png",
     }
     head, info = load_head(out)
     assert info["model"]["name"] == "bundled:all-MiniLM-L6-v2" and info["label_names"][0] == "negative"

@@ -99,6 +99,8 @@ def _summary(sec: Section, o: Outcome) -> None:
     sel = fit.get("selection")
     if tuned:
         which = "the best head of the search"
+    elif sel and sel.get("prefer") == "robust":
+        which = f"the shipped model, {sel['chosen']} (the default: no search)"
     elif sel:
         which = f"the shipped model, {sel['chosen']}, chosen on {sel['select_on']}"
     else:
@@ -267,7 +269,8 @@ def _result_rows(o: Outcome, cols: list[str], test_eval: dict | None) -> list[li
                 "head[logits+values]": "two-phase head, logits+values (neuronhead's Phase 2)",
                 "head[logits]": "two-phase head, logits (the seed's Phase 2)",
             }.get(name.split("@")[0])
-            label = label or f"best single-layer probe on the selection split ({name})"
+            on = "the selection split" if sel and sel.get("candidates") else "train, out of fold"
+            label = label or f"best single-layer probe on {on} ({name})"
             add(label, m["metrics"], f"{m['n_neurons']:,} neurons, layers 0..{m['deepest_layer']}")
     per_layer = fit.get("per_layer", {})
     if per_layer and not comp:

@@ -1,15 +1,17 @@
 """The seven TweetEval tasks, honestly: chosen on train, reported once on val, with 95% intervals.
 
-For each task (and each stance target) ``neuronhead fit`` runs with its defaults: the shipped model is
-chosen among heads, shallower heads and probes on a dev split carved from train (``--select-on``), then
-refitted on all of train and scored once on val. Beside it, refitted on the same Phase 1: both Phase-2
-variants at full depth, the layer probe the selection liked best, the all-layer probe, and the
-sentence-embedding probe. Stance pools its five targets' val predictions, as the official metric does;
-ALL is the mean of the seven tasks, its interval from the same bootstrap replicate in every task.
+For each task (and each stance target) ``neuronhead fit`` runs with its defaults: since 2026-12-07 the
+ensemble of the all-layer probe and the two-phase head (``--prefer robust``, no search); before, the
+model chosen among heads, shallower heads and probes on a split carved from train (``--prefer
+cheaper``). It is fitted on all of train and scored once on val. Beside it, refitted on the same
+Phase 1: both Phase-2 variants at full depth, the best layer probe (chosen on train), the all-layer
+probe, and the sentence-embedding probe. Stance pools its five targets' val predictions, as the
+official metric does; ALL is the mean of the seven tasks, its interval from the same bootstrap
+replicate in every task. ``--against RUNS`` adds the paired difference to another default's runs.
 
     bash bench/extract_tweeteval.sh FEATS                      # once: features of every task
-    .venv/bin/python bench/honest_table.py --features FEATS --runs RUNS \\
-        --out docs/data/cpu-2026-11-30/honest_table.json [--finetune FT.json ...]
+    .venv/bin/python bench/honest_table.py --features FEATS --runs RUNS \
+        --out docs/data/cpu-2026-12-07/honest_table.json --against docs/data/cpu-2026-11-30/honest
 
 A task whose ``RUNS/<task>/report.json`` exists is not refitted (rerun to resume).
 """
@@ -69,7 +71,11 @@ def pooled(runs: Path, task: str) -> tuple[np.ndarray, dict[str, np.ndarray], li
     """Labels and every column's val predictions of a task; stance concatenates its five targets."""
     parts = [load_task(runs, t) for t in (STANCE if task == "stance" else [task])]
     y = np.concatenate([p["preds"]["label"] for p in parts])
-    preds = {c: np.concatenate([p["preds"][k] for p in parts]) for c, k in COLUMNS.items()}
+    preds = {
+        c: np.concatenate([p["preds"][k] for p in parts])
+        for c, k in COLUMNS.items()
+        if all(k in p["preds"] for p in parts)  # prefer robust ships no "best layer chosen on train"
+    }
     return y, preds, parts
 
 
@@ -87,7 +93,7 @@ def table(runs: Path, options: BootstrapOptions) -> dict:
         metric, names = r0["metric"], _label_names(runs, task)
         idx = resample_indices(len(y), options)
         row = {"metric": metric, "val_rows": int(len(y)), "shipped_models": [_shipped(p) for p in parts]}
-        for c in COLUMNS:
+        for c in preds:
             reps = replicate_scores(y, preds[c], metric, names, idx)
             reps_by_col[c].append(reps)
             row[c] = summarize(_point(y, preds[c], metric, names), reps, options.level)
@@ -101,7 +107,7 @@ def table(runs: Path, options: BootstrapOptions) -> dict:
     out["ALL"] = {}
     if present != TASKS:
         return out
-    for c in COLUMNS:
+    for c in [c for c in COLUMNS if len(reps_by_col[c]) == len(TASKS)]:
         reps = np.mean(reps_by_col[c], axis=0)
         out["ALL"][c] = summarize(np.mean([out["tasks"][t][c]["score"] for t in TASKS]), reps, options.level)
     for c in ("all-layer probe", "embedding probe"):
@@ -110,6 +116,35 @@ def table(runs: Path, options: BootstrapOptions) -> dict:
         d = summarize(point, diff, options.level)
         d["verdict"] = "A" if d["lo"] > 0 else "B" if d["hi"] < 0 else "tie"
         out["ALL"][f"shipped vs {c}"] = d
+    return out
+
+
+def versus_runs(runs: Path, before: Path, options: BootstrapOptions) -> dict:
+    """The shipped model of ``runs`` minus that of ``before`` (another default's runs on the same val
+    rows), paired per task on shared resamples, and on ALL (the mean of the seven tasks' differences,
+    each replicate the same resample in every task)."""
+    out: dict = {"before": str(before), "tasks": {}}
+    diffs, points = [], []
+    for task in TASKS:
+        y, now, _ = pooled(runs, task)
+        y0, then, _ = pooled(before, task)
+        if not np.array_equal(y, y0):
+            raise ValueError(f"{task}: {before} was scored on other val rows")
+        metric = json.loads((runs / (STANCE[0] if task == "stance" else task) / "report.json").read_text())[
+            "metric"
+        ]
+        names = _label_names(runs, task)
+        idx = resample_indices(len(y), options)
+        d = replicate_scores(y, now["shipped"], metric, names, idx) - replicate_scores(
+            y, then["shipped"], metric, names, idx
+        )
+        p = _point(y, now["shipped"], metric, names) - _point(y, then["shipped"], metric, names)
+        out["tasks"][task] = summarize(p, d, options.level)
+        diffs.append(d)
+        points.append(p)
+    all_ = summarize(float(np.mean(points)), np.mean(diffs, axis=0), options.level)
+    all_["verdict"] = "A" if all_["lo"] > 0 else "B" if all_["hi"] < 0 else "tie"
+    out["ALL"] = all_
     return out
 
 
@@ -201,7 +236,7 @@ def versus_markdown(vs: dict[str, list[dict]]) -> str:
 
 
 def markdown(t: dict, ft: dict[str, str]) -> str:
-    cols = list(COLUMNS)
+    cols = [c for c in COLUMNS if all(c in row for row in t["tasks"].values())]
     lines = [
         "| task | metric | " + " | ".join(cols) + " | fine-tuned | shipped model |",
         "|" + "---|" * (len(cols) + 4),
@@ -237,6 +272,9 @@ def main() -> None:
     ap.add_argument("--fit-only", action="store_true", help="fit, do not build the table")
     ap.add_argument("--out", type=Path, default=None, help="write the table's JSON here")
     ap.add_argument(
+        "--against", type=Path, default=None, help="another default's RUNS: paired shipped − shipped"
+    )
+    ap.add_argument(
         "--finetune",
         type=Path,
         nargs="*",
@@ -253,6 +291,8 @@ def main() -> None:
     ft = load_finetune(args.finetune)
     t["shipped_vs_finetuned"] = versus_finetuned(args.features, args.runs, ft, BootstrapOptions())
     t["finetune_files"] = [str(p) for p in args.finetune]
+    if args.against:
+        t["shipped_vs_before"] = versus_runs(args.runs, args.against, BootstrapOptions())
     if args.out:
         write_json(args.out, t)
     print(markdown(t, finetuned(ft)))
@@ -260,6 +300,11 @@ def main() -> None:
     print(versus_markdown(t["shipped_vs_finetuned"]))
     print()
     print(costs(t))
+    if args.against:
+        vs = t["shipped_vs_before"]
+        print(f"\nshipped − shipped of {args.against} (paired bootstrap, 95%):")
+        for task, d in [*vs["tasks"].items(), ("ALL", vs["ALL"])]:
+            print(f"  {task}: {d['score']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,14 @@ import numpy as np
 from common import ROOT, STANCE, machine, write_json
 
 from neuronhead.heads.baselines import LinearBaseline, as_probe_input
-from neuronhead.heads.bootstrap import BootstrapOptions, paired, replicate_scores, resample_indices, summarize
+from neuronhead.heads.bootstrap import (
+    BootstrapOptions,
+    paired,
+    point_score,
+    replicate_scores,
+    resample_indices,
+    summarize,
+)
 from neuronhead.heads.metrics import official_metric
 from neuronhead.heads.probes import split_of
 from neuronhead.heads.select import Problem, candidates, fit_and_decide
@@ -112,8 +119,17 @@ def embedding_decision(tr: StoreSet, fit: np.ndarray, scored: StoreSet, held, pr
     params = {"folds": 3, "class_weight": "balanced", "select": problem.metric}
     b = LinearBaseline("classification", names, params)
     b.fit(tr.column("embed_mean")[fit], tr.y[fit], tr.rows[fit], n_outputs=len(names))
-    x = scored.column("embed_mean")
-    return b.probe_.decision(as_probe_input(x if held is None else x[held]))[:, 0]
+    return b.probe_.decision(as_probe_input(scored.column("embed_mean")[held]))[:, 0]
+
+
+def decide_all(tr: StoreSet, fit, scored: StoreSet, held: np.ndarray, problem: Problem) -> dict:
+    """Every candidate and the embedding probe, fitted on the ``fit`` rows of ``tr`` (None: all),
+    as raw outputs for the ``held`` rows of ``scored``."""
+    cands = candidates(problem.base, problem.layers, VARIANTS)
+    dec, _, _ = fit_and_decide(tr, fit, (scored, held), problem, cands)
+    every = np.ones(len(tr), bool) if fit is None else fit
+    dec["embedding probe"] = embedding_decision(tr, every, scored, held, problem)
+    return dec
 
 
 def run_topic(features: Path, folder: str, options: TopicOptions, max_rows: int | None) -> dict:
@@ -121,15 +137,12 @@ def run_topic(features: Path, folder: str, options: TopicOptions, max_rows: int 
     tr = capped(StoreSet(features / folder / "train"), max_rows)
     problem = problem_of(tr, folder)
     clusters, folds = topic_folds(tr.column("embed_mean"), options)
-    cands = candidates(problem.base, problem.layers, VARIANTS)
     order = np.concatenate([np.flatnonzero(folds == f) for f in range(options.folds)])
     out: dict[str, list[np.ndarray]] = {}
     for f in range(options.folds):
         held = folds == f
         assert not set(clusters[held]) & set(clusters[~held]), "a topic on both sides"
-        dec, _, _ = fit_and_decide(tr, ~held, (tr, held), problem, cands)
-        dec["embedding probe"] = embedding_decision(tr, ~held, tr, held, problem)
-        for n, d in dec.items():
+        for n, d in decide_all(tr, ~held, tr, held, problem).items():
             out.setdefault(n, []).append(d)
     return {
         "y": tr.y[order],
@@ -148,10 +161,7 @@ def run_pair(features: Path, pair: str, max_rows: int | None) -> dict:
     problem = problem_of(tr, task)
     ext = StoreSet(features / "shift" / other)
     y, keep = other_labels(features / "shift" / other, ext.rows, field, problem.label_names)
-    cands = candidates(problem.base, problem.layers, VARIANTS)
-    dec, _, _ = fit_and_decide(tr, None, (ext, keep), problem, cands)
-    dec["embedding probe"] = embedding_decision(tr, np.ones(len(tr), bool), ext, keep, problem)
-    return {"y": y[keep], "decisions": dec, "train_rows": len(tr)}
+    return {"y": y[keep], "decisions": decide_all(tr, None, ext, keep, problem), "train_rows": len(tr)}
 
 
 def other_labels(folder: Path, rows: np.ndarray, field: str, names: list[str]):
@@ -194,7 +204,7 @@ def score_block(y, proba: dict[str, np.ndarray], metric: str, names, options: Bo
     for name, p in cols.items():
         pred = _argmax(p, classes)
         reps[name] = replicate_scores(y, pred, metric, names, idx)
-        row[name] = summarize(_point(y, pred, metric, names), reps[name], options.level)
+        row[name] = summarize(point_score(y, pred, metric, names), reps[name], options.level)
         for ref in REFERENCES:
             if name != ref:
                 row[name][f"minus {ref}"] = paired(
@@ -209,12 +219,6 @@ def _argmax(p: np.ndarray, classes: list[int] | None) -> np.ndarray:
     masked = np.full_like(p, -np.inf)
     masked[:, classes] = p[:, classes]
     return masked.argmax(1)
-
-
-def _point(y, pred, metric, names) -> float:
-    from neuronhead.heads.bootstrap import point_score
-
-    return point_score(y, pred, metric, names)
 
 
 def task_table(kind: str, compute, work: Path, features: Path, options, tasks=TASKS) -> dict:
@@ -248,11 +252,7 @@ def run_val(features: Path, folder: str, max_rows: int | None) -> dict:
     tr = capped(StoreSet(features / folder / "train"), max_rows)
     problem = problem_of(tr, folder)
     val = StoreSet(features / folder / "val")
-    every = np.ones(len(val), bool)
-    dec, _, _ = fit_and_decide(
-        tr, None, (val, every), problem, candidates(problem.base, problem.layers, VARIANTS)
-    )
-    dec["embedding probe"] = embedding_decision(tr, np.ones(len(tr), bool), val, every, problem)
+    dec = decide_all(tr, None, val, np.ones(len(val), bool), problem)
     return {"y": val.y, "decisions": dec, "train_rows": len(tr)}
 
 

@@ -15,7 +15,7 @@ meaning for it). Classification: the decision is the log of the members' mean pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,11 +47,7 @@ class EnsembleHead(NeuronHead):
 
     def planned_neurons(self, probes: LayerProbes, layers: Sequence[int]) -> dict[int, np.ndarray]:
         """The union of what the members keep, by layer position."""
-        out: dict[int, np.ndarray] = {}
-        for m in self.member_heads():
-            for p, ids in m.planned_neurons(probes, layers).items():
-                out[p] = np.union1d(out.get(p, np.array([], np.int64)), ids)
-        return out
+        return union_neurons(m.planned_neurons(probes, layers) for m in self.member_heads())
 
     def fit(self, X: Features, y: np.ndarray, rows: np.ndarray | None = None, *, layers=None,
             label_names=None, probes: LayerProbes | None = None, linear=None,
@@ -72,11 +68,8 @@ class EnsembleHead(NeuronHead):
         """Take fitted members (on one Phase 1) as this ensemble's; what scoring reads is their union."""
         first = members[0]
         self.members_ = list(members)
-        self.layers_ = sorted({layer for m in members for layer in m.layers_})
-        self.neurons_ = {
-            layer: _union([m.neurons_[layer] for m in members if layer in m.neurons_])
-            for layer in self.layers_
-        }
+        self.neurons_ = union_neurons(m.neurons_ for m in members)
+        self.layers_ = sorted(self.neurons_)
         self.deepest_layer_ = max(self.layers_)
         self.ffn_width_, self.n_outputs_ = first.ffn_width_, first.n_outputs_
         self.label_names_ = first.label_names_
@@ -87,12 +80,32 @@ class EnsembleHead(NeuronHead):
         self.phase2_ = {"members": [m.phase2_ for m in members]}
         if self.task == "regression":
             self.y_mean_, self.y_scale_ = first.y_mean_, first.y_scale_
-        self.mean_, self.scale_, self.probe_weight_, self.probe_bias_ = _union_stats(members, self.neurons_)
-        self._positions = [
+        # where each member's neurons sit in the union, per layer: what scoring and explaining slice by
+        self.member_positions_ = [
             {layer: np.searchsorted(self.neurons_[layer], m.neurons_[layer]) for layer in m.layers_}
             for m in members
         ]
+        self.mean_, self.scale_, self.probe_weight_, self.probe_bias_ = self._union_stats()
         return self
+
+    def _union_stats(self) -> tuple[dict, dict, dict, dict]:
+        """Each union neuron's Phase-1 mean and scale ``(2, k)`` and probe edges ``(outputs, 2k)``, and
+        each layer's probe bias, from whichever member keeps it (they share one Phase 1, so every
+        member that keeps a neuron holds the same numbers): what reports and explanations read."""
+        mean, scale, weight, bias = {}, {}, {}, {}
+        for layer, idx in self.neurons_.items():
+            k = len(idx)
+            mean[layer], scale[layer] = np.zeros((2, k), np.float32), np.ones((2, k), np.float32)
+            weight[layer] = np.zeros((self.n_outputs_, 2, k), np.float32)
+            for m, positions in zip(self.members_, self.member_positions_, strict=True):
+                if layer in positions:
+                    pos = positions[layer]
+                    mean[layer][:, pos], scale[layer][:, pos] = m.mean_[layer], m.scale_[layer]
+                    w = np.asarray(m.probe_weight_[layer]).reshape(self.n_outputs_, 2, -1)
+                    weight[layer][:, :, pos] = w
+                    bias[layer] = np.asarray(m.probe_bias_[layer])
+            weight[layer] = weight[layer].reshape(self.n_outputs_, 2 * k)
+        return mean, scale, weight, bias
 
     @property
     def salient_head(self) -> NeuronHead:
@@ -103,7 +116,7 @@ class EnsembleHead(NeuronHead):
     def member_decisions(self, values: Mapping[int, np.ndarray]) -> list[np.ndarray]:
         """Each member's raw outputs from the union's pooled values ``{layer: (rows, 2, k)}``."""
         out = []
-        for m, pos in zip(self.members_, self._positions, strict=True):
+        for m, pos in zip(self.members_, self.member_positions_, strict=True):
             out.append(m.decision_values({layer: values[layer][:, :, idx] for layer, idx in pos.items()}))
         return out
 
@@ -145,31 +158,13 @@ class EnsembleHead(NeuronHead):
         return head
 
 
-def _union_stats(members, neurons) -> tuple[dict, dict, dict, dict]:
-    """Each union neuron's Phase-1 mean and scale ``(2, k)`` and probe edges ``(outputs, 2k)``, and
-    each layer's probe bias, from whichever member keeps it (they share one Phase 1, so every member
-    that keeps a neuron holds the same numbers): what reports and explanations read per neuron."""
-    mean, scale, weight, bias = {}, {}, {}, {}
-    n_out = members[0].n_outputs_
-    for layer, idx in neurons.items():
-        k = len(idx)
-        mean[layer], scale[layer] = np.zeros((2, k), np.float32), np.ones((2, k), np.float32)
-        weight[layer] = np.zeros((n_out, 2, k), np.float32)
-        for m in members:
-            if layer in m.neurons_:
-                pos = np.searchsorted(idx, m.neurons_[layer])
-                mean[layer][:, pos], scale[layer][:, pos] = m.mean_[layer], m.scale_[layer]
-                weight[layer][:, :, pos] = np.asarray(m.probe_weight_[layer]).reshape(n_out, 2, -1)
-                bias[layer] = np.asarray(m.probe_bias_[layer])
-        weight[layer] = weight[layer].reshape(n_out, 2 * k)
-    return mean, scale, weight, bias
-
-
-def _union(parts: list[np.ndarray]) -> np.ndarray:
-    out = np.array([], np.int64)
-    for p in parts:
-        out = np.union1d(out, np.asarray(p, np.int64))
-    return out
+def union_neurons(maps: Iterable[Mapping[int, np.ndarray]]) -> dict[int, np.ndarray]:
+    """``{layer: neuron ids}`` of several heads (or plans) joined: the sorted union per layer."""
+    out: dict[int, np.ndarray] = {}
+    for m in maps:
+        for layer, ids in m.items():
+            out[layer] = np.union1d(out.get(layer, np.array([], np.int64)), ids)
+    return dict(sorted(out.items()))
 
 
 def make_head(task: str = "classification", **params: Any) -> NeuronHead:

@@ -132,7 +132,7 @@ class _ExplainedEnsemble(torch.nn.Module):
     def __init__(self, head) -> None:
         super().__init__()
         self.members = torch.nn.ModuleList(_Explained(m) for m in head.members_)
-        self.columns = [torch.as_tensor(_member_columns(head, m)) for m in head.members_]
+        self.columns = [torch.as_tensor(_member_columns(head, pos)) for pos in head.member_positions_]
         self.regression = head.task == "regression"
 
     def forward(self, std: torch.Tensor) -> torch.Tensor:
@@ -140,14 +140,14 @@ class _ExplainedEnsemble(torch.nn.Module):
         return outs.mean(0) if self.regression else torch.log(torch.softmax(outs, 2).mean(0))
 
 
-def _member_columns(head, member) -> np.ndarray:
-    """Where a member's values (layer after layer, its neurons' means then maxes) sit in the union's."""
+def _member_columns(head, positions: Mapping[int, np.ndarray]) -> np.ndarray:
+    """Where a member's values (layer after layer, its neurons' means then maxes) sit in the union's,
+    from the member's ``positions`` among the union's neurons per layer."""
     start, out = 0, []
     for layer in head.layers_:
         k = len(head.neurons_[layer])
-        if layer in member.neurons_:
-            pos = np.searchsorted(head.neurons_[layer], member.neurons_[layer])
-            out += [start + pos, start + k + pos]
+        if layer in positions:
+            out += [start + positions[layer], start + k + positions[layer]]
         start += 2 * k
     return np.concatenate(out)
 

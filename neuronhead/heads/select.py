@@ -36,6 +36,7 @@ from neuronhead.heads.bootstrap import (
     resample_indices,
     summarize,
 )
+from neuronhead.heads.ensemble import union_neurons
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.probes import split_of
 from neuronhead.heads.storeset import StoreSet, reads_whole_layers
@@ -93,8 +94,7 @@ def robust_choice(problem: Problem) -> dict[str, Any]:
     """The record of ``prefer="robust"``: no candidates compared; the ensemble of the parameters
     asked for ships (or, when a ``variant`` was asked for, that head itself)."""
     params = {"variant": "ensemble", **problem.base}
-    top = params.get("max_layer")
-    name = f"{'ensemble' if params['variant'] == 'ensemble' else params['variant']}@0..{_depth(problem, top)}"
+    name = f"{params['variant']}@0..{_depth(problem, params.get('max_layer'))}"
     return {
         "select_on": "none",
         "prefer": "robust",
@@ -208,11 +208,9 @@ def fit_and_decide(
     names, layers = problem.label_names, problem.layers
     probes = data.fit_probes(NeuronHead(problem.task, **problem.base).make_probes(), fit, names)
     heads = {c.name: NeuronHead(problem.task, **c.params) for c in cands}
-    union: dict[int, np.ndarray] = {}
-    for h in heads.values():
-        if not reads_whole_layers(h):
-            for p, ids in h.planned_neurons(probes, layers).items():
-                union[p] = np.union1d(union.get(p, np.array([], np.int64)), ids)
+    union = union_neurons(
+        h.planned_neurons(probes, layers) for h in heads.values() if not reads_whole_layers(h)
+    )
     eval_set, eval_rows = scored
     g_fit, g_eval = data.gather(union, fit), eval_set.gather(union, eval_rows)
     decisions, costs = {}, {}

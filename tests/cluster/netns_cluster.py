@@ -283,6 +283,13 @@ class NetnsCluster:
     def _alive_nodes(self) -> int:
         return sum(n["state"] == "ALIVE" for n in self.list("nodes"))
 
+    def _replaced(self, old: Node) -> str:
+        """The new Ray node id at ``old``'s address once the old id is no longer alive, else ''."""
+        alive = [n for n in self.list("nodes") if n["state"] == "ALIVE"]
+        if len(alive) != len(self.nodes) or any(n["node_id"] == old.node_id for n in alive):
+            return ""
+        return next((n["node_id"] for n in alive if n["node_ip"] == old.ip), "")
+
     def node_of(self, node_id: str | None) -> str:
         """Which of this cluster's nodes (head, worker1, …) has Ray node id ``node_id``."""
         if node_id is None:
@@ -319,10 +326,10 @@ class NetnsCluster:
             node.ns.sh("mount", "-t", "tmpfs", "-o", "size=64m", "nh-private", str(private))
         self.nodes[name] = node
         self._ray_start(node, head=False)
-        self._wait(lambda: self._alive_nodes() == len(self.nodes), timeout, f"{name} again")
-        for n in self.list("nodes"):
-            if n["node_ip"] == node.ip and n["state"] == "ALIVE":
-                node.node_id = n["node_id"]
+        # The old host can still read ALIVE for a while after its processes died (Ray notices a lost
+        # node only at its next health check), so wait for a new id at this address and the old one gone.
+        self._wait(lambda: self._replaced(old), timeout, f"{name} again")
+        node.node_id = self._replaced(old)
 
     def stop(self) -> None:
         """Kill every namespace; what is left afterwards is an error."""

@@ -1,10 +1,18 @@
-"""Check that every number in the README's "Results" section appears in docs/benchmarks.md.
+"""Check the README's "Results" figures against the raw JSON that measured them.
 
-The README summarises; docs/benchmarks.md holds each figure with the command that produced it. A
-figure typed into the README and never measured, or left behind when the page was re-run, fails
-here, naming the line; so does one found only under the page's "Notes without a reproducing
-command". Numbers compare as written, thousands separators removed (1,002,000 =
-1002000), so 1.04 and 1.040 differ on purpose: round in the page, then copy.
+docs/figures.toml lists every number of that section: a ``[[figure]]`` with the JSON file and key
+path holding its value, a ``[[setup]]`` number (a seed or row count: an input, not a result), or a
+``[[missing]]`` figure whose measurement kept no raw JSON (listed, so the gap stays visible). Fails,
+naming the line, when:
+
+- a number in the section is in none of those lists;
+- a figure's JSON value, rounded as the text is written, is not the text (a typo, or a re-run whose
+  figures were not copied over);
+- a listed figure no longer appears in the section, or not in docs/benchmarks.md, which holds each
+  figure with its command (outside its "Notes without a reproducing command").
+
+Numbers compare as written, thousands separators removed (1,002,000 = 1002000); signs are read from
+the JSON, so "−0.22" in the text is listed as "-0.22".
 
     python3 scripts/check_figures.py [--readme README.md] [--benchmarks docs/benchmarks.md]
 """
@@ -12,13 +20,16 @@ command". Numbers compare as written, thousands separators removed (1,002,000 =
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = "## Notes without a reproducing command"  # the page's last section; its numbers don't count
 NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])\d+(?:\.\d+)?")
+MIN_SEC = re.compile(r"(\d+) min (\d+) s")
 
 
 def numbers(text: str) -> list[str]:
@@ -41,15 +52,60 @@ def results_section(readme: str) -> list[tuple[int, str]]:
     return out
 
 
-def check(readme: Path, benchmarks: Path) -> list[str]:
-    """Problems, one per README number that the benchmarks page does not contain."""
-    page = benchmarks.read_text(encoding="utf-8")
-    known = set(numbers(page.split(f"\n{NOTES}\n")[0]))  # what no command reproduces backs nothing
-    problems = []
-    for lineno, line in results_section(readme.read_text(encoding="utf-8")):
-        for n in numbers(line):
-            if n not in known:
-                problems.append(f"{readme.name}:{lineno}: {n} is not in {benchmarks.name}: {line.strip()}")
+def json_value(root: Path, fig: dict) -> float:
+    """The value ``fig`` names: its JSON key path, times ``scale``; ``op`` ratio divides by ``path2``."""
+    doc = json.loads((root / fig["json"]).read_text(encoding="utf-8"))
+
+    def at(path: list) -> float:
+        node = doc
+        for key in path:
+            node = node[key]
+        return float(node)
+
+    value = at(fig["path"])
+    if fig.get("op") == "ratio":
+        value /= at(fig["path2"])
+    return value * float(fig.get("scale", 1.0))
+
+
+def matches(text: str, value: float) -> bool:
+    """Whether ``value`` written as ``text`` is (``N min S s`` for seconds, else ``text``'s decimals)."""
+    if m := MIN_SEC.fullmatch(text):
+        return divmod(round(value), 60) == (int(m.group(1)), int(m.group(2)))
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return f"{value:.{decimals}f}" == text
+
+
+def tokens(text: str) -> list[str]:
+    """The number tokens of a listed text, unsigned, as :func:`numbers` finds them in a line."""
+    return numbers(text.lstrip("-"))
+
+
+def check(readme: Path, benchmarks: Path, figures: Path | None = None, root: Path = ROOT) -> list[str]:
+    """Problems, one line each (empty: every figure holds)."""
+    figures = figures or root / "docs" / "figures.toml"
+    listed = tomllib.loads(figures.read_text(encoding="utf-8"))
+    page = benchmarks.read_text(encoding="utf-8").split(f"\n{NOTES}\n")[0]
+    section = results_section(readme.read_text(encoding="utf-8"))
+    in_section = {n for _, line in section for n in numbers(line)}
+    entries = [f for kind in ("figure", "setup", "missing") for f in listed.get(kind, [])]
+    known = {t for f in entries for t in tokens(f["text"])}
+    problems = [
+        f"{readme.name}:{lineno}: {n} is in none of {figures.name}'s lists: {line.strip()}"
+        for lineno, line in section
+        for n in numbers(line)
+        if n not in known
+    ]
+    on_page = set(numbers(page))
+    for fig in listed.get("figure", []):
+        text = fig["text"]
+        if not matches(text, value := json_value(root, fig)):
+            problems.append(f"{figures.name}: {text} is {value!r} in {fig['json']} {fig['path']}")
+        for t in tokens(text):
+            if t not in in_section:
+                problems.append(f"{figures.name}: {text} is no longer in {readme.name}'s Results")
+            if t not in on_page:
+                problems.append(f"{figures.name}: {text} is not in {benchmarks.name}")
     return problems
 
 
@@ -61,6 +117,9 @@ def main() -> int:
     problems = check(args.readme, args.benchmarks)
     for p in problems:
         print(p, file=sys.stderr)
+    missing = tomllib.loads((ROOT / "docs" / "figures.toml").read_text(encoding="utf-8")).get("missing", [])
+    for m in missing:
+        print(f"no raw JSON: {m['text']} ({m['why']})", file=sys.stderr)
     return 1 if problems else 0
 
 

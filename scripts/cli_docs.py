@@ -1,17 +1,22 @@
-"""Write each command's ``--help`` into README.md between ``<!-- cli:NAME -->`` markers.
+"""Generate docs/cli.md, the CLI reference, from the parser: every command's ``--help``.
 
-``tests/test_cli_docs.py`` fails when the README and the CLI disagree; run this to bring them in step:
+``tests/test_cli_docs.py`` fails when docs/cli.md differs from what this writes; after changing a
+flag, run:
     .venv/bin/python scripts/cli_docs.py
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+CLI_MD = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+HEADER = """# CLI reference
+
+Generated from the parser by `scripts/cli_docs.py`; `tests/test_cli_docs.py` fails when this page
+and `neuronhead --help` disagree. The [guide](guide.md) shows the commands in use.
+"""
 
 
 def help_texts() -> dict[str, str]:
@@ -23,14 +28,15 @@ def help_texts() -> dict[str, str]:
     return {name: p.format_help().rstrip() for name, p in sub.choices.items()}
 
 
-def render(text: str) -> str:
-    for name, body in help_texts().items():
-        pattern = re.compile(rf"(<!-- cli:{name} -->\n)(?:.*?\n)?(<!-- /cli:{name} -->)", re.S)
-        text = pattern.sub(lambda m, b=body: f"{m.group(1)}```text\n{b}\n```\n{m.group(2)}", text)
-    return text
+def render() -> str:
+    """The whole page: a contents line, then each command's help in a text block."""
+    texts = help_texts()
+    contents = " · ".join(f"[{name}](#neuronhead-{name})" for name in texts)
+    parts = [HEADER, contents + "\n"]
+    parts += [f"## neuronhead {name}\n\n```text\n{body}\n```\n" for name, body in texts.items()]
+    return "\n".join(parts)
 
 
 if __name__ == "__main__":
-    new = render(README.read_text())
-    README.write_text(new)
+    CLI_MD.write_text(render(), encoding="utf-8")
     sys.exit(0)

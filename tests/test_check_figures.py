@@ -1,26 +1,69 @@
-"""Every number in the README's results appears in docs/benchmarks.md, and the check catches a plant."""
+"""The README's results hold against their raw JSON, and the check names a planted wrong figure."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import shutil
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("check_figures", ROOT / "scripts" / "check_figures.py")
 check_figures = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check_figures)
+README, PAGE, FIGURES = ROOT / "README.md", ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "figures.toml"
 
 
-def test_readme_results_match_the_benchmarks_page():
-    assert check_figures.check(ROOT / "README.md", ROOT / "docs" / "benchmarks.md") == []
+def _a_figure() -> dict:
+    """A listed figure with decimals, unsigned: the one the plants below change."""
+    figs = tomllib.loads(FIGURES.read_text(encoding="utf-8"))["figure"]
+    return next(f for f in figs if "." in f["text"] and not f["text"].startswith("-") and "op" not in f)
 
 
-def test_a_planted_mismatch_is_named(tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    planted = readme.replace("## Results\n", "## Results\n\n- a head scores 99.137 on nothing.\n", 1)
-    (tmp_path / "README.md").write_text(planted, encoding="utf-8")
-    problems = check_figures.check(tmp_path / "README.md", ROOT / "docs" / "benchmarks.md")
-    assert len(problems) == 1 and "99.137" in problems[0] and "README.md:" in problems[0]
+def _planted(text: str, old: str, new: str) -> str:
+    assert old in text
+    return text.replace(old, new)
+
+
+def test_the_readme_figures_equal_their_raw_json():
+    assert check_figures.check(README, PAGE) == []
+
+
+def test_a_wrong_figure_planted_in_the_readme_is_named(tmp_path):
+    fig = _a_figure()
+    wrong = f"{float(fig['text']) + 1.37:.{len(fig['text'].split('.')[1])}f}"
+    (tmp_path / "README.md").write_text(_planted(README.read_text(encoding="utf-8"), fig["text"], wrong))
+    problems = check_figures.check(tmp_path / "README.md", PAGE)
+    assert any(wrong in p and "README.md:" in p for p in problems), problems
+    assert any(fig["text"] in p and "no longer" in p for p in problems), problems
+
+
+def test_a_wrong_figure_planted_in_the_docs_is_named(tmp_path):
+    fig = _a_figure()
+    wrong = f"{float(fig['text']) + 1.37:.{len(fig['text'].split('.')[1])}f}"
+    (tmp_path / "benchmarks.md").write_text(_planted(PAGE.read_text(encoding="utf-8"), fig["text"], wrong))
+    problems = check_figures.check(README, tmp_path / "benchmarks.md")
+    assert any(fig["text"] in p and "benchmarks.md" in p for p in problems), problems
+
+
+def test_a_raw_value_that_disagrees_with_the_text_is_named(tmp_path):
+    fig = _a_figure()
+    shutil.copy(FIGURES, tmp_path / "figures.toml")
+    (tmp_path / fig["json"]).parent.mkdir(parents=True)
+    doc = json.loads((ROOT / fig["json"]).read_text(encoding="utf-8"))
+    node = doc
+    for key in fig["path"][:-1]:
+        node = node[key]
+    node[fig["path"][-1]] = float(node[fig["path"][-1]]) + 0.5
+    (tmp_path / fig["json"]).write_text(json.dumps(doc))
+    for other in tomllib.loads(FIGURES.read_text(encoding="utf-8"))["figure"]:
+        if other["json"] != fig["json"]:
+            target = tmp_path / other["json"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / other["json"], target)
+    problems = check_figures.check(README, PAGE, tmp_path / "figures.toml", root=tmp_path)
+    assert len(problems) >= 1 and all(fig["json"] in p for p in problems), problems
 
 
 def test_numbers_are_read_as_written():
@@ -30,15 +73,16 @@ def test_numbers_are_read_as_written():
         "0.95",
         "1.12",
     ]
+    assert check_figures.matches("27 min 36 s", 1656.4) and not check_figures.matches("27 min 36 s", 1660)
+    assert check_figures.matches("-0.22", -0.2213) and not check_figures.matches("0.22", -0.2213)
 
 
 def test_a_figure_found_only_in_the_notes_does_not_count(tmp_path):
-    page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
-    noted = page + "\n- a run once took 77.777 s, never reproduced.\n"
+    fig = _a_figure()
+    page = PAGE.read_text(encoding="utf-8")
     assert check_figures.NOTES in page
-    (tmp_path / "benchmarks.md").write_text(noted, encoding="utf-8")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    planted = readme.replace("## Results\n", "## Results\n\n- a run takes 77.777 s.\n", 1)
-    (tmp_path / "README.md").write_text(planted, encoding="utf-8")
-    problems = check_figures.check(tmp_path / "README.md", tmp_path / "benchmarks.md")
-    assert len(problems) == 1 and "77.777" in problems[0]
+    body, notes = page.split(f"\n{check_figures.NOTES}\n")
+    moved = body.replace(fig["text"], "(moved)") + f"\n{check_figures.NOTES}\n{notes}\n- {fig['text']}\n"
+    (tmp_path / "benchmarks.md").write_text(moved, encoding="utf-8")
+    problems = check_figures.check(README, tmp_path / "benchmarks.md")
+    assert any(fig["text"] in p and "benchmarks.md" in p for p in problems), problems

@@ -39,7 +39,7 @@ def resolve_engine(engine: str, address: str | None = None) -> str:
     Ray adds a cluster to join (``address``, ``RAY_ADDRESS`` inside ``ray job submit``, or a Ray this
     process already started), or more than one model actor on this machine (a GPU, or enough cores for
     two CPU actors). Otherwise one model runs either way, and this process skips Ray's start-up: no
-    daemons, no actor process importing torch again (README, "Ray").
+    daemons, no actor process importing torch again (docs/guide.md, "Ray").
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")

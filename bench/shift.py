@@ -69,6 +69,18 @@ ENSEMBLES = {  # name: members (candidate names; {top} is the deepest layer)
     "mean(layer probes)": ["probe@L{k}"],
     "mean(layer probes, all-layer)": ["probe@L{k}", "all-layer probe"],
     NEW_DEFAULT: ["all-layer probe", "head[logits+values]@0..{top}"],
+    "mean(all-layer, head l+v, embedding)": [
+        "all-layer probe",
+        "head[logits+values]@0..{top}",
+        "embedding probe",
+    ],
+    "mean(all-layer, embedding)": ["all-layer probe", "embedding probe"],
+    "mean(every member)": [
+        "probe@L{k}",
+        "all-layer probe",
+        "head[logits+values]@0..{top}",
+        "embedding probe",
+    ],
     "mean(layer probes, all-layer, head l+v)": [
         "probe@L{k}",
         "all-layer probe",
@@ -303,6 +315,7 @@ SHOWN = [  # the rows docs/benchmarks.md shows (the JSON keeps every model)
     NEW_DEFAULT, OLD_DEFAULT, "all-layer probe", "embedding probe", "head[logits+values]@0..5",
     "head[logits]@0..5", "head[logits+values]@0..3", "head[logits+values]@0..1", "probe@L1", "probe@L5",
     "mean(layer probes, all-layer)", "mean(layer probes, all-layer, head l+v)",
+    "mean(all-layer, head l+v, embedding)", "mean(every member)",
 ]  # fmt: skip
 
 

@@ -11,13 +11,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from neuronhead.cluster.early import start_ray_early, uses_ray
 from neuronhead.cluster.logs import VERBOSE, verbose
+from neuronhead.heads.options import HeadOptions
+from neuronhead.pipelines.options import Capture, Compute, Reading
+from neuronhead.spine import add_flags, from_flags
 
 if TYPE_CHECKING:
-    from neuronhead.pipelines.options import Compute, Engine, Reading
+    from neuronhead.pipelines.options import Engine
     from neuronhead.run.from_data import TrainingData
 
 DESCRIPTION = (
@@ -25,7 +28,6 @@ DESCRIPTION = (
     "transformer, without fine-tuning it. Start with `neuronhead run --train DATA --out DIR`; "
     "each command's --help says more."
 )
-T = TypeVar("T")
 ENGINES = ("auto", "ray", "local")  # pipelines.runner.ENGINES, without importing the pipelines here
 # The commands whose work is a Ray pipeline when Ray is chosen start it while these import (others
 # may not need Ray at all: fit from cached features, a resumed run).
@@ -53,17 +55,8 @@ def _add_engine(
 
 
 def _add_compute(p: argparse.ArgumentParser) -> None:
-    """How the model runs, the same for ``extract`` and ``score``."""
-    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
-    p.add_argument("--max-tokens", type=int, default=None, help="cap on padded tokens per forward pass")
-    p.add_argument(
-        "--dtype",
-        default="auto",
-        choices=["auto", "float32", "float16", "bfloat16"],
-        help="compute dtype (auto: float32 on CPU, bf16/fp16 on CUDA)",
-    )
-    p.add_argument("--device", default="auto", help="auto: CUDA when there is one, else cpu")
-    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
+    """How the model runs, the same for ``extract`` and ``score``: ``Compute``'s fields."""
+    add_flags(p, Compute)
 
 
 def _args_extract(p: argparse.ArgumentParser) -> None:
@@ -78,52 +71,19 @@ def _args_extract(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--split", default=None, help="split of a TweetEval folder or dataset (default: train)")
     p.add_argument("--out", required=True, help="output folder (rerun to resume)")
-    p.add_argument("--layers", default=None, help="layers to keep, e.g. 0-5 or 0,2,4-5 (default: all)")
-    p.add_argument("--max-length", type=int, default=128, help="tokens per text; longer texts are truncated")
+    add_flags(p, Capture, only=("layers", "max_length"))
     _add_compute(p)
-    p.add_argument(
-        "--pool-special-tokens",
-        action="store_true",
-        help="let [CLS]/[SEP]/<s>/</s> take part in pooling (default: content tokens only)",
-    )
-    p.add_argument(
-        "--on-bad-row",
-        default="error",
-        choices=["error", "skip"],
-        help="stop at the first bad row, or skip and list bad rows in OUT/bad_rows.jsonl",
-    )
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--id-column", default="id")
-    p.add_argument("--label-column", default="label")
+    add_flags(p, Capture, only=("pool_special_tokens",))
+    add_flags(p, Reading, only=("on_bad_row", "text_column", "id_column", "label_column"))
     p.add_argument("--shard-rows", type=int, default=None, help="rows per output shard (default: ~64 MiB)")
     _add_engine(p, actors=True)
-    p.add_argument(
-        "--label-kind",
-        default="auto",
-        choices=["auto", "class", "value"],
-        help="labels are classes or numeric values (auto: integers 0..K-1 are classes)",
-    )
-    p.add_argument(
-        "--embeddings",
-        action="store_true",
-        help="also store the final hidden state (mean-pooled and first/last token), for baselines",
-    )
+    add_flags(p, Reading, only=("label_kind",))
+    add_flags(p, Capture, only=("embeddings",))
     _add_reading(p)
 
 
-def _options(group: type[T], args: argparse.Namespace, **given: Any) -> T:
-    """An option group from the flags named as its fields (``--batch-size`` → ``batch_size``), plus
-    ``given``: each flag is spelled once, as the field it sets."""
-    import dataclasses
-
-    names = {f.name for f in dataclasses.fields(group)} - set(given)
-    return group(**{k: v for k, v in vars(args).items() if k in names}, **given)
-
-
 def _compute(args: argparse.Namespace) -> Compute:
-    from neuronhead.pipelines.options import Compute
-
-    return _options(Compute, args)
+    return from_flags(Compute, args)
 
 
 def _engine(args: argparse.Namespace) -> Engine:
@@ -134,18 +94,13 @@ def _engine(args: argparse.Namespace) -> Engine:
 
 def _extract(args: argparse.Namespace) -> int:
     from neuronhead.pipelines.extraction import extract
-    from neuronhead.pipelines.options import Capture, Output
+    from neuronhead.pipelines.options import Output
 
     manifest = extract(
         args.data,
         args.out,
         model=args.model,
-        capture=Capture(
-            layers=args.layers,
-            max_length=args.max_length,
-            pool_special_tokens=args.pool_special_tokens,
-            embeddings=args.embeddings,
-        ),
+        capture=from_flags(Capture, args),
         reading=_reading_options(args),
         compute=_compute(args),
         engine=_engine(args),
@@ -158,33 +113,12 @@ def _extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_reading(p: argparse.ArgumentParser, scoring: bool = False) -> None:
+def _add_reading(p: argparse.ArgumentParser) -> None:
     """How texts are read: the input's format, TweetEval normalisation, and which tweets of a dump run."""
-    p.add_argument(
-        "--format",
-        default="auto",
-        choices=["auto", "csv", "jsonl", "parquet", "tweets"],
-        help="auto: by suffix; JSON whose first record is a Twitter/X API record (v1.1 or v2) and "
-        ".json/.jsonl compressed as .gz/.zst are read as a tweet dump",
-    )
-    p.add_argument(
-        "--normalize",
-        default="auto",
-        choices=["auto", "none", "tweeteval"],
-        help=(
-            "tweeteval: user mentions → @user, links → http. auto: as the heads' training texts were"
-            if scoring
-            else "tweeteval: user mentions → @user, links → http. auto: recorded as tweeteval for a "
-            "TweetEval folder (its texts come that way), none otherwise"
-        ),
-    )
-    p.add_argument(
-        "--retweets",
-        default="keep",
-        choices=["keep", "drop"],
-        help="tweet dumps: drop leaves retweets out of the model (each still comes out, filtered)",
-    )
-    p.add_argument("--dedupe", action="store_true", help="tweet dumps: filter later rows of a repeated id")
+    from neuronhead.tweets.options import TweetOptions
+
+    add_flags(p, Reading, only=("format", "normalize"))
+    add_flags(p, TweetOptions)
     p.add_argument("--lang", default=None, help="tweet dumps: keep only these languages, e.g. en,es")
 
 
@@ -192,7 +126,7 @@ def _reading_options(args: argparse.Namespace) -> Reading:
     """``Reading`` from the flags this command has, tweet filters gathered into ``TweetOptions``."""
     from neuronhead.pipelines.options import Reading
 
-    return _options(Reading, args, **_reading(args))
+    return from_flags(Reading, args, **_reading(args))
 
 
 def _reading(args: argparse.Namespace) -> dict:
@@ -207,30 +141,11 @@ def _reading(args: argparse.Namespace) -> dict:
 def _args_fit(p: argparse.ArgumentParser) -> None:
     _add_data_arguments(p)
     p.add_argument("--out", required=True, help="head folder to write")
-    p.add_argument("--task", default=None, choices=["classification", "regression"])
+    p.add_argument(
+        "--task", default=None, choices=["classification", "regression"], help="default: from the labels"
+    )
     p.add_argument("--metric", default=None, help="headline metric (default: TweetEval task metric)")
-    p.add_argument("--salient-fraction", type=float, default=None, help="top fraction of neurons per layer")
-    p.add_argument("--salient-share", type=float, default=None, help="or: cumulative share of squared weight")
-    p.add_argument("--width", type=int, default=None, help="Phase-2 hidden width (0: linear)")
-    p.add_argument(
-        "--variant",
-        default=None,
-        choices=["logits", "logits+values", "ensemble"],
-        help="Phase-2 inputs of the head; ensemble: the all-layer probe and a logits+values head, their "
-        "probabilities averaged (what --prefer robust ships when no variant is given)",
-    )
-    p.add_argument("--max-layer", type=int, default=None, help="use only layers 0..K (scoring stops there)")
-    p.add_argument("--folds", type=int, default=None, help="Phase-1 folds for out-of-fold stacking")
-    p.add_argument(
-        "--phase1-epochs", type=int, default=None, help="at most this many Phase-1 epochs (default 15)"
-    )
-    p.add_argument(
-        "--class-weight",
-        default=None,
-        choices=["balanced", "none"],
-        help="balanced (default): classes weigh equally, which macro-averaged metrics reward",
-    )
-    p.add_argument("--seed", type=int, default=0)
+    add_flags(p.add_argument_group("the head (as for `run`)"), HeadOptions)
     p.add_argument("--val-fraction", type=float, default=0.1, help="held out of --train when --val is absent")
     p.add_argument("--baselines", action="store_true", help="also fit the baselines (side by side)")
     p.add_argument(
@@ -255,8 +170,8 @@ def _args_fit(p: argparse.ArgumentParser) -> None:
         "--dev-fraction", type=float, default=0.2, help="share of --train carved out for --select-on dev"
     )
     p.add_argument("--cv-folds", type=int, default=3, help="folds of --train for --select-on cv")
-    p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--embeddings", action="store_true", help="extract final hidden states (for baselines)")
+    p.add_argument("--no-plots", action="store_true", help="write no plots/")
+    add_flags(p, Capture, only=("embeddings",))
     p.add_argument(
         "--train-engine",
         default="auto",
@@ -279,26 +194,7 @@ def _fit(args: argparse.Namespace) -> int:
     from neuronhead.heads.train import FitOptions
     from neuronhead.run.from_data import fit_from_data
 
-    params = {
-        k: v
-        for k, v in {
-            "salient_fraction": args.salient_fraction,
-            "salient_share": args.salient_share,
-            "width": args.width,
-            "variant": args.variant,
-            "max_layer": args.max_layer,
-            "class_weight": args.class_weight,
-            "seed": args.seed,
-        }.items()
-        if v is not None
-    }
-    if args.class_weight == "none":
-        params["class_weight"] = None
-    if args.salient_share is not None:
-        params["salient_fraction"] = None
-    probe_params = {"folds": args.folds, "max_epochs": args.phase1_epochs}
-    if any(v is not None for v in probe_params.values()):
-        params["probe_params"] = {k: v for k, v in probe_params.items() if v is not None}
+    params = from_flags(HeadOptions, args).head_params()
     report = fit_from_data(
         args.out,
         data=_training_data(args),
@@ -342,7 +238,7 @@ def _training_data(args: argparse.Namespace) -> TrainingData:
     """Which features to train on, extracting them first when needed."""
     from neuronhead.run.from_data import TrainingData
 
-    return _options(
+    return from_flags(
         TrainingData,
         args,
         extract_options={
@@ -369,55 +265,30 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", default=None, help="reuse this extraction of the training data")
     p.add_argument("--val-features", default=None, help="reuse this extraction of the validation data")
     p.add_argument("--cache", default=".neuronhead-cache", help="where extractions are kept and reused")
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--label-column", default="label")
-    p.add_argument("--label-kind", default="auto", choices=["auto", "class", "value"])
+    add_flags(p, Reading, only=("text_column", "label_column", "label_kind"))
     _add_engine(p, what="extraction")
 
 
 def _args_tune(p: argparse.ArgumentParser) -> None:
     _add_data_arguments(p)
+    from neuronhead.tune.options import TuneEngine, TuneOptions
+
     p.add_argument("--out", required=True, help="search folder to write (resumes when it exists)")
-    p.add_argument("--trials", type=int, default=50)
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=None,
-        help="time budget of the search in seconds: Ray Tune's time_budget_s stops every trial, running "
-        "ones included, when it is spent",
-    )
-    p.add_argument(
-        "--select-on",
-        default="dev",
-        choices=["dev", "val"],
-        help="score trials on a 20%% dev split carved from --train (default; the chosen heads are then "
-        "refitted on all of it and reported on val once), or on val (its figures are then not held out)",
-    )
-    p.add_argument("--dev-fraction", type=float, default=0.2, help="share of --train carved out for dev")
-    p.add_argument(
-        "--max-concurrent",
-        default="1",
-        help="trials at once: a number, or auto (one per CPU of the cluster). 1 (default) makes the "
-        "search reproducible; more is faster, but TPE and ASHA then see results in arrival order",
-    )
-    p.add_argument("--metric", default=None, help="what to maximise (default: the TweetEval task metric)")
-    p.add_argument("--task", default=None, choices=["classification", "regression"])
-    p.add_argument("--seed", type=int, default=0, help="fixes the search")
-    p.add_argument(
-        "--storage", default=None, help="Tune storage: absolute path or URI (default: OUT/ray-tune)"
-    )
+    add_flags(p, TuneOptions)
+    add_flags(p, TuneEngine)
 
 
 def _tune(args: argparse.Namespace) -> int:
     from neuronhead.run.from_data import features_from_data
     from neuronhead.tune import TuneEngine, TuneOptions, tune_head
 
-    if args.max_concurrent != "auto" and not args.max_concurrent.isdigit():
-        raise ValueError(f"--max-concurrent must be a number or auto, not {args.max_concurrent!r}")
+    given = str(args.max_concurrent)
+    if given != "auto" and not given.isdigit():
+        raise ValueError(f"--max-concurrent must be a number or auto, not {given!r}")
     features, val_features = features_from_data(_training_data(args))
     if val_features is None:
         raise ValueError("tuning reports on validation data: give --val or --val-features")
-    options = _options(TuneOptions, args)
+    options = from_flags(TuneOptions, args)
     concurrent = args.max_concurrent if args.max_concurrent == "auto" else int(args.max_concurrent)
     engine = TuneEngine(max_concurrent=concurrent, address=args.address, storage=args.storage)
     summary = tune_head(features, val_features, args.out, options, engine)
@@ -440,8 +311,7 @@ def _args_score(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder (shards/, manifest.json, summary.json)")
     p.add_argument("--model", default=None, help="model folder or hub id (default: the heads' model)")
     p.add_argument("--split", default=None, help="split of a TweetEval folder or dataset")
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--id-column", default="id")
+    add_flags(p, Reading, only=("text_column", "id_column"))
     _add_compute(p)
     p.add_argument("--keep-text", action="store_true", help="copy the text into the output")
     p.add_argument(
@@ -452,7 +322,7 @@ def _args_score(p: argparse.ArgumentParser) -> None:
     )
     _add_engine(p, actors=True)
     p.add_argument("--force", action="store_true", help="score even if the model is not the heads' model")
-    _add_reading(p, scoring=True)
+    _add_reading(p)
     p.add_argument(
         "--ready",
         default=None,
@@ -509,8 +379,7 @@ def _args_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="val", help="split of a TweetEval folder or dataset")
     p.add_argument("--features", default=None, help="or: an extraction of the data with the head's model")
     p.add_argument("--cache", default=".neuronhead-cache", help="where extractions are kept and reused")
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--label-column", default="label")
+    add_flags(p, Reading, only=("text_column", "label_column"))
     _add_engine(p, what="extraction")
 
 
@@ -553,22 +422,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _args_serve(p: argparse.ArgumentParser) -> None:
+    from neuronhead.serve.options import Batching, Limits, Serving
+
     p.add_argument("--head", action="append", required=True, help="[NAME=]head folder or bundle; repeatable")
     p.add_argument("--model", default=None, help="model folder (default: the heads')")
     p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray on 127.0.0.1)")
-    p.add_argument(
-        "--host", default="127.0.0.1", help="address the HTTP proxy binds (default: loopback only)"
-    )
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--replicas", type=int, default=1, help="replicas, each with the model loaded once")
-    p.add_argument(
-        "--max-batch-size", type=int, default=64, help="texts of concurrent requests per forward pass"
-    )
-    p.add_argument(
-        "--batch-wait-ms", type=float, default=10.0, help="how long the first text waits for others"
-    )
-    p.add_argument("--max-texts", type=int, default=64, help="texts per request; more: 413")
-    p.add_argument("--max-body-bytes", type=int, default=1_048_576, help="request body size; more: 413")
+    for group in (Serving, Batching, Limits):
+        add_flags(p, group)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -581,9 +441,9 @@ def _serve(args: argparse.Namespace) -> int:
             args.head,
             args.model,
             args.address,
-            limits=_options(Limits, args),
-            batching=_options(Batching, args),
-            serving=_options(Serving, args),
+            limits=from_flags(Limits, args),
+            batching=from_flags(Batching, args),
+            serving=from_flags(Serving, args),
         )
     except KeyboardInterrupt:
         print("neuronhead serve: stopped before the endpoint was up", file=sys.stderr)
@@ -627,25 +487,15 @@ def _args_run(p: argparse.ArgumentParser) -> None:
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per ``RunConfig`` field that has a ``help``: its type, choices and help come from the
-    field, and its default is ``None`` so that only flags given override the config file."""
+    """One flag per ``RunConfig`` field, the head's in a group of their own; every default is ``None``
+    so that only flags given override the config file."""
     import dataclasses
 
     from neuronhead.run.config import RunConfig
 
-    types = {"int": int, "int | None": int, "float | None": float}
-    for f in dataclasses.fields(RunConfig):
-        if "help" not in f.metadata:
-            continue
-        default = None if f.default is dataclasses.MISSING else f.default
-        shown = {True: "on", False: "off"}.get(default, default) if isinstance(default, bool) else default
-        helped = f.metadata["help"] + (f" (default: {shown})" if shown not in (None, "") else "")
-        flag = "--" + f.name.replace("_", "-")
-        if f.type == "bool":
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=helped)
-        else:
-            kind = types.get(f.type, str)
-            p.add_argument(flag, type=kind, default=None, choices=f.metadata["choices"], help=helped)
+    head = [f.name for f in dataclasses.fields(HeadOptions)]
+    add_flags(p, RunConfig, skip=head, unset_default=True)
+    add_flags(p.add_argument_group("the head (as for `fit`)"), HeadOptions, unset_default=True)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -663,25 +513,16 @@ def _run(args: argparse.Namespace) -> int:
 def _args_analyze(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scores", required=True, help="output folder of `neuronhead score`")
     p.add_argument("--out", required=True, help="folder for the tables, plots and summary.json")
-    p.add_argument(
-        "--by", default="day", choices=["hour", "day", "week", "none"], help="time bucket (none: no time)"
-    )
-    p.add_argument("--group-by", default=None, choices=["lang", "hashtag", "author"], help="one panel each")
-    p.add_argument("--top", type=int, default=20, help="hashtags listed per label")
+    from neuronhead.analyze.options import AnalyzeOptions
+
+    add_flags(p, AnalyzeOptions)
     _add_engine(p, what="reading the scores")
-    p.add_argument("--no-plots", action="store_true")
 
 
 def _analyze(args: argparse.Namespace) -> int:
     from neuronhead.analyze import AnalyzeOptions, analyze
 
-    options = AnalyzeOptions(
-        by=None if args.by == "none" else args.by,
-        group_by=args.group_by,
-        top=args.top,
-        plots=not args.no_plots,
-    )
-    summary = analyze(args.scores, args.out, options, engine=_engine(args))
+    summary = analyze(args.scores, args.out, from_flags(AnalyzeOptions, args), engine=_engine(args))
     print(json.dumps(summary))
     return 0
 
@@ -772,11 +613,26 @@ COMMANDS = {
         _analyze,
         help="label shares of scored tweets over time and by language, hashtag or author",
         description="Reads a `neuronhead score` folder with Ray Data and writes, per head, each label's "
-        "share (regression heads: the mean) per time bucket and group with 95%% confidence intervals "
+        "share (regression heads: the mean) per time bucket and group with 95% confidence intervals "
         "(shares.parquet/.csv, means.parquet/.csv), the top hashtags per label (top_hashtags.*), "
         "time-series plots (plots/*.png) and summary.json, which accounts for every row.",
     ),
 }
+
+
+class _ShowDefaults(argparse.HelpFormatter):
+    """Every flag's help states its default, unless it has none or says it already (the spine's
+    flags write theirs, with what ``None`` stands for)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+        ):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -784,7 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     for name, command in COMMANDS.items():
-        p = sub.add_parser(name, help=command.help, description=command.description)
+        p = sub.add_parser(
+            name, help=command.help, description=command.description, formatter_class=_ShowDefaults
+        )
         command.add_arguments(p)
         p.set_defaults(func=command.call)
         p.add_argument(

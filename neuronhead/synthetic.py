@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from neuronhead.models.tokens import MAX_LENGTH
 from neuronhead.store import (
     FORMAT_VERSION,
     MANIFEST,
@@ -85,7 +86,7 @@ def write_planted_store(folder: str | os.PathLike, spec: PlantedStore) -> dict[i
         "layers": list(range(spec.layers)),
         "pooling": ["mean", "max"],
         "pool_special_tokens": False,
-        "max_length": 128,
+        "max_length": MAX_LENGTH,
         "storage_dtype": "float16",
         "label_kind": "class",
         "label_names": names,

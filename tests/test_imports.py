@@ -20,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neuronhead"
 FLOORS = {
     "version": 0,
     "lazy": 0,
+    "spine": 0,  # options declared once: dataclass fields → flags, config keys, docs/cli.md
     "models": 1,
     "store": 1,
     "tweets": 1,

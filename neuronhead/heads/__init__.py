@@ -1,11 +1,26 @@
-"""Phase-1 probes, salient-neuron selection and the Phase-2 head (the two-phase neuron head)."""
+"""Phase-1 probes, salient-neuron selection and the Phase-2 head (the two-phase neuron head).
 
-from neuronhead.heads.artifact import HeadError, load_head, save_head
-from neuronhead.heads.head import NeuronHead
-from neuronhead.heads.phase1 import LayerProbes
-from neuronhead.heads.salient import select_random, select_salient
-from neuronhead.heads.train import evaluate_head, fit_head
+Names import their module on first use (``neuronhead.lazy``), so the CLI can read the head's option
+declarations (``heads.options``) to build its flags without importing torch.
+"""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from neuronhead.lazy import lazy_exports
+
+_WHERE = {
+    "HeadError": "artifact",
+    "LayerProbes": "phase1",
+    "NeuronHead": "head",
+    "evaluate_head": "train",
+    "fit_head": "train",
+    "load_head": "artifact",
+    "save_head": "artifact",
+    "select_random": "salient",
+    "select_salient": "salient",
+}
 __all__ = [
     "HeadError",
     "LayerProbes",
@@ -17,3 +32,11 @@ __all__ = [
     "select_random",
     "select_salient",
 ]
+__getattr__ = lazy_exports(__name__, _WHERE)
+
+if TYPE_CHECKING:
+    from neuronhead.heads.artifact import HeadError, load_head, save_head
+    from neuronhead.heads.head import NeuronHead
+    from neuronhead.heads.phase1 import LayerProbes
+    from neuronhead.heads.salient import select_random, select_salient
+    from neuronhead.heads.train import evaluate_head, fit_head

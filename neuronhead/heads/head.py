@@ -19,6 +19,7 @@ import torch
 
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.dense import DenseHead, DenseSettings, LazyInputs, fit_dense
+from neuronhead.heads.options import SALIENT_FRACTION, VARIANT, WIDTH
 from neuronhead.heads.params import Params, StateError
 from neuronhead.heads.phase1 import Features, Gathered, LayerProbes, neuron_columns, take
 from neuronhead.heads.probes import class_weights, split_of
@@ -65,10 +66,10 @@ class NeuronHead(Params):
         self,
         task: str = "classification",
         *,
-        salient_fraction: float | None = 0.05,
+        salient_fraction: float | None = SALIENT_FRACTION,
         salient_share: float | None = None,
-        width: int = 32,
-        variant: str = "logits+values",
+        width: int = WIDTH,
+        variant: str = VARIANT,
         max_layer: int | None = None,
         min_layer: int | None = None,
         selection: str = "salient",

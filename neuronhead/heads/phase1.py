@@ -18,10 +18,10 @@ import torch
 from tqdm.auto import tqdm
 
 from neuronhead.heads.metrics import metrics_from_confusion
+from neuronhead.heads.options import ProbeSettings
 from neuronhead.heads.params import Params
 from neuronhead.heads.probes import (
     ProbeResult,
-    ProbeSettings,
     ProbeTrainer,
     batches,
     class_weights,
@@ -108,7 +108,7 @@ RESULT_ARRAYS = (
 class LayerProbes(Params):
     """All layers' probes, trained together. ``X`` is ``(rows, layers, 2, width)`` (any float dtype).
 
-    The training parameters are :class:`~neuronhead.heads.probes.ProbeSettings`' fields (their
+    The training parameters are :class:`~neuronhead.heads.options.ProbeSettings`' fields (their
     defaults and meaning are defined there); ``max_memory_gb`` and ``progress`` only say how the
     in-memory fit runs.
     """

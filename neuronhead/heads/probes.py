@@ -19,35 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# Inverse L2 strengths in scikit-learn's convention (loss summed over rows + ½‖w‖²/C), so a value
-# means the same for 300 or 300,000 rows; on standardized pooled features the best lies near 1e-4..1e-3.
-DEFAULT_C_GRID = (1e-4, 3e-4, 1e-3, 3e-3)
-
-
-@dataclass(frozen=True)
-class ProbeSettings:
-    """How Phase 1 trains: the one definition of :class:`~neuronhead.heads.phase1.LayerProbes`'
-    training parameters, their defaults and meaning (the estimator's signature takes its defaults
-    from here, its saved record and the trainer's settings its names). ``folds=1`` trains one probe
-    per layer with a 10% held-out slice."""
-
-    task: str = "classification"
-    folds: int = 3
-    c_grid: tuple[float, ...] = DEFAULT_C_GRID
-    l1: float = 0.0
-    lr: float = 3e-3
-    batch_size: int = 512
-    max_epochs: int = 15  # the learning rate decays to zero over these (cosine)
-    patience: int = 3
-    class_weight: str | None = None  # None or "balanced"
-    seed: int = 0
-    # How each layer's L2 strength is chosen: "loss" (held-out loss), or a classification metric
-    # (e.g. "macro_recall") measured on the out-of-fold predictions of every strength.
-    select: str = "loss"
-
-    @property
-    def n_splits(self) -> int:
-        return self.folds if self.folds >= 2 else 10
+from neuronhead.heads.options import ProbeSettings
 
 
 def split_of(rows: np.ndarray, n_splits: int) -> np.ndarray:

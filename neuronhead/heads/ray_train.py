@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from neuronhead.heads.options import ProbeSettings
 from neuronhead.heads.phase1 import LayerProbes, grid_scores
-from neuronhead.heads.probes import ProbeResult, ProbeSettings, ProbeTrainer, split_of
+from neuronhead.heads.probes import ProbeResult, ProbeTrainer, split_of
 from neuronhead.heads.standardize import Standardizer
 from neuronhead.heads.stream import (
     GroupData,

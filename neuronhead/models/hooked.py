@@ -18,7 +18,7 @@ import torch
 from neuronhead.models.loading import LoadedModel
 from neuronhead.models.padding import pad_batch
 from neuronhead.models.pooling import PoolMask, masked_mean_max
-from neuronhead.models.tokens import Tokenized, length_sorted_batches
+from neuronhead.models.tokens import BATCH_SIZE, Tokenized, length_sorted_batches
 
 NULL_FORWARD = "NEURONHEAD_NULL_FORWARD"  # "1": benchmarks only, see HookedModel.null_forward
 
@@ -169,7 +169,7 @@ class HookedModel:
         self,
         tokens: Tokenized,
         *,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
         max_tokens: int | None = None,
         sort: bool = True,
     ) -> dict[int | str, np.ndarray]:

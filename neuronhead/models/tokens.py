@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerBase
 
+MAX_LENGTH = 128  # tokens per text unless told: a tweet's 280 characters rarely take more
+BATCH_SIZE = 64  # texts per forward pass unless told (length-sorted, so little of it is padding)
+
 
 @dataclass
 class Tokenized:

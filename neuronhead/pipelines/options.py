@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from neuronhead.models.tokens import BATCH_SIZE, MAX_LENGTH
+from neuronhead.spine import opt
 from neuronhead.tweets.options import TweetOptions
 
 
@@ -19,10 +21,14 @@ from neuronhead.tweets.options import TweetOptions
 class Capture:
     """What the hooks keep per text: which layers, from how many tokens, pooled over which tokens."""
 
-    layers: str | list[int] | None = None  # "0-5", "0,2,4-5", a list, or None for all
-    max_length: int = 128
-    pool_special_tokens: bool = False
-    embeddings: bool = False  # also the final hidden state, for the sentence-embedding baselines
+    layers: str | list[int] | None = opt(None, "layers to keep, e.g. 0-5 or 0,2,4-5 (default: all)")
+    max_length: int = opt(MAX_LENGTH, "tokens per text; longer texts are truncated")
+    pool_special_tokens: bool = opt(
+        False, "let [CLS]/[SEP]/<s>/</s> take part in pooling (default: content tokens only)"
+    )
+    embeddings: bool = opt(
+        False, "also store the final hidden state (mean-pooled and first/last token), for baselines"
+    )
 
 
 @dataclass(frozen=True)
@@ -30,26 +36,50 @@ class Reading:
     """How input rows are read: split, columns, labels, file format, normalisation, tweet filters."""
 
     split: str | None = None
-    text_column: str = "text"
-    id_column: str = "id"
-    label_column: str = "label"
+    text_column: str = opt("text", "column holding the text")
+    id_column: str = opt("id", "column holding the row id (none: the row number)")
+    label_column: str = opt("label", "column holding the label")
     label_names: list[str] | None = None
-    label_kind: str = "auto"  # auto, class or value
-    format: str = "auto"
-    normalize: str = "auto"
+    label_kind: str = opt(
+        "auto",
+        "labels are classes or numeric values (auto: integers 0..K-1 and names are classes)",
+        ["auto", "class", "value"],
+    )
+    format: str = opt(
+        "auto",
+        "auto: by suffix; JSON whose first record is a Twitter/X API record (v1.1 or v2) and "
+        ".json/.jsonl compressed as .gz/.zst are read as a tweet dump",
+        ["auto", "csv", "jsonl", "parquet", "tweets"],
+    )
+    normalize: str = opt(
+        "auto",
+        "tweeteval: user mentions → @user, links → http. auto: score reads texts as the heads' training "
+        "texts were; extraction records tweeteval for a TweetEval folder (its texts come that way), "
+        "none otherwise",
+        ["auto", "none", "tweeteval"],
+    )
     tweets: TweetOptions | None = None
-    on_bad_row: str = "error"  # error or skip (scoring always keeps bad rows, with their reason)
+    # scoring always keeps bad rows, with their reason
+    on_bad_row: str = opt(
+        "error",
+        "stop at the first bad row, or skip and list bad rows in OUT/bad_rows.jsonl",
+        ["error", "skip"],
+    )
 
 
 @dataclass(frozen=True)
 class Compute:
     """How the model runs: batches, precision, device, and whether model code may come with it."""
 
-    batch_size: int = 64
-    max_tokens: int | None = None
-    dtype: str = "auto"
-    device: str = "auto"
-    trust_remote_code: bool = False
+    batch_size: int = opt(BATCH_SIZE, "texts per forward pass")
+    max_tokens: int | None = opt(None, "cap on padded tokens per forward pass")
+    dtype: str = opt(
+        "auto",
+        "compute dtype (auto: float32 on CPU, bf16/fp16 on CUDA)",
+        ["auto", "float32", "float16", "bfloat16"],
+    )
+    device: str = opt("auto", "auto: CUDA when there is one, else cpu")
+    trust_remote_code: bool = opt(False, "allow model code from the model folder")
 
 
 @dataclass(frozen=True)

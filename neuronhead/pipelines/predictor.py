@@ -17,7 +17,7 @@ import numpy as np
 
 from neuronhead.heads.explain import attribute, explanation_record
 from neuronhead.models.loading import load_tokenizer
-from neuronhead.models.tokens import PortableTokenizer
+from neuronhead.models.tokens import MAX_LENGTH, PortableTokenizer
 from neuronhead.models.trace import pool_tokens, token_activations
 from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.options import Capture, Compute
@@ -49,7 +49,7 @@ class Predictor:
         self.heads = heads
         extraction = heads.extraction
         self.capture = Capture(
-            max_length=int(extraction.get("max_length") or 128),
+            max_length=int(extraction.get("max_length") or MAX_LENGTH),
             pool_special_tokens=bool(extraction.get("pool_special_tokens")),
         )
         settings = ScorerSettings(

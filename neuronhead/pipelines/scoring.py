@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from neuronhead.data import Columns, input_warnings, plan_source, resolve_source
 from neuronhead.models.loading import weights_hash
+from neuronhead.models.tokens import MAX_LENGTH
 from neuronhead.pipelines.fingerprint import key_folder
 from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.lifecycle import run_missing
@@ -119,7 +120,7 @@ def score_with(
         heads=heads.blobs,
         out=str(out.resolve()),
         capture=Capture(
-            max_length=int(heads.extraction.get("max_length") or 128),
+            max_length=int(heads.extraction.get("max_length") or MAX_LENGTH),
             pool_special_tokens=bool(heads.extraction.get("pool_special_tokens")),
         ),
         compute=compute,

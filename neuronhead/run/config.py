@@ -13,14 +13,13 @@ from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neuronhead.heads.options import HeadOptions
+from neuronhead.models.tokens import MAX_LENGTH
+from neuronhead.spine import opt as _opt
 
-def _opt(default: Any, help: str, choices: list[str] | None = None) -> Any:
-    """A field that ``neuronhead run`` also takes as a flag (``--name-with-dashes``), with its help."""
-    return field(default=default, metadata={"help": help, "choices": choices})
 
-
-@dataclass
-class RunConfig:
+@dataclass(frozen=True, kw_only=True)
+class RunConfig(HeadOptions):
     """Everything one run needs; paths are kept as given (relative to where the run starts).
 
     Each field's ``help`` (and ``choices``) is what ``neuronhead run --help`` shows: the command
@@ -41,7 +40,7 @@ class RunConfig:
     id_column: str = _opt("id", "column holding the row id")
     label_column: str = _opt("label", "column holding the label")
     label_kind: str = _opt("auto", "labels are classes or numeric values", ["auto", "class", "value"])
-    max_length: int = _opt(128, "tokens per text")
+    max_length: int = _opt(MAX_LENGTH, "tokens per text")
     normalize: str = _opt(
         "auto",
         "tweeteval: mentions → @user, links → http, for every input; auto: recorded as tweeteval for a "
@@ -53,10 +52,6 @@ class RunConfig:
     lang: str | None = _opt(None, "--score tweet dump: keep only these languages (en,es)")
     task: str | None = _opt(None, "classification or regression", ["classification", "regression"])
     metric: str | None = _opt(None, "headline metric (default: the TweetEval task's metric)")
-    salient_fraction: float | None = _opt(None, "top fraction of neurons per layer")
-    width: int | None = _opt(None, "Phase-2 hidden width")
-    max_layer: int | None = _opt(None, "use only layers 0..K")
-    seed: int = _opt(0, "seed of every random choice")
     baselines: bool = _opt(True, "fit the baselines beside the head")
     prefer: str = _opt(
         "robust",
@@ -77,9 +72,9 @@ class RunConfig:
     head_params: dict[str, Any] = field(default_factory=dict)  # config file only: NeuronHead's own names
 
     def head_settings(self) -> dict[str, Any]:
-        """The NeuronHead parameters this run sets (the rest keep the head's defaults)."""
-        named = {"salient_fraction": self.salient_fraction, "width": self.width, "max_layer": self.max_layer}
-        return {**{k: v for k, v in named.items() if v is not None}, "seed": self.seed, **self.head_params}
+        """The NeuronHead parameters this run sets (the rest keep the head's defaults): the head's
+        flags, then the config file's ``head_params`` in the estimator's own names."""
+        return {**HeadOptions.head_params(self), **self.head_params}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -16,6 +16,7 @@ from typing import Any
 from neuronhead.heads.artifact import read_head_info
 from neuronhead.heads.train import evaluate_head, fit_head
 from neuronhead.models.loading import resolve_model_path, weights_hash
+from neuronhead.models.tokens import MAX_LENGTH
 from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.fingerprint import StaleFolder
 from neuronhead.pipelines.options import grouped
@@ -141,7 +142,7 @@ def evaluate_from_data(
             model=info["model"]["path"],
             split=split,
             layers=list(range(info["deepest_layer"] + 1)),
-            max_length=ext.get("max_length", 128),
+            max_length=ext.get("max_length", MAX_LENGTH),
             pool_special_tokens=ext.get("pool_special_tokens", False),
             **({"normalize": ext.get("normalize", "none")} | opts),
         )

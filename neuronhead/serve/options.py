@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from neuronhead.spine import opt
+
 MAX_EXPLAIN = 100  # top neurons per head an explanation may ask for
 
 
@@ -13,8 +15,9 @@ class Limits:
     """Per request: a body over ``max_body_bytes`` or more than ``max_texts`` texts is refused (413)
     before any text reaches the model, so one client cannot hold a replica with one huge request."""
 
-    max_texts: int = 64
-    max_body_bytes: int = 1_048_576  # 1 MiB: 64 tweets many times over; a 100,000-character text fits
+    max_texts: int = opt(64, "texts per request; more: 413")
+    # 1 MiB: 64 tweets many times over; a 100,000-character text fits
+    max_body_bytes: int = opt(1_048_576, "request body size in bytes; more: 413")
 
     def __post_init__(self) -> None:
         if self.max_texts < 1 or self.max_body_bytes < 1:
@@ -26,8 +29,8 @@ class Batching:
     """Texts of concurrent requests are gathered up to ``max_batch_size`` texts, or until the first
     has waited ``batch_wait_ms``, and go through the model in one forward pass."""
 
-    max_batch_size: int = 64
-    batch_wait_ms: float = 10.0
+    max_batch_size: int = opt(64, "texts of concurrent requests per forward pass")
+    batch_wait_ms: float = opt(10.0, "how long the first text waits for others, in milliseconds")
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1 or self.batch_wait_ms < 0:
@@ -38,9 +41,9 @@ class Batching:
 class Serving:
     """Where the endpoint listens and how many replicas answer (each holds the model once)."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    replicas: int = 1
+    host: str = opt("127.0.0.1", "address the HTTP proxy binds (the default: loopback only)")
+    port: int = opt(8000, "port of the HTTP proxy")
+    replicas: int = opt(1, "replicas, each with the model loaded once")
     replica_cpus: float = 1.0
 
     def __post_init__(self) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from neuronhead.spine import opt
+
 SELECT_ON = ("dev", "val")
 
 
@@ -16,14 +18,23 @@ SELECT_ON = ("dev", "val")
 class TuneOptions:
     """What is searched and how the winner is chosen; the seed fixes the search path."""
 
-    trials: int = 50
-    timeout: float | None = None  # Ray Tune's time_budget_s: stops every trial when spent
-    metric: str | None = None  # default: the task's headline metric (from the features' manifest)
-    task: str | None = None  # default: the features' task
-    seed: int = 0
+    trials: int = opt(50, "trials to run")
+    timeout: float | None = opt(
+        None,
+        "time budget of the search in seconds: Ray Tune's time_budget_s stops every trial, running "
+        "ones included, when it is spent",
+    )
+    metric: str | None = opt(None, "what to maximise (default: the task's headline metric)")
+    task: str | None = opt(None, "default: the features' task", ["classification", "regression"])
+    seed: int = opt(0, "fixes the search")
     grace_epochs: int = 4  # ASHA stops no trial before this many Phase-2 epochs
-    select_on: str = "dev"  # dev: a split carved from train, the chosen heads refitted on all of it
-    dev_fraction: float = 0.2
+    select_on: str = opt(
+        "dev",
+        "score trials on a dev split carved from --train (the chosen heads are then refitted on all of "
+        "it and reported on val once), or on val (its figures are then not held out)",
+        SELECT_ON,
+    )
+    dev_fraction: float = opt(0.2, "share of --train carved out for dev")
 
     def __post_init__(self) -> None:
         if self.select_on not in SELECT_ON:
@@ -35,6 +46,10 @@ class TuneEngine:
     """Where trials run: how many at once (a number or ``auto``: one per CPU), which Ray cluster
     (``None``: a local Ray), and the Tune storage a rerun resumes from (``None``: ``OUT/ray-tune``)."""
 
-    max_concurrent: int | str = 1
+    max_concurrent: int | str = opt(
+        1,
+        "trials at once: a number, or auto (one per CPU of the cluster). 1 makes the search "
+        "reproducible; more is faster, but TPE and ASHA then see results in arrival order",
+    )
     address: str | None = None
-    storage: str | None = None
+    storage: str | None = opt(None, "Tune storage: absolute path or URI (default: OUT/ray-tune)")

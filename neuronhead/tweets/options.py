@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from neuronhead.spine import opt
 from neuronhead.tweets.records import Tweet
 
 FILTERED = "filtered: "
@@ -16,8 +17,12 @@ FILTERED = "filtered: "
 
 @dataclass(frozen=True)
 class TweetOptions:
-    retweets: str = "keep"  # keep | drop
-    dedupe: bool = False  # later rows with an id seen before are filtered
+    retweets: str = opt(
+        "keep",
+        "tweet dumps: drop leaves retweets out of the model (each still comes out, filtered)",
+        ["keep", "drop"],
+    )
+    dedupe: bool = opt(False, "tweet dumps: filter later rows of a repeated id")
     langs: tuple[str, ...] | None = None  # keep only these languages (``lang`` as the API gives it)
 
     def __post_init__(self) -> None:

@@ -11,9 +11,9 @@ import pytest
 
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.head import NeuronHead
+from neuronhead.heads.options import ProbeSettings
 from neuronhead.heads.params import Params
 from neuronhead.heads.phase1 import LayerProbes
-from neuronhead.heads.probes import ProbeSettings
 from neuronhead.heads.standardize import Standardizer
 
 from .test_probes import synthetic

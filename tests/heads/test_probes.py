@@ -3,8 +3,9 @@
 import numpy as np
 import torch
 
+from neuronhead.heads.options import ProbeSettings
 from neuronhead.heads.phase1 import LayerProbes, neuron_columns
-from neuronhead.heads.probes import ProbeSettings, ProbeTrainer, split_of
+from neuronhead.heads.probes import ProbeTrainer, split_of
 
 
 def synthetic(n=1200, L=3, W=24, seed=0):

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuronhead.heads.options import WIDTH
 from neuronhead.heads.standardize import Standardizer
 
 
@@ -36,8 +37,11 @@ class DenseHead(nn.Module):
 
 @dataclass(frozen=True)
 class DenseSettings:
+    """How Phase 2 trains; :class:`~neuronhead.heads.head.NeuronHead`'s signature takes its
+    defaults from here (and the width from ``heads.options``)."""
+
     task: str = "classification"
-    width: int = 64
+    width: int = WIDTH
     dropout: float = 0.1
     lr: float = 1e-3
     weight_decay: float = 1e-2

@@ -49,6 +49,9 @@ class Phase2Options:
     on_epoch: Callable[[NeuronHead, int, torch.nn.Module, bool], None] | None = None
 
 
+_DENSE = DenseSettings()
+
+
 class NeuronHead(Params):
     """A classifier or regressor over a few salient FFN neurons of the first k layers.
 
@@ -73,9 +76,9 @@ class NeuronHead(Params):
         max_layer: int | None = None,
         min_layer: int | None = None,
         selection: str = "salient",
-        dropout: float = 0.1,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-2,
+        dropout: float = _DENSE.dropout,
+        lr: float = _DENSE.lr,
+        weight_decay: float = _DENSE.weight_decay,
         heldout: float = 0.1,
         class_weight: str | None = "balanced",
         probe_params: Mapping[str, Any] | None = None,

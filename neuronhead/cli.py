@@ -684,15 +684,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> None:
     """The console script: ``main``, then exit without tearing the interpreter down.
 
-    With torch and transformers loaded, Python's finalization takes 1.3 s on the 2-CPU machine
-    (measured), longer than some whole stages of the demo job. By then every output is written,
-    fsynced and closed, so the exit handlers (Ray's shutdown, logging's flush) run and the process
-    ends. Where a non-daemon thread is still alive, the normal exit waits for it instead.
+    With torch and transformers loaded, Python's finalization takes longer than some whole stages
+    of the demo job (docs/decisions.md). By then every output is written, fsynced and closed, so the
+    exit handlers (Ray's shutdown, logging's flush) run and the process ends. Where a non-daemon
+    thread is still alive, the normal exit waits for it instead.
     """
     code = main()
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized() and not verbose():
-        ray.shutdown()  # at exit Ray first waits 0.5 s for its workers' log lines, which go to files here
+        ray.shutdown()  # at exit Ray would first wait for its workers' log lines, which go to files here
     if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
         sys.exit(code)
     atexit._run_exitfuncs()

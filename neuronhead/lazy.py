@@ -1,8 +1,8 @@
 """Package names that import their module on first use, so importing a package stays cheap.
 
 A Ray tokenize worker unpickles functions from ``neuronhead.pipelines`` and ``neuronhead.models``;
-with eager ``__init__`` imports that alone pulled in torch and transformers (≈ 4 CPU-seconds per
-worker process) for a step that needs neither.
+with eager ``__init__`` imports that alone pulled in torch and transformers for a step that needs
+neither. The CLI builds its flags from option modules the same way, without torch or Ray.
 """
 
 from __future__ import annotations

@@ -95,9 +95,8 @@ def write_atomic(path: Path, write) -> None:
 def write_table(table: pa.Table, path: Path) -> None:
     """Zstd Parquet; wide float columns without dictionary pages or min/max statistics.
 
-    Activations almost never repeat, so a dictionary only costs time, and nothing filters on their
-    statistics. Measured on a 1,792-row MiniLM shard: write 0.67 s instead of 2.22 s, read 0.18 s
-    instead of 1.05 s, and a 4% smaller file (docs/benchmarks.md, "Feeding the model").
+    Activations almost never repeat, so a dictionary only costs time (and space), and nothing filters
+    on their statistics (docs/benchmarks.md, "Feeding the model", has the write and read times).
     """
     wide = [f.name for f in table.schema if pa.types.is_fixed_size_list(f.type)]
     narrow = [name for name in table.column_names if name not in wide]

@@ -1,10 +1,9 @@
 """Start Ray while this process imports torch and transformers, for commands that will surely use it.
 
-A command that runs on Ray used to import torch, transformers and the pipelines (~4 s on 2 CPUs),
-plan its shards, and only then start Ray (6–8 s, much of it waiting on Ray's own processes). With a
-thread importing while the main thread starts Ray, the process is ready ~1.2 s sooner on 2 CPUs
-(``bench/ray_start.py``; docs/benchmarks.md, "Feeding the model"). Nothing here imports Ray at module
-level, so the CLI stays light.
+Importing torch, transformers and the pipelines and starting Ray are both seconds of waiting, and
+neither needs the other: a thread imports while the main thread starts Ray, so a command that runs
+on Ray is ready sooner (``bench/ray_start.py``; docs/benchmarks.md, "Feeding the model"). Nothing
+here imports Ray at module level, so the CLI stays light.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Keeping texts unpadded until the model runs lets batches be formed from texts of similar length
 (:func:`length_sorted_batches`), so little compute is spent on pads. This module imports neither torch
-nor transformers, so a tokenize worker that uses :class:`PortableTokenizer` skips importing both:
-about 3 CPU-seconds and 130 MB less per worker process (docs/benchmarks.md, "Feeding the model").
+nor transformers, so a tokenize worker that uses :class:`PortableTokenizer` skips importing both
+(docs/benchmarks.md, "Feeding the model", has what that saves per worker process).
 """
 
 from __future__ import annotations

@@ -7,9 +7,8 @@ CPUs the actors leave free, up to ``READY_PER_ACTOR`` shards ahead per actor, wh
 store whatever the job's size. Each actor computes and writes its shards itself and returns only the
 small summaries.
 
-This replaced a Ray Data pipeline (read → tokenize → ``ActorPoolStrategy``), whose executor starts
-three coordinator actors and creates the model actors only after them, and polls in the driver for
-the whole run (docs/benchmarks.md, "Feeding the model").
+Not Ray Data: its executor starts coordinator actors of its own, creates the model actors only after
+them, and polls in the driver for the whole run (docs/decisions.md).
 """
 
 from __future__ import annotations

@@ -4,8 +4,7 @@
 into a Parquet shard and a summary (conversion, compression, the atomic write). The in-process engine
 runs ``finish`` on a writer thread while the next shard's ``compute`` runs, so compression and the
 disk no longer wait in line behind the model. Ray's actors call the two in turn: two concurrent calls
-per actor, measured on 2 CPUs, slowed the forward more than the overlap saved (5,000 tweets: model
-42.2 s instead of 38.7 s, to save 3.6 s of conversion and writing).
+per actor slowed the forward more than the overlap saved (docs/decisions.md).
 """
 
 from __future__ import annotations

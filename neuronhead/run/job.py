@@ -175,7 +175,7 @@ def _tune(
 ) -> Path:
     """The search, with ``--tune N``; its best head replaces the default one."""
     out = Path(config.out)
-    # Ray Tune and Optuna: ~2 s to import, paid by tuned runs only
+    # Ray Tune and Optuna are slow to import: only tuned runs pay for them
     from neuronhead.tune import TuneEngine, TuneOptions, tune_head
 
     key = stage_key(fp["train"], fp["val"], config.task, config.metric, config.seed, config.tune)

@@ -31,8 +31,8 @@ from neuronhead.models.padding import pad_batch
 from neuronhead.models.tokens import length_sorted_batches
 from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.options import Capture, Compute
-from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer
 from neuronhead.pipelines.scoring import NO_LABEL
+from neuronhead.pipelines.scoring_worker import ScorerSettings, ShardScorer
 from neuronhead.pipelines.shards import plan_shards, read_shard, tokenize_shards, unpack
 from neuronhead.store import SHARDS
 

@@ -27,7 +27,7 @@ from neuronhead.data import (
 )
 from neuronhead.models.loading import DEFAULT_MODEL, load_config, resolve_model_path, weights_hash
 from neuronhead.models.registry import spec_for
-from neuronhead.pipelines.extractor import ExtractorSettings, ShardExtractor
+from neuronhead.pipelines.extraction_worker import ExtractorSettings, ShardExtractor
 from neuronhead.pipelines.fingerprint import key_folder
 from neuronhead.pipelines.lifecycle import run_missing
 from neuronhead.pipelines.options import Capture, Compute, Engine, Output, Reading

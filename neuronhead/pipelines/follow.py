@@ -41,8 +41,8 @@ from typing import Any
 from neuronhead.pipelines.fingerprint import file_stamps
 from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.runner import resolve_engine
-from neuronhead.pipelines.scorer import KeptScorer, ShardScorer
 from neuronhead.pipelines.scoring import ScoreOptions, score_with
+from neuronhead.pipelines.scoring_worker import KeptScorer, ShardScorer
 from neuronhead.store import MANIFEST, write_json
 
 READY = ("rename", "marker")

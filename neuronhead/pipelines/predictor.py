@@ -21,7 +21,7 @@ from neuronhead.models.tokens import MAX_LENGTH, PortableTokenizer
 from neuronhead.models.trace import pool_tokens, token_activations
 from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.options import Capture, Compute
-from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer
+from neuronhead.pipelines.scoring_worker import ScorerSettings, ShardScorer
 from neuronhead.pipelines.shards import row_errors, tokenize_rows
 from neuronhead.tweets.normalize import tweeteval_normalize
 

@@ -27,7 +27,7 @@ from neuronhead.pipelines.fingerprint import key_folder
 from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.lifecycle import run_missing
 from neuronhead.pipelines.options import Capture, Compute, Engine, Output, Reading
-from neuronhead.pipelines.scorer import ScorerSettings, ShardScorer, score_schema
+from neuronhead.pipelines.scoring_worker import ScorerSettings, ShardScorer, score_schema
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
 from neuronhead.store import MANIFEST, SHARDS, shard_name, write_json, write_table
 from neuronhead.tweets.options import FILTERED

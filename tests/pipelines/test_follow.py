@@ -23,8 +23,8 @@ from neuronhead.cli import main
 from neuronhead.pipelines import follow as follow_module
 from neuronhead.pipelines.follow import LEDGER, FollowOptions, follow, ready_files
 from neuronhead.pipelines.options import Engine, Output
-from neuronhead.pipelines.scorer import KeptScorer
 from neuronhead.pipelines.scoring import ScoreOptions, score
+from neuronhead.pipelines.scoring_worker import KeptScorer
 from neuronhead.store import shard_files
 from tests.demo_features import fit_demo_heads
 from tests.paths import DEMO, REPO

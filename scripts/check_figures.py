@@ -1,7 +1,7 @@
 """Check the README's "Results" figures against the raw JSON that measured them.
 
 docs/figures.toml lists every number of that section: a ``[[figure]]`` with the JSON file and key
-path holding its value, a ``[[setup]]`` number (a seed or row count: an input, not a result), or a
+path holding its value (``[[quoted]]``: the same for a figure the docs quote and the README does not), a ``[[setup]]`` number (a seed or row count: an input, not a result), or a
 ``[[missing]]`` figure whose measurement kept no raw JSON (listed, so the gap stays visible). Fails,
 naming the line, when:
 
@@ -9,7 +9,8 @@ naming the line, when:
 - a figure's JSON value, rounded as the text is written, is not the text (a typo, or a re-run whose
   figures were not copied over);
 - a listed figure no longer appears in the section, or not in docs/benchmarks.md, which holds each
-  figure with its command (outside its "Notes without a reproducing command").
+  figure with its command (outside its "Notes without a reproducing command"), or not in the other
+  pages its ``also`` names (docs that quote it: a figure changed there fails too).
 
 Numbers compare as written, thousands separators removed (1,002,000 = 1002000); signs are read from
 the JSON, so "−0.22" in the text is listed as "-0.22".
@@ -97,15 +98,18 @@ def check(readme: Path, benchmarks: Path, figures: Path | None = None, root: Pat
         if n not in known
     ]
     on_page = set(numbers(page))
-    for fig in listed.get("figure", []):
+    for fig in listed.get("figure", []) + listed.get("quoted", []):
         text = fig["text"]
         if not matches(text, value := json_value(root, fig)):
             problems.append(f"{figures.name}: {text} is {value!r} in {fig['json']} {fig['path']}")
         for t in tokens(text):
-            if t not in in_section:
+            if t not in in_section and fig in listed.get("figure", []):
                 problems.append(f"{figures.name}: {text} is no longer in {readme.name}'s Results")
             if t not in on_page:
                 problems.append(f"{figures.name}: {text} is not in {benchmarks.name}")
+        for page in fig.get("also", []):
+            if not set(tokens(text)) <= set(numbers((root / page).read_text(encoding="utf-8"))):
+                problems.append(f"{figures.name}: {text} is no longer in {page}")
     return problems
 
 

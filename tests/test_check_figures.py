@@ -49,21 +49,35 @@ def test_a_wrong_figure_planted_in_the_docs_is_named(tmp_path):
 
 def test_a_raw_value_that_disagrees_with_the_text_is_named(tmp_path):
     fig = _a_figure()
-    shutil.copy(FIGURES, tmp_path / "figures.toml")
-    (tmp_path / fig["json"]).parent.mkdir(parents=True)
+    _mirror(tmp_path)
     doc = json.loads((ROOT / fig["json"]).read_text(encoding="utf-8"))
     node = doc
     for key in fig["path"][:-1]:
         node = node[key]
     node[fig["path"][-1]] = float(node[fig["path"][-1]]) + 0.5
     (tmp_path / fig["json"]).write_text(json.dumps(doc))
-    for other in tomllib.loads(FIGURES.read_text(encoding="utf-8"))["figure"]:
-        if other["json"] != fig["json"]:
-            target = tmp_path / other["json"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(ROOT / other["json"], target)
-    problems = check_figures.check(README, PAGE, tmp_path / "figures.toml", root=tmp_path)
+    problems = check_figures.check(README, PAGE, tmp_path / "docs" / "figures.toml", root=tmp_path)
     assert len(problems) >= 1 and all(fig["json"] in p for p in problems), problems
+
+
+def _mirror(tmp: Path) -> None:
+    """The figure list, every JSON it names and every page it pins, copied under ``tmp``."""
+    listed = tomllib.loads(FIGURES.read_text(encoding="utf-8"))
+    entries = listed["figure"] + listed.get("quoted", [])
+    for rel in (
+        {"docs/figures.toml"} | {f["json"] for f in entries} | {p for f in entries for p in f.get("also", [])}
+    ):
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, tmp / rel)
+
+
+def test_a_wrong_figure_planted_in_a_page_that_quotes_it_is_named(tmp_path):
+    _mirror(tmp_path)
+    quoted = next(f for f in tomllib.loads(FIGURES.read_text(encoding="utf-8"))["quoted"] if f.get("also"))
+    page = tmp_path / quoted["also"][0]
+    page.write_text(_planted(page.read_text(encoding="utf-8"), quoted["text"], "12.34"), encoding="utf-8")
+    problems = check_figures.check(README, PAGE, tmp_path / "docs" / "figures.toml", root=tmp_path)
+    assert problems == [f"figures.toml: {quoted['text']} is no longer in {quoted['also'][0]}"], problems
 
 
 def test_numbers_are_read_as_written():

@@ -416,7 +416,7 @@ def _export(args: argparse.Namespace) -> int:
 
     record = export_bundle(HeadSet.load(args.head, model=args.model, force=args.force), args.out)
     size = sum(f.stat().st_size for f in Path(args.out).rglob("*") if f.is_file())
-    heads, blocks = ", ".join(record["heads"]), f"blocks 0..{record['depth'] - 1}"
+    heads, blocks = ", ".join(record.heads), f"blocks 0..{record.depth - 1}"
     print(f"bundle: {args.out} ({heads}; {blocks}; {size / 2**20:.1f} MiB)")
     return 0
 

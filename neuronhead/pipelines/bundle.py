@@ -4,7 +4,7 @@
 without the original model folder. ``bundle.json`` records every file's sha256, and a bundle whose
 files do not match is refused, naming the file.
 
-    DIR/bundle.json          heads, depth, the source model's weights hash, every file's sha256
+    DIR/bundle.json          schema, heads, depth, the weights hashes, every file's sha256 (BundleRecord)
     DIR/model/               config (k layers), model.safetensors (blocks 0..k-1), tokenizer files
     DIR/heads/NAME/          head.json + head.safetensors, as `fit` wrote them
 """
@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,70 @@ from neuronhead.store import write_json
 from neuronhead.version import __version__
 
 BUNDLE = "bundle.json"
+SCHEMA = 1  # bundle.json's layout; a bundle written before the field existed reads as 1
 HEAD_FILES = ("head.json", "head.safetensors")
+
+
+@dataclass(frozen=True)
+class BundleRecord:
+    """``bundle.json``, read and written only here: the heads, the blocks carried (``depth``), the
+    weights hashes of the source model and of the carried blocks, and every file's sha256."""
+
+    heads: list[str]
+    depth: int
+    source: str
+    source_weights_sha256: str | None
+    weights_sha256: str
+    files: dict[str, str]
+    neuronhead_version: str = __version__
+    schema: int = SCHEMA
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "neuronhead_version": self.neuronhead_version,
+            "heads": self.heads,
+            "depth": self.depth,
+            "model": {
+                "source": self.source,
+                "source_weights_sha256": self.source_weights_sha256,
+                "weights_sha256": self.weights_sha256,
+            },
+            "files": self.files,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any, where: Path) -> BundleRecord:
+        """The record of ``raw`` (``where``: the file, for errors); a newer or unknown layout is refused."""
+        schema = raw.get("schema", SCHEMA) if isinstance(raw, dict) else None
+        if not isinstance(schema, int) or schema < 1:
+            raise HeadError(f"{where}: not a neuronhead bundle record")
+        if schema > SCHEMA:
+            raise HeadError(
+                f"{where}: bundle schema {schema} is newer than this neuronhead reads ({SCHEMA}); "
+                "upgrade neuronhead"
+            )
+        try:
+            model = raw["model"]
+            return cls(
+                heads=[str(h) for h in raw["heads"]],
+                depth=int(raw["depth"]),
+                source=str(model["source"]),
+                source_weights_sha256=model.get("source_weights_sha256"),
+                weights_sha256=str(model["weights_sha256"]),
+                files={str(k): str(v) for k, v in raw["files"].items()},
+                neuronhead_version=str(raw.get("neuronhead_version", "")),
+                schema=schema,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise HeadError(f"{where}: a bundle record without a valid {e}") from None
 
 
 def is_bundle(folder: str | os.PathLike) -> bool:
     return (Path(folder) / BUNDLE).is_file()
 
 
-def export_bundle(heads: Any, out: str | os.PathLike) -> dict[str, Any]:
+def export_bundle(heads: Any, out: str | os.PathLike) -> BundleRecord:
     """Write ``heads`` (a ``HeadSet``) and the blocks they need into the new folder ``out``."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -52,30 +109,31 @@ def export_bundle(heads: Any, out: str | os.PathLike) -> dict[str, Any]:
         (tmp / "heads" / blob["name"]).mkdir(parents=True)
         for name in HEAD_FILES:
             shutil.copyfile(Path(blob["where"]) / name, tmp / "heads" / blob["name"] / name)
-    record = {
-        "neuronhead_version": __version__,
-        "heads": heads.names,
-        "depth": depth,
-        "model": {
-            "source": str(heads.model_path),
-            "source_weights_sha256": heads.blobs[0]["info"]["model"].get("weights_sha256"),
-            "weights_sha256": weights_hash(tmp / "model"),
-        },
-        "files": _hashes(tmp),
-    }
-    write_json(record, tmp / BUNDLE)
+    record = BundleRecord(
+        heads=heads.names,
+        depth=depth,
+        source=str(heads.model_path),
+        source_weights_sha256=heads.blobs[0]["info"]["model"].get("weights_sha256"),
+        weights_sha256=weights_hash(tmp / "model"),
+        files=_hashes(tmp),
+    )
+    write_json(record.to_json(), tmp / BUNDLE)
     if out.exists():
         out.rmdir()
     os.replace(tmp, out)
     return record
 
 
-def read_bundle(folder: str | os.PathLike) -> dict[str, Any]:
+def read_bundle(folder: str | os.PathLike) -> BundleRecord:
     """``bundle.json``, after checking that every file it lists is there with its recorded sha256."""
     folder = Path(folder)
-    record = json.loads((folder / BUNDLE).read_text())
+    try:
+        raw = json.loads((folder / BUNDLE).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise HeadError(f"{folder / BUNDLE}: not valid JSON ({e})") from None
+    record = BundleRecord.from_json(raw, folder / BUNDLE)
     found = _hashes(folder)
-    for rel, digest in record["files"].items():
+    for rel, digest in record.files.items():
         if rel not in found:
             raise HeadError(f"{folder / rel}: missing from the bundle")
         if found[rel] != digest:

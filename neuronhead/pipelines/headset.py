@@ -83,9 +83,9 @@ class HeadSet:
         """The heads of an exported bundle (``neuronhead export``), on the blocks it carries."""
         record = read_bundle(folder)
         folder = Path(folder)
-        blobs = [head_bytes(folder / "heads" / name) | {"name": name} for name in record["heads"]]
+        blobs = [head_bytes(folder / "heads" / name) | {"name": name} for name in record.heads]
         _check_same(blobs, set())
-        if blobs[0]["info"]["model"].get("weights_sha256") != record["model"]["source_weights_sha256"]:
+        if blobs[0]["info"]["model"].get("weights_sha256") != record.source_weights_sha256:
             raise HeadError(f"{folder}: its heads were trained on another model than the one it carries")
         return cls(blobs, folder / "model", extraction_of(blobs[0]["info"]))
 

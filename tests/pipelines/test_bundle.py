@@ -69,3 +69,22 @@ def test_the_readme_export_line_runs(exported, tmp_path):
     args = [a.replace("runs/emotion/bundle", str(tmp_path / "bundle")) for a in args]
     assert args[0] == "neuronhead" and main(args[1:]) == 0
     assert neuronhead.load(tmp_path / "bundle").names == ["head"]
+
+
+def test_the_bundle_record_is_versioned_and_an_older_layout_still_loads(exported, tmp_path):
+    """bundle.json is a typed record with a schema number: a bundle written before the field existed
+    loads as schema 1, a newer schema or a record missing a field is refused with the file named."""
+    bundle = tmp_path / "b"
+    shutil.copytree(exported[0] / "bundle", bundle)
+    record_path = bundle / "bundle.json"
+    record = json.loads(record_path.read_text())
+    assert record["schema"] == 1
+    older = {k: v for k, v in record.items() if k != "schema"}
+    record_path.write_text(json.dumps(older))
+    np.testing.assert_allclose(neuronhead.load(bundle).predict_proba(TEXTS), exported[1], atol=1e-6)
+    record_path.write_text(json.dumps(record | {"schema": 2}))
+    with pytest.raises(HeadError, match=r"bundle.json: bundle schema 2 is newer than this neuronhead reads"):
+        neuronhead.load(bundle)
+    record_path.write_text(json.dumps({k: v for k, v in record.items() if k != "heads"}))
+    with pytest.raises(HeadError, match=r"bundle.json: a bundle record without a valid 'heads'"):
+        neuronhead.load(bundle)

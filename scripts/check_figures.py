@@ -1,8 +1,9 @@
 """Check the README's "Results" figures against the raw JSON that measured them.
 
 docs/figures.toml lists every number of that section: a ``[[figure]]`` with the JSON file and key
-path holding its value (``[[quoted]]``: the same for a figure the docs quote and the README does not), a ``[[setup]]`` number (a seed or row count: an input, not a result), or a
-``[[missing]]`` figure whose measurement kept no raw JSON (listed, so the gap stays visible). Fails,
+path holding its value, a ``[[setup]]`` number (a seed or row count: an input, not a result), or a
+``[[missing]]`` figure whose measurement kept no raw JSON (listed, so the gap stays visible).
+``[[quoted]]`` entries are figures the docs quote and the README does not, checked the same way. Fails,
 naming the line, when:
 
 - a number in the section is in none of those lists;

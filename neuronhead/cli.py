@@ -194,13 +194,12 @@ def _fit(args: argparse.Namespace) -> int:
     from neuronhead.heads.train import FitOptions
     from neuronhead.run.from_data import fit_from_data
 
-    params = from_flags(HeadOptions, args).head_params()
     report = fit_from_data(
         args.out,
         data=_training_data(args),
+        head=from_flags(HeadOptions, args),
         task=args.task,
         metric=args.metric,
-        params=params,
         val_fraction=args.val_fraction,
         options=FitOptions(
             select=select_options(args),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from neuronhead.heads.bootstrap import interval, paired
 from neuronhead.heads.ensemble import make_head
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.metrics import confusion, headline, official_metric, task_metrics
+from neuronhead.heads.options import HeadOptions
 from neuronhead.heads.probes import split_of
 from neuronhead.heads.ray_train import RayTrainOptions, fit_probes_ray
 from neuronhead.heads.select import (
@@ -117,10 +119,13 @@ def fit_head(
     val_fraction: float = 0.0,
     task: str | None = None,
     metric: str | None = None,
-    params: dict[str, Any] | None = None,
+    params: HeadOptions | Mapping[str, Any] | None = None,
     options: FitOptions = FitOptions(),
 ) -> dict[str, Any]:
     """Choose, fit and write the model to ship; returns (and writes to ``out/report.json``) every figure.
+
+    ``params``: the head's options (what ``fit`` and ``run`` take as flags), or
+    :class:`~neuronhead.heads.head.NeuronHead` parameters by name; ``None`` keeps its defaults.
 
     Validation data is read after the choice and reported once. Without ``val_features``,
     ``val_fraction`` of the training rows (a stable hash of the row number) is held out for it.
@@ -181,12 +186,13 @@ def fit_head(
     return report
 
 
-def _problem(manifest: dict, task: str | None, metric: str | None, params: dict | None) -> Problem:
-    """The task, its headline metric, the layers and labels, and the head parameters asked for."""
+def _problem(manifest: dict, task: str | None, metric: str | None, params) -> Problem:
+    """The task, its headline metric, the layers and labels, and the head parameters asked for (the
+    estimator's names: where the head's options become them)."""
     task = task_of(manifest, task)
     metric = metric_of(manifest, task, metric)
     label_names = manifest.get("label_names") if task == "classification" else None
-    params = dict(params or {})
+    params = params.head_params() if isinstance(params, HeadOptions) else dict(params or {})
     if task == "classification":  # each layer's L2 strength is picked by the headline metric
         params["probe_params"] = {"select": metric, **params.get("probe_params", {})}
     return Problem(task, metric, list(manifest["layers"]), label_names, params)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from neuronhead.heads.artifact import read_head_info
-from neuronhead.heads.train import evaluate_head, fit_head
+from neuronhead.heads.options import HeadOptions
+from neuronhead.heads.train import FitOptions, evaluate_head, fit_head
 from neuronhead.models.loading import resolve_model_path, weights_hash
 from neuronhead.models.tokens import MAX_LENGTH
 from neuronhead.pipelines.extraction import extract
@@ -100,19 +101,24 @@ def features_from_data(data: TrainingData) -> tuple[Path, Path | None]:
 def fit_from_data(
     out: str | os.PathLike,
     *,
-    val_fraction: float = 0.1,
     data: TrainingData = TrainingData(),
-    **fit_options: Any,
+    head: HeadOptions = HeadOptions(),
+    task: str | None = None,
+    metric: str | None = None,
+    val_fraction: float = 0.1,
+    options: FitOptions = FitOptions(),
 ) -> dict[str, Any]:
-    """``neuronhead fit``: :func:`features_from_data`, then :func:`fit_head` (``fit_options``: its
-    keyword arguments, e.g. ``options=FitOptions(...)``)."""
+    """``neuronhead fit``: :func:`features_from_data`, then :func:`fit_head` with the head's options."""
     features, val_features = features_from_data(data)
     return fit_head(
         features,
         out,
         val_features=val_features,
         val_fraction=0.0 if val_features else val_fraction,
-        **fit_options,
+        task=task,
+        metric=metric,
+        params=head,
+        options=options,
     )
 
 

@@ -52,9 +52,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_
 from transformers.utils import logging as hf_logging
 
 from neuronhead.data import label_ids, plan_source, read_rows, resolve_source
-from neuronhead.heads.metrics import classification_metrics, official_metric
+from neuronhead.evaluation.metrics import classification_metrics, official_metric
+from neuronhead.fitting.select import SelectOptions, selection_parts
 from neuronhead.heads.probes import class_weights
-from neuronhead.heads.select import SelectOptions, selection_parts
 
 TASKS = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment"]
 DEV_FRACTION = 0.2

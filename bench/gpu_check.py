@@ -206,7 +206,7 @@ def run_extract(ctx: dict[str, Any], side: str) -> dict[str, Any]:
 
 
 def part_fit_head(ctx: dict[str, Any]) -> dict[str, Any]:
-    from neuronhead.heads.train import FitOptions, fit_head
+    from neuronhead.fitting.train import FitOptions, fit_head
 
     out = ctx["work"] / "head"
     t = time.perf_counter()

@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from neuronhead.heads.metrics import headline
+from neuronhead.evaluation.metrics import headline
 
 
 def row(folder: Path) -> str:

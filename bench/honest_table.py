@@ -27,9 +27,15 @@ import numpy as np
 import pyarrow.parquet as pq
 from common import STANCE, write_json
 
-from neuronhead.heads.bootstrap import BootstrapOptions, paired, replicate_scores, resample_indices, summarize
-from neuronhead.heads.select import SelectOptions
-from neuronhead.heads.train import FitOptions, fit_head
+from neuronhead.evaluation.bootstrap import (
+    BootstrapOptions,
+    paired,
+    replicate_scores,
+    resample_indices,
+    summarize,
+)
+from neuronhead.fitting.select import SelectOptions
+from neuronhead.fitting.train import FitOptions, fit_head
 
 TASKS = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment", "stance"]
 FULL = "head[{}]@0..5"
@@ -154,7 +160,7 @@ def _label_names(runs: Path, task: str) -> list[str]:
 
 
 def _point(y, pred, metric, names) -> float:
-    from neuronhead.heads.bootstrap import point_score
+    from neuronhead.evaluation.bootstrap import point_score
 
     return point_score(y, pred, metric, names)
 

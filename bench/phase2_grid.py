@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from common import comma_list, write_json
 
-from neuronhead.heads.bootstrap import point_score
+from neuronhead.evaluation.bootstrap import point_score
+from neuronhead.fitting.select import SelectOptions, selection_parts
+from neuronhead.fitting.train import metric_of
 from neuronhead.heads.head import NeuronHead
-from neuronhead.heads.select import SelectOptions, selection_parts
-from neuronhead.heads.train import metric_of
 from neuronhead.store import load_features, read_manifest
 
 

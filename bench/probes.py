@@ -21,7 +21,7 @@ import time
 import numpy as np
 from common import comma_list, machine, print_result
 
-from neuronhead.heads.metrics import classification_metrics
+from neuronhead.evaluation.metrics import classification_metrics
 from neuronhead.heads.phase1 import LayerProbes
 from neuronhead.heads.standardize import Standardizer
 from neuronhead.store import load_features

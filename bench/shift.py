@@ -5,7 +5,7 @@ Features are extracted once (``bash bench/extract_tweeteval.sh FEATS`` and
 ``bash bench/extract_shift_sets.sh FEATS``). Three kinds of rows are scored:
 
 - **topic**: each task's training texts are clustered by their sentence embedding (k-means, 12 topics,
-  :mod:`neuronhead.heads.topics`) and the topics dealt into 3 folds; every candidate is fitted on two
+  :mod:`neuronhead.evaluation.topics`) and the topics dealt into 3 folds; every candidate is fitted on two
   folds and scores the third, whose topics it has never seen. Out-of-fold predictions are pooled.
 - **collection**: fitted on a TweetEval task's train, scored on a labelled tweet set from another
   collection (``bench/data/shift/*``, each with its source, licence and label map).
@@ -38,8 +38,7 @@ from pathlib import Path
 import numpy as np
 from common import ROOT, STANCE, machine, write_json
 
-from neuronhead.heads.baselines import LinearBaseline, as_probe_input
-from neuronhead.heads.bootstrap import (
+from neuronhead.evaluation.bootstrap import (
     BootstrapOptions,
     paired,
     point_score,
@@ -47,11 +46,12 @@ from neuronhead.heads.bootstrap import (
     resample_indices,
     summarize,
 )
-from neuronhead.heads.metrics import official_metric
+from neuronhead.evaluation.metrics import official_metric
+from neuronhead.evaluation.topics import TopicOptions, topic_folds
+from neuronhead.fitting.select import Problem, candidates, fit_and_decide
+from neuronhead.fitting.storeset import StoreSet
+from neuronhead.heads.baselines import LinearBaseline, as_probe_input
 from neuronhead.heads.probes import split_of
-from neuronhead.heads.select import Problem, candidates, fit_and_decide
-from neuronhead.heads.storeset import StoreSet
-from neuronhead.heads.topics import TopicOptions, topic_folds
 
 TASKS = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment", "stance"]
 FOLDERS = [t for t in TASKS if t != "stance"] + STANCE

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, write_json  # noqa: E402
 from shift import PAIRS, capped, other_labels, problem_of  # noqa: E402
 
-from neuronhead.heads.bootstrap import point_score  # noqa: E402
-from neuronhead.heads.storeset import StoreSet  # noqa: E402
-from neuronhead.heads.topics import TopicOptions, topic_folds  # noqa: E402
+from neuronhead.evaluation.bootstrap import point_score  # noqa: E402
+from neuronhead.evaluation.topics import TopicOptions, topic_folds  # noqa: E402
+from neuronhead.fitting.storeset import StoreSet  # noqa: E402
 
 C_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 1e-2)
 

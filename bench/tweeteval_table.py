@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from common import STANCE, TWEETEVAL, read_json
 
+from neuronhead.evaluation.metrics import classification_metrics, headline
 from neuronhead.heads.artifact import load_head
-from neuronhead.heads.metrics import classification_metrics, headline
 from neuronhead.store import load_features, read_manifest
 
 TASKS = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment"]

@@ -191,7 +191,7 @@ def _args_fit(p: argparse.ArgumentParser) -> None:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from neuronhead.heads.train import FitOptions
+    from neuronhead.fitting.train import FitOptions
     from neuronhead.run.from_data import fit_from_data
 
     report = fit_from_data(
@@ -217,7 +217,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 def select_options(args: argparse.Namespace):
     """``--select-on`` and its knobs as :class:`SelectOptions`; ``None`` for ``--select-on none``."""
-    from neuronhead.heads.select import SelectOptions
+    from neuronhead.fitting.select import SelectOptions
 
     if args.select_on == "none":
         return None

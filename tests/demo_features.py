@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neuronhead.heads.train import FitOptions, fit_head
+from neuronhead.fitting.train import FitOptions, fit_head
 from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output
 from tests.paths import DEMO

@@ -1,4 +1,5 @@
-"""Phase-1 probes, salient-neuron selection and the Phase-2 head (the two-phase neuron head).
+"""The estimators: Phase-1 probes, salient-neuron selection, the Phase-2 head and the ensemble, and
+their files. Choosing and fitting them from a feature store is ``neuronhead.fitting``.
 
 Names import their module on first use (``neuronhead.lazy``), so the CLI can read the head's option
 declarations (``heads.options``) to build its flags without importing torch.
@@ -14,8 +15,6 @@ _WHERE = {
     "HeadError": "artifact",
     "LayerProbes": "phase1",
     "NeuronHead": "head",
-    "evaluate_head": "train",
-    "fit_head": "train",
     "load_head": "artifact",
     "save_head": "artifact",
     "select_random": "salient",
@@ -25,8 +24,6 @@ __all__ = [
     "HeadError",
     "LayerProbes",
     "NeuronHead",
-    "evaluate_head",
-    "fit_head",
     "load_head",
     "save_head",
     "select_random",
@@ -39,4 +36,3 @@ if TYPE_CHECKING:
     from neuronhead.heads.head import NeuronHead
     from neuronhead.heads.phase1 import LayerProbes
     from neuronhead.heads.salient import select_random, select_salient
-    from neuronhead.heads.train import evaluate_head, fit_head

@@ -62,7 +62,7 @@ class NeuronHead(Params):
     layer's frozen Phase-1 probe (``min_layer == max_layer``), kept as a head so that scoring, early
     exit and the artifact treat every candidate of model selection alike. ``selection="random"`` is
     the control: the same number of neurons per layer, drawn at random. Which of these ``fit`` ships
-    is chosen per task on data carved from train (:mod:`neuronhead.heads.select`).
+    is chosen per task on data carved from train (:mod:`neuronhead.fitting.select`).
     """
 
     def __init__(
@@ -133,7 +133,7 @@ class NeuronHead(Params):
 
         ``linear``: a linear Phase 2 (``variant="values"``, ``width=0``) already trained on the
         standardized values, e.g. the all-layer probe streamed from the store
-        (:func:`neuronhead.heads.stream.fit_flat_probe`). ``phase2``: memory budget and epoch hook.
+        (:func:`neuronhead.fitting.stream.fit_flat_probe`). ``phase2``: memory budget and epoch hook.
         """
         self._check_params()
         if not isinstance(X, np.ndarray) and (layers is None or probes is None):

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from neuronhead.heads.metrics import metrics_from_confusion
+from neuronhead.evaluation.metrics import metrics_from_confusion
 from neuronhead.heads.options import ProbeSettings
 from neuronhead.heads.params import Params
 from neuronhead.heads.probes import (

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from neuronhead.fitting.train import FitOptions, evaluate_head, fit_head
 from neuronhead.heads.artifact import read_head_info
 from neuronhead.heads.options import HeadOptions
-from neuronhead.heads.train import FitOptions, evaluate_head, fit_head
 from neuronhead.models.loading import resolve_model_path, weights_hash
 from neuronhead.models.tokens import MAX_LENGTH
 from neuronhead.pipelines.extraction import extract

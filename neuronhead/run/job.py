@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from neuronhead.evaluation.metrics import confusion, task_metrics
+from neuronhead.fitting.select import SelectOptions
+from neuronhead.fitting.train import FitOptions, fit_head
 from neuronhead.heads.artifact import load_head
-from neuronhead.heads.metrics import confusion, task_metrics
 from neuronhead.heads.plots import plot_confusion
-from neuronhead.heads.select import SelectOptions
-from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output, Reading
 from neuronhead.pipelines.scoring import score

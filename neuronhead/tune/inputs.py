@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from neuronhead.fitting.mapped import MappedFeatures, decode_store
+from neuronhead.fitting.probes_store import load_probes, read_probes_info, save_probes
+from neuronhead.fitting.select import SelectOptions, selection_parts
+from neuronhead.fitting.storeset import StoreSet
+from neuronhead.fitting.train import check_same_extraction, metric_of, task_of
 from neuronhead.heads.head import NeuronHead
-from neuronhead.heads.mapped import MappedFeatures, decode_store
 from neuronhead.heads.phase1 import LayerProbes
-from neuronhead.heads.probes_store import load_probes, read_probes_info, save_probes
-from neuronhead.heads.select import SelectOptions, selection_parts
-from neuronhead.heads.storeset import StoreSet
-from neuronhead.heads.train import check_same_extraction, metric_of, task_of
 from neuronhead.store import read_manifest
 from neuronhead.tune.options import TuneOptions
 from neuronhead.tune.trial import TrialData

@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from neuronhead.heads.metrics import headline
+from neuronhead.evaluation.metrics import headline
 from neuronhead.store import write_atomic
 
 PARAM_COLUMNS = (

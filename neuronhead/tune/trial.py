@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from neuronhead.evaluation.metrics import headline, task_metrics
+from neuronhead.fitting.mapped import MappedFeatures
 from neuronhead.heads.head import NeuronHead, Phase2Options
-from neuronhead.heads.mapped import MappedFeatures
-from neuronhead.heads.metrics import headline, task_metrics
 from neuronhead.heads.phase1 import LayerProbes
 from neuronhead.tune.space import head_params
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from neuronhead.heads.train import FitOptions, fit_head
+from neuronhead.fitting.train import FitOptions, fit_head
 from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output
 from tests.cluster.netns_cluster import children

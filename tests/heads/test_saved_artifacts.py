@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
+from neuronhead.fitting.probes_store import load_probes, save_probes
 from neuronhead.heads.artifact import load_head, save_head
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.phase1 import LayerProbes
-from neuronhead.heads.probes_store import load_probes, save_probes
 
 SAVED = Path(__file__).parent / "data" / "saved_v1"
 HEADS = ("head-cls", "head-reg")

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import neuronhead
+from neuronhead.fitting.train import FitOptions, fit_head
 from neuronhead.heads.artifact import load_head
 from neuronhead.heads.ensemble import EnsembleHead
-from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.scoring import score

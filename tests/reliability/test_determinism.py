@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
-from neuronhead.heads.train import FitOptions, fit_head
+from neuronhead.fitting.train import FitOptions, fit_head
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.scoring import score
 from neuronhead.store import shard_files

@@ -220,7 +220,7 @@ TRAIN_JOB = """
 import json, sys
 from neuronhead.cluster.connect import ensure_ray
 from neuronhead.heads.phase1 import LayerProbes
-from neuronhead.heads.ray_train import RayTrainOptions, fit_probes_ray
+from neuronhead.fitting.ray_train import RayTrainOptions, fit_probes_ray
 from neuronhead.store import load_features
 ensure_ray(num_cpus=2)
 p = LayerProbes(folds=2, max_epochs=6, patience=6, batch_size=64, class_weight="balanced")

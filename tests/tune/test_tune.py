@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from neuronhead.evaluation.metrics import classification_metrics
 from neuronhead.heads.artifact import load_head
-from neuronhead.heads.metrics import classification_metrics
 from neuronhead.store import load_features
 from tests.demo_features import extract_demo
 
@@ -92,7 +92,7 @@ def test_search_writes_leaderboard_refits_and_resumes(demo, tmp_path):
 
 @pytest.mark.slow
 def test_phase1_regularisation_is_searched_without_refitting(demo, tmp_path):
-    from neuronhead.heads.probes_store import load_probes
+    from neuronhead.fitting.probes_store import load_probes
     from neuronhead.tune.space import head_params
 
     params, c = head_params(

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from neuronhead.data import DataError, plan_source, read_rows, resolve_source
+from neuronhead.fitting.train import FitOptions, fit_head
 from neuronhead.heads.artifact import HeadError, read_head_info
-from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output, Reading
 from neuronhead.pipelines.scoring import score

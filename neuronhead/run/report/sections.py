@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from neuronhead.evaluation.metrics import headline
 from neuronhead.heads.artifact import load_head
-from neuronhead.heads.metrics import headline
 from neuronhead.heads.neurons import neuron_examples
 from neuronhead.run.config import RunConfig
 from neuronhead.run.explanations import EXPLANATIONS

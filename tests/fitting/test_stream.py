@@ -10,10 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from neuronhead.heads.phase1 import LayerProbes
-from neuronhead.heads.probes import ProbeTrainer
-from neuronhead.heads.salient import select_salient
-from neuronhead.heads.stream import (
+from neuronhead.fitting.stream import (
     GroupData,
     StoreRows,
     StreamOptions,
@@ -22,6 +19,9 @@ from neuronhead.heads.stream import (
     statistics,
     train_epochs,
 )
+from neuronhead.heads.phase1 import LayerProbes
+from neuronhead.heads.probes import ProbeTrainer
+from neuronhead.heads.salient import select_salient
 from neuronhead.store import load_features, shard_name
 from neuronhead.synthetic import PlantedStore, write_planted_store
 
@@ -154,8 +154,8 @@ def test_a_truncated_shard_is_refused_by_name(store, tmp_path):
 @pytest.mark.parametrize("variant", ["logits+values", "logits", "values"])
 def test_a_head_on_gathered_neurons_equals_the_head_on_every_column(store, variant):
     """Phase 2 reads only the salient neurons: gathering them from the store changes nothing."""
+    from neuronhead.fitting.stream import gather
     from neuronhead.heads.head import NeuronHead
-    from neuronhead.heads.stream import gather
 
     folder, _ = store
     tr = load_features(folder)
@@ -175,8 +175,8 @@ def test_a_head_on_gathered_neurons_equals_the_head_on_every_column(store, varia
 def test_store_set_fits_every_candidate_kind_like_the_in_memory_head(store):
     """Same Phase 1, then each kind fitted from the store: the dense and linear heads on gathered
     neurons, a layer's probe with nothing read, the all-layer probe streamed chunk by chunk."""
+    from neuronhead.fitting.storeset import StoreSet
     from neuronhead.heads.head import NeuronHead
-    from neuronhead.heads.storeset import StoreSet
 
     folder, _ = store
     data = StoreSet(folder, options=StreamOptions(chunk_rows=100))
@@ -209,7 +209,7 @@ def test_store_set_fits_every_candidate_kind_like_the_in_memory_head(store):
 def test_gather_skips_error_rows_and_equals_the_loaded_columns(store, tmp_path):
     """Rows with an ``error`` have no features: gather leaves them out, reads a chunk at a time (a
     chunk spans every wanted layer, so it is sized by them) and picks exactly the asked neurons."""
-    from neuronhead.heads.stream import gather
+    from neuronhead.fitting.stream import gather
 
     folder = _copy_store(store[0], tmp_path / "errors")
     path = folder / shard_name(1)
@@ -238,9 +238,9 @@ def test_gather_skips_error_rows_and_equals_the_loaded_columns(store, tmp_path):
 def test_dense_inputs_made_per_batch_past_the_budget_give_the_same_head(store, variant):
     """Past ``memory_budget`` Phase 2 never holds every row's float32 inputs: they are made per batch
     from the gathered values, standardized with block-wise moments. Same head up to float rounding."""
+    from neuronhead.fitting.stream import gather
     from neuronhead.heads.dense import LazyInputs
     from neuronhead.heads.head import NeuronHead, Phase2Options
-    from neuronhead.heads.stream import gather
 
     folder, _ = store
     tr = load_features(folder)

@@ -3,7 +3,7 @@
 Every step of ``fit`` after extraction goes through a :class:`StoreSet`, so no step holds every
 column of every row:
 
-- Phase 1 streams a layer group at a time (:func:`~neuronhead.heads.stream.fit_probes_streamed`);
+- Phase 1 streams a layer group at a time (:func:`~neuronhead.fitting.stream.fit_probes_streamed`);
 - a head's Phase 2 trains on the salient neurons alone, gathered once (rows × Σ salient);
 - a layer's probe and the all-layer probe score, and the all-layer probe trains, chunk by chunk.
 
@@ -19,10 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuronhead.heads.ensemble import EnsembleHead
-from neuronhead.heads.head import NeuronHead, Phase2Options
-from neuronhead.heads.phase1 import Gathered, LayerProbes
-from neuronhead.heads.stream import (
+from neuronhead.fitting.stream import (
     StoreRows,
     StreamOptions,
     fit_flat_probe,
@@ -33,6 +30,9 @@ from neuronhead.heads.stream import (
     stream_decision,
     stream_layer_decisions,
 )
+from neuronhead.heads.ensemble import EnsembleHead
+from neuronhead.heads.head import NeuronHead, Phase2Options
+from neuronhead.heads.phase1 import Gathered, LayerProbes
 from neuronhead.store import read_manifest
 
 

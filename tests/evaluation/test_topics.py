@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuronhead.heads.topics import TopicOptions, deal_clusters, topic_folds
+from neuronhead.evaluation.topics import TopicOptions, deal_clusters, topic_folds
 
 
 def _topics(rng: np.random.Generator, n_topics: int = 6, per: int = 40, dim: int = 16) -> np.ndarray:

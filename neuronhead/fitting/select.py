@@ -29,17 +29,17 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from neuronhead.heads.bootstrap import (
+from neuronhead.evaluation.bootstrap import (
     BootstrapOptions,
     point_score,
     replicate_scores,
     resample_indices,
     summarize,
 )
+from neuronhead.fitting.storeset import StoreSet, reads_whole_layers
 from neuronhead.heads.ensemble import union_neurons
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.probes import split_of
-from neuronhead.heads.storeset import StoreSet, reads_whole_layers
 
 SELECT_ON = ("auto", "dev", "cv", "val")
 PREFER = ("robust", "cheaper")

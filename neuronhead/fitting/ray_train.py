@@ -26,11 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from neuronhead.heads.options import ProbeSettings
-from neuronhead.heads.phase1 import LayerProbes, grid_scores
-from neuronhead.heads.probes import ProbeResult, ProbeTrainer, split_of
-from neuronhead.heads.standardize import Standardizer
-from neuronhead.heads.stream import (
+from neuronhead.fitting.stream import (
     GroupData,
     StoreRows,
     StreamOptions,
@@ -42,6 +38,10 @@ from neuronhead.heads.stream import (
     statistics,
     train_epochs,
 )
+from neuronhead.heads.options import ProbeSettings
+from neuronhead.heads.phase1 import LayerProbes, grid_scores
+from neuronhead.heads.probes import ProbeResult, ProbeTrainer, split_of
+from neuronhead.heads.standardize import Standardizer
 from neuronhead.store import read_manifest
 
 

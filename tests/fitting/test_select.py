@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from neuronhead.fitting.select import SelectOptions, candidates, selection_parts
+from neuronhead.fitting.train import FitOptions, fit_head
 from neuronhead.heads.artifact import load_head, save_head
-from neuronhead.heads.select import SelectOptions, candidates, selection_parts
-from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.store import load_features
@@ -127,7 +127,7 @@ def test_every_candidate_kind_round_trips(demo_features, tmp_path):
 def test_ties_go_to_the_earliest_stop_then_the_fewest_neurons_read():
     """Identical predictions tie; the cost is what each fitted candidate reads, not its parameters
     (a default head's 5% of four layers is cheaper than layer 3's whole probe at the same depth)."""
-    from neuronhead.heads.select import Candidate, Problem, _choose
+    from neuronhead.fitting.select import Candidate, Problem, _choose
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)

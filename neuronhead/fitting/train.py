@@ -18,17 +18,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from neuronhead.heads import plots
-from neuronhead.heads.artifact import extraction_info, load_head, save_head
-from neuronhead.heads.baselines import LinearBaseline
-from neuronhead.heads.bootstrap import interval, paired
-from neuronhead.heads.ensemble import make_head
-from neuronhead.heads.head import NeuronHead
-from neuronhead.heads.metrics import confusion, headline, official_metric, task_metrics
-from neuronhead.heads.options import HeadOptions
-from neuronhead.heads.probes import split_of
-from neuronhead.heads.ray_train import RayTrainOptions, fit_probes_ray
-from neuronhead.heads.select import (
+from neuronhead.evaluation.bootstrap import interval, paired
+from neuronhead.evaluation.metrics import confusion, headline, official_metric, task_metrics
+from neuronhead.fitting.ray_train import RayTrainOptions, fit_probes_ray
+from neuronhead.fitting.select import (
     DEFAULT_SELECT,
     Problem,
     SelectOptions,
@@ -36,7 +29,14 @@ from neuronhead.heads.select import (
     robust_choice,
     select_model,
 )
-from neuronhead.heads.storeset import StoreSet, reads_whole_layers
+from neuronhead.fitting.storeset import StoreSet, reads_whole_layers
+from neuronhead.heads import plots
+from neuronhead.heads.artifact import extraction_info, load_head, save_head
+from neuronhead.heads.baselines import LinearBaseline
+from neuronhead.heads.ensemble import make_head
+from neuronhead.heads.head import NeuronHead
+from neuronhead.heads.options import HeadOptions
+from neuronhead.heads.probes import split_of
 from neuronhead.store import read_manifest, shard_files, write_atomic, write_json
 
 
@@ -96,7 +96,7 @@ class FitOptions:
     """What :func:`fit_head` does beyond fitting the head its ``params`` describe.
 
     ``select`` chooses among heads, shallower heads and probes on rows carved from the training data
-    (:mod:`neuronhead.heads.select`); ``None`` ships the head ``params`` describe, unchosen.
+    (:mod:`neuronhead.fitting.select`); ``None`` ships the head ``params`` describe, unchosen.
     ``train_engine``/``train_workers``/``address``: where Phase 1 trains (:func:`resolve_train_engine`).
     ``baselines``, ``depth_curve`` and ``plots`` add comparisons and figures to the report.
     """

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from neuronhead.heads.stream import StoreRows, StreamOptions, layer_width
+from neuronhead.fitting.stream import StoreRows, StreamOptions, layer_width
 from neuronhead.store import read_manifest, write_atomic, write_json
 
 

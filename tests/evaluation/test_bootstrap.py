@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuronhead.heads.bootstrap import BootstrapOptions, interval, paired, resample_indices
-from neuronhead.heads.metrics import classification_metrics, headline, regression_metrics
+from neuronhead.evaluation.bootstrap import BootstrapOptions, interval, paired, resample_indices
+from neuronhead.evaluation.metrics import classification_metrics, headline, regression_metrics
 
 OPTS = BootstrapOptions(replicates=200, seed=3)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuronhead.heads.metrics import headline, metrics_from_confusion, regression_metrics
+from neuronhead.evaluation.metrics import headline, metrics_from_confusion, regression_metrics
 
 
 @dataclass(frozen=True)

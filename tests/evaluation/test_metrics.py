@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from neuronhead.heads.metrics import (
+from neuronhead.evaluation.metrics import (
     classification_metrics,
     confusion,
     headline,

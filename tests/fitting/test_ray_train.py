@@ -26,7 +26,7 @@ def ray_local():
 
 
 def test_fit_head_with_phase1_on_ray_train(ray_local, tmp_path):
-    from neuronhead.heads.train import FitOptions, fit_head
+    from neuronhead.fitting.train import FitOptions, fit_head
 
     extract_demo(tmp_path, "0-2")
     options = FitOptions(
@@ -53,9 +53,9 @@ def test_layer_groups_on_workers_equal_the_streamed_fit(ray_local, tmp_path):
     """Each worker fits its layers exactly as the one-process streamed fit fits that layer group."""
     import numpy as np
 
+    from neuronhead.fitting.ray_train import RayTrainOptions, fit_probes_ray, layer_groups
+    from neuronhead.fitting.stream import StoreRows, StreamOptions, fit_probes_streamed
     from neuronhead.heads.phase1 import LayerProbes
-    from neuronhead.heads.ray_train import RayTrainOptions, fit_probes_ray, layer_groups
-    from neuronhead.heads.stream import StoreRows, StreamOptions, fit_probes_streamed
 
     extract(
         DEMO / "train.csv",

@@ -8,8 +8,8 @@ import pickle
 import numpy as np
 import pytest
 
-from neuronhead.heads.mapped import decode_store
-from neuronhead.heads.stream import StoreRows, StreamOptions
+from neuronhead.fitting.mapped import decode_store
+from neuronhead.fitting.stream import StoreRows, StreamOptions
 from neuronhead.store import load_features
 from neuronhead.synthetic import PlantedStore, write_planted_store
 

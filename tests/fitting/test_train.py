@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from neuronhead.cli import main
+from neuronhead.fitting.train import FitOptions, fit_head
 from neuronhead.heads.artifact import load_head
-from neuronhead.heads.train import FitOptions, fit_head
 from neuronhead.models import HookedModel, load_model, tokenize
 from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.options import Capture, Engine, Output

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from neuronhead.cluster.early import start_ray_early, uses_ray
+from neuronhead.cluster.engines import ENGINES
 from neuronhead.cluster.logs import VERBOSE, verbose
 from neuronhead.heads.options import HeadOptions
 from neuronhead.pipelines.options import Capture, Compute, Reading
@@ -28,7 +29,6 @@ DESCRIPTION = (
     "transformer, without fine-tuning it. Start with `neuronhead run --train DATA --out DIR`; "
     "each command's --help says more."
 )
-ENGINES = ("auto", "ray", "local")  # pipelines.runner.ENGINES, without importing the pipelines here
 # The commands whose work is a Ray pipeline when Ray is chosen start it while these import (others
 # may not need Ray at all: fit from cached features, a resumed run).
 EARLY_RAY_COMMANDS = ("extract", "score")

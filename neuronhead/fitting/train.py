@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from neuronhead.cluster.engines import choose_engine, joins_cluster
 from neuronhead.evaluation.bootstrap import interval, paired
 from neuronhead.evaluation.metrics import confusion, headline, official_metric, task_metrics
 from neuronhead.fitting.ray_train import RayTrainOptions, fit_probes_ray
@@ -80,15 +81,12 @@ def resolve_train_engine(engine: str, features: str | os.PathLike, address: str 
     """``auto`` → ``ray`` when joining a cluster (``address``, or ``RAY_ADDRESS`` set) or when the store
     is larger than ``NEURONHEAD_TRAIN_MEMORY_GB`` (default 64), else ``local``: one process streaming
     the store, its memory bounded by the stream options whatever the store's size."""
-    if engine not in {"auto", "local", "ray"}:
-        raise ValueError(f"train_engine must be 'auto', 'local' or 'ray', not {engine!r}")
-    if engine != "auto":
-        return engine
-    if address or os.environ.get("RAY_ADDRESS"):
-        return "ray"
-    budget = float(os.environ.get("NEURONHEAD_TRAIN_MEMORY_GB", TRAIN_MEMORY_GB))
-    size = sum(p.stat().st_size for p in shard_files(features))
-    return "ray" if size > budget * 2**30 else "local"
+
+    def too_large() -> bool:
+        budget = float(os.environ.get("NEURONHEAD_TRAIN_MEMORY_GB", TRAIN_MEMORY_GB))
+        return sum(p.stat().st_size for p in shard_files(features)) > budget * 2**30
+
+    return choose_engine(engine, joining=joins_cluster(address), ray_pays=too_large, what="train_engine")
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from neuronhead.cluster.engines import choose_engine, joins_cluster
 from neuronhead.cluster.sizing import pool_sizing
 from neuronhead.data import SourcePlan
 from neuronhead.models.tokens import PortableTokenizer
 from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.shards import Shard, prepare_shard, unpack
 
-ENGINES = ("auto", "ray", "local")
 READ_AHEAD = 2  # shards read and tokenized ahead of the model in the in-process engine
 POOL_ATTEMPTS = 4  # Ray passes over the unfinished shards before a lost worker fails the job
 
@@ -34,25 +34,21 @@ def _lost_worker_errors() -> tuple[type[BaseException], ...]:
 
 
 def resolve_engine(engine: str, address: str | None = None) -> str:
-    """``auto``: Ray when it adds something here, else this process.
+    """The pipelines' engine by :func:`~neuronhead.cluster.engines.choose_engine`: a Ray this process
+    started counts as a cluster to join, and Ray pays for itself with more than one model actor on
+    this machine (a GPU, or enough cores for two CPU actors). Otherwise one model runs either way, and
+    this process skips Ray's start-up: no daemons, no actor process importing torch again."""
+    return choose_engine(
+        engine, joining=joins_cluster(address, started_here_counts=True), ray_pays=_several_actors
+    )
 
-    Ray adds a cluster to join (``address``, ``RAY_ADDRESS`` inside ``ray job submit``, or a Ray this
-    process already started), or more than one model actor on this machine (a GPU, or enough cores for
-    two CPU actors). Otherwise one model runs either way, and this process skips Ray's start-up: no
-    daemons, no actor process importing torch again (docs/guide.md, "Ray").
-    """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if engine != "auto":
-        return engine
-    ray = sys.modules.get("ray")
-    if address or os.environ.get("RAY_ADDRESS") or (ray is not None and ray.is_initialized()):
-        return "ray"
+
+def _several_actors() -> bool:
     import torch
 
     if torch.cuda.is_available():
-        return "ray"
-    return "ray" if pool_sizing(resources={"CPU": os.cpu_count() or 1}).size > 1 else "local"
+        return True
+    return pool_sizing(resources={"CPU": os.cpu_count() or 1}).size > 1
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # IMDb polarity at a longer context, on a lent GPU:  LENGTHS="512 128" bash bench/imdb_context.sh
 #
-# Reviews are long (median ~230 tokens); docs/benchmarks.md's IMDb figures cut them at 128 tokens on
+# Reviews are long (median ~230 tokens); docs/benchmarks/heads.md's IMDb figures cut them at 128 tokens on
 # this CPU. On the GPU, extract all 25,000 reviews at each max length (fp32, engine local: no Ray needed)
 # and run bench/imdb_layers.py on each extraction: per-layer probes, heads on layers 0..k, accuracy on
 # cut and uncut reviews. Carried, git-ignored: .gpuimdb/train.jsonl.gz (../shared/data/imdb/train.jsonl

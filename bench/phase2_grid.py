@@ -1,6 +1,6 @@
 """Phase-2 settings on one shared Phase 1: class weights × salient fraction × width × variant (× seeds).
 
-Reproduces the table "How the defaults were picked" in docs/benchmarks.md. ``--score-on val`` is how
+Reproduces the table "How the defaults were picked" in docs/benchmarks/heads.md. ``--score-on val`` is how
 that table was made in 2026-11 (chosen and reported on val, so its figures are not held out);
 ``--score-on dev`` (default) fits Phase 1 and every head on 80% of train and scores the dev 20%, the
 carving ``neuronhead fit --select-on dev`` uses, and never reads val.

@@ -10,7 +10,7 @@ the wall time of both, and the reference figures of ../shared/REFERENCE.md.
         [--sklearn-layers 0,1] [--each-c]
 
 ``--each-c`` also scores every C of the Phase-1 grid on val, from the same fit (the grid trains
-together, so fixing one C needs no refit): the per-C figures of docs/benchmarks.md.
+together, so fixing one C needs no refit): the per-C figures of docs/benchmarks/heads.md.
 """
 
 from __future__ import annotations

@@ -311,7 +311,7 @@ def _all(tasks: dict, reps: dict[str, list[np.ndarray]], options: BootstrapOptio
     return out
 
 
-SHOWN = [  # the rows docs/benchmarks.md shows (the JSON keeps every model)
+SHOWN = [  # the rows docs/benchmarks/tweeteval.md shows (the JSON keeps every model)
     NEW_DEFAULT, OLD_DEFAULT, "all-layer probe", "embedding probe", "head[logits+values]@0..5",
     "head[logits]@0..5", "head[logits+values]@0..3", "head[logits+values]@0..1", "probe@L1", "probe@L5",
     "mean(layer probes, all-layer)", "mean(layer probes, all-layer, head l+v)",

@@ -96,7 +96,7 @@ def write_table(table: pa.Table, path: Path) -> None:
     """Zstd Parquet; wide float columns without dictionary pages or min/max statistics.
 
     Activations almost never repeat, so a dictionary only costs time (and space), and nothing filters
-    on their statistics (docs/benchmarks.md, "Feeding the model", has the write and read times).
+    on their statistics (docs/benchmarks/pipeline.md, "Feeding the model", has the write and read times).
     """
     wide = [f.name for f in table.schema if pa.types.is_fixed_size_list(f.type)]
     narrow = [name for name in table.column_names if name not in wide]

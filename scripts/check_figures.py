@@ -9,8 +9,9 @@ naming the line, when:
 - a number in the section is in none of those lists;
 - a figure's JSON value, rounded as the text is written, is not the text (a typo, or a re-run whose
   figures were not copied over);
-- a listed figure no longer appears in the section, or not in docs/benchmarks.md, which holds each
-  figure with its command (outside its "Notes without a reproducing command"), or not in the other
+- a listed figure no longer appears in the section, or not in the benchmarks (docs/benchmarks.md and
+  the pages it lists under docs/benchmarks/, which hold each figure with its command; the index's
+  "Notes without a reproducing command" do not count), or not in the other
   pages its ``also`` names (docs that quote it: a figure changed there fails too).
 
 Numbers compare as written, thousands separators removed (1,002,000 = 1002000); signs are read from
@@ -83,11 +84,18 @@ def tokens(text: str) -> list[str]:
     return numbers(text.lstrip("-"))
 
 
+def benchmark_text(index: Path) -> str:
+    """The benchmarks: the index page up to its notes, then every page of its folder (``benchmarks/``)."""
+    text = index.read_text(encoding="utf-8").split(f"\n{NOTES}\n")[0]
+    pages = sorted(index.with_suffix("").glob("*.md"))
+    return "\n".join([text] + [p.read_text(encoding="utf-8") for p in pages])
+
+
 def check(readme: Path, benchmarks: Path, figures: Path | None = None, root: Path = ROOT) -> list[str]:
     """Problems, one line each (empty: every figure holds)."""
     figures = figures or root / "docs" / "figures.toml"
     listed = tomllib.loads(figures.read_text(encoding="utf-8"))
-    page = benchmarks.read_text(encoding="utf-8").split(f"\n{NOTES}\n")[0]
+    page = benchmark_text(benchmarks)
     section = results_section(readme.read_text(encoding="utf-8"))
     in_section = {n for _, line in section for n in numbers(line)}
     entries = [f for kind in ("figure", "setup", "missing") for f in listed.get(kind, [])]

@@ -39,11 +39,25 @@ def test_a_wrong_figure_planted_in_the_readme_is_named(tmp_path):
     assert any(fig["text"] in p and "no longer" in p for p in problems), problems
 
 
+def _benchmarks_copy(tmp: Path) -> Path:
+    """docs/benchmarks.md and its pages under ``tmp``; returns the index's path there."""
+    shutil.copy(PAGE, tmp / "benchmarks.md")
+    shutil.copytree(PAGE.with_suffix(""), tmp / "benchmarks")
+    return tmp / "benchmarks.md"
+
+
+def _page_holding(index: Path, text: str) -> Path:
+    pages = sorted(index.with_suffix("").glob("*.md"))
+    return next(p for p in pages if text in p.read_text(encoding="utf-8"))
+
+
 def test_a_wrong_figure_planted_in_the_docs_is_named(tmp_path):
     fig = _a_figure()
     wrong = f"{float(fig['text']) + 1.37:.{len(fig['text'].split('.')[1])}f}"
-    (tmp_path / "benchmarks.md").write_text(_planted(PAGE.read_text(encoding="utf-8"), fig["text"], wrong))
-    problems = check_figures.check(README, tmp_path / "benchmarks.md")
+    index = _benchmarks_copy(tmp_path)
+    page = _page_holding(index, fig["text"])
+    page.write_text(_planted(page.read_text(encoding="utf-8"), fig["text"], wrong), encoding="utf-8")
+    problems = check_figures.check(README, index)
     assert any(fig["text"] in p and "benchmarks.md" in p for p in problems), problems
 
 
@@ -93,10 +107,10 @@ def test_numbers_are_read_as_written():
 
 def test_a_figure_found_only_in_the_notes_does_not_count(tmp_path):
     fig = _a_figure()
-    page = PAGE.read_text(encoding="utf-8")
-    assert check_figures.NOTES in page
-    body, notes = page.split(f"\n{check_figures.NOTES}\n")
-    moved = body.replace(fig["text"], "(moved)") + f"\n{check_figures.NOTES}\n{notes}\n- {fig['text']}\n"
-    (tmp_path / "benchmarks.md").write_text(moved, encoding="utf-8")
-    problems = check_figures.check(README, tmp_path / "benchmarks.md")
+    index = _benchmarks_copy(tmp_path)
+    assert check_figures.NOTES in index.read_text(encoding="utf-8")
+    for page in [index, *index.with_suffix("").glob("*.md")]:
+        page.write_text(page.read_text(encoding="utf-8").replace(fig["text"], "(moved)"), encoding="utf-8")
+    index.write_text(index.read_text(encoding="utf-8") + f"\n- {fig['text']}\n", encoding="utf-8")
+    problems = check_figures.check(README, index)
     assert any(fig["text"] in p and "benchmarks.md" in p for p in problems), problems

@@ -43,7 +43,7 @@ def ensure_ray(
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_DISABLE_DOCKER_CPU_WARNING", "1")
     # Ray renices its workers to 15; the model actors *are* the work here, and at nice 15 they lose
-    # the CPU to the driver, raylet and GCS polling (docs/benchmarks.md, "Ray pipeline").
+    # the CPU to the driver, raylet and GCS polling (docs/benchmarks/pipeline.md, "Ray pipeline").
     os.environ.setdefault("RAY_worker_niceness", "0")
     loud = verbose()
     if not loud:

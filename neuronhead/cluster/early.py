@@ -2,7 +2,7 @@
 
 Importing torch, transformers and the pipelines and starting Ray are both seconds of waiting, and
 neither needs the other: a thread imports while the main thread starts Ray, so a command that runs
-on Ray is ready sooner (``bench/ray_start.py``; docs/benchmarks.md, "Feeding the model"). Nothing
+on Ray is ready sooner (``bench/ray_start.py``; docs/benchmarks/pipeline.md, "Feeding the model"). Nothing
 here imports Ray at module level, so the CLI stays light.
 """
 

@@ -3,7 +3,7 @@
 Keeping texts unpadded until the model runs lets batches be formed from texts of similar length
 (:func:`length_sorted_batches`), so little compute is spent on pads. This module imports neither torch
 nor transformers, so a tokenize worker that uses :class:`PortableTokenizer` skips importing both
-(docs/benchmarks.md, "Feeding the model", has what that saves per worker process).
+(docs/benchmarks/pipeline.md, "Feeding the model", has what that saves per worker process).
 """
 
 from __future__ import annotations

@@ -122,6 +122,14 @@ def read_manifest(folder: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(manifest, dict):
         raise ValueError(f"{path}: not a neuronhead manifest")
+    version = manifest.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"{path}: format_version {version!r} is not one neuronhead wrote")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: feature store format {version} is newer than this neuronhead reads "
+            f"({FORMAT_VERSION}); upgrade neuronhead"
+        )
     for entry in manifest.get("shards", []):
         inside(folder, entry.get("file", ""), path)
     return manifest

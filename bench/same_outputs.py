@@ -28,7 +28,7 @@ DEMO = ROOT / "examples" / "demo"
 # keys whose values are times, dates or facts of the machine, not of the result
 VOLATILE = re.compile(
     r"(second|seconds|_s|time|when|date|elapsed|per_second|texts_per_second|rate|pid|host|machine|"
-    r"started|finished|duration|cpu|memory|rss|rss_mb|pss|python|version|ray_address|node)$"
+    r"started|finished|duration|cpu|memory|rss|rss_mb|pss|python|neuronhead_version|ray_address|node)$"
 )
 SKIP_FILES = {"progress.log"}
 SKIP_DIRS = {"ray-tune", "cache", "__pycache__"}  # Ray Tune's own state; the extraction cache itself

@@ -31,8 +31,6 @@ def opt(
     ``shown``: the default ``--help`` states when the field's own is ``None`` meaning "the estimator's
     default" (the estimator's constant, so the value is still written once)."""
     meta = {"help": help, "choices": list(choices) if choices is not None else None, "shown": shown}
-    if isinstance(default, list | dict):
-        return field(default_factory=lambda: type(default)(default), metadata=meta, **kw)
     return field(default=default, metadata=meta, **kw)
 
 

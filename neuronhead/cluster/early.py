@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import threading
+
+from neuronhead.cluster.engines import joins_cluster
 
 
 def uses_ray(engine: str | None, address: str | None) -> bool:
@@ -22,7 +23,7 @@ def uses_ray(engine: str | None, address: str | None) -> bool:
     """
     if engine == "ray":
         return True
-    return engine == "auto" and bool(address or os.environ.get("RAY_ADDRESS"))
+    return engine == "auto" and joins_cluster(address)
 
 
 def _import_quietly(modules: tuple[str, ...]) -> None:

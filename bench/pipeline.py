@@ -12,8 +12,9 @@ For each size, in alternating rounds on the same tweets:
 alternation with the ``--before`` checkout's.
 
 ``--null`` adds the same CLI runs with the forward replaced by a no-op that returns correctly-shaped,
-activation-like values (``NEURONHEAD_NULL_FORWARD=1``): what the rest of the pipeline sustains here,
-also per CPU-second (machine-wide CPU time from /proc/stat, so run it on a quiet machine).
+activation-like values (``bench/null_forward``, plugged in through ``PYTHONPATH``): what the rest of
+the pipeline sustains here, also per CPU-second (machine-wide CPU time from /proc/stat, so run it
+on a quiet machine).
 ``--wide-null N`` does the same at GPT2-XL's feature width (48 × 6,400 neurons per tweet).
 
     ../shared/bin/loopback-only .venv/bin/python bench/pipeline.py --sizes 5000,20000 --null \
@@ -48,6 +49,7 @@ from common import (
 )
 
 SENTIMENT = tweeteval_folder("sentiment")
+NULL_PLUG = Path(__file__).resolve().parent / "null_forward"  # bench/null_forward/sitecustomize.py
 
 
 def tweets(n: int) -> list[str]:
@@ -72,9 +74,11 @@ def cpu_busy_seconds() -> float:
 
 def cli(*args: str, null: bool = False, checkout: str | None = None) -> dict:
     """Run ``neuronhead ARGS`` in a fresh process (from ``checkout`` when given); wall and CPU seconds."""
-    env = os.environ | ({"NEURONHEAD_NULL_FORWARD": "1"} if null else {})
+    env = dict(os.environ)
     if checkout:  # an older commit's package, e.g. a `git worktree` of the baseline
         env["PYTHONPATH"] = str(Path(checkout).resolve())
+    if null:  # its sitecustomize swaps the forward in this process and every Ray worker it starts
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NULL_PLUG), env.get("PYTHONPATH")]))
     c0, t0 = cpu_busy_seconds(), time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "neuronhead.cli", *args],

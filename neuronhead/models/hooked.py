@@ -8,8 +8,6 @@ exception that ends the forward pass.
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -19,18 +17,6 @@ from neuronhead.models.loading import LoadedModel
 from neuronhead.models.padding import pad_batch
 from neuronhead.models.pooling import PoolMask, masked_mean_max
 from neuronhead.models.tokens import BATCH_SIZE, Tokenized, length_sorted_batches
-
-NULL_FORWARD = "NEURONHEAD_NULL_FORWARD"  # "1": benchmarks only, see HookedModel.null_forward
-
-
-NULL_ROWS = 1024
-
-
-@functools.cache
-def _null_buffer(width: int, device: torch.device) -> torch.Tensor:
-    """``(NULL_ROWS, width)`` GELU(N(-0.5, 1)) values, made once per width with a fixed seed."""
-    g = torch.Generator().manual_seed(width)
-    return torch.nn.functional.gelu(torch.randn(NULL_ROWS, width, generator=g) - 0.5).to(device)
 
 
 class _StopForward(Exception):
@@ -53,6 +39,10 @@ class HookedModel:
     ``neurons`` maps a layer to the neuron indices to keep (scoring only needs a head's salient
     neurons); layers absent from it keep every neuron.
     """
+
+    # True only where bench/null_forward has swapped the forward for stand-in values (to measure the
+    # pipeline around the model); every shard summary and manifest then says so.
+    null_forward = False
 
     def __init__(
         self,
@@ -78,10 +68,6 @@ class HookedModel:
             for layer, idx in (neurons or {}).items()
         }
         self.pad_id = int(loaded.tokenizer.pad_token_id)
-        # The null model of bench/pipeline.py: values of the right shapes instead of the forward, to
-        # measure what the pipeline around the model sustains. Set in the environment so it reaches
-        # Ray's workers unchanged; every shard summary says when it was on.
-        self.null_forward = os.environ.get(NULL_FORWARD) == "1"
 
     def embedding_token(self) -> str:
         """Which token stands for the text: the first (encoders) or the last real one (decoders)."""
@@ -103,8 +89,6 @@ class HookedModel:
         special ones included, as sentence-transformers does) and ``"embed_token"`` (first token, or
         the last real one for decoders), each ``(batch, hidden) float32``.
         """
-        if self.null_forward:
-            return self._null_outputs(len(input_ids))
         pooled: dict[int, torch.Tensor] = {}
         pool_mask = PoolMask.of(pool_mask.to(self.device))  # once for all layers: no per-layer sync
         deepest = self.layers[-1]
@@ -146,24 +130,6 @@ class HookedModel:
             for handle in handles:
                 handle.remove()
         return pooled
-
-    def _null_outputs(self, n: int) -> dict[int | str, torch.Tensor]:
-        """Activation-like values of the right shapes, at the cost of a copy.
-
-        Zeros would flatter the writer (zstd squeezes them to nothing), so the values are rows of a
-        fixed random buffer, post-GELU-like, taken at a rolling offset: rows repeat only megabytes
-        apart, outside the compressor's window, like real activations do not repeat at all.
-        """
-        self._null_calls = getattr(self, "_null_calls", 0) + 1
-        rows = (torch.arange(n) * 7 + self._null_calls * 131) % NULL_ROWS
-        out: dict[int | str, torch.Tensor] = {
-            layer: _null_buffer(2 * width, self.device)[(rows + 17 * layer) % NULL_ROWS].view(n, 2, width)
-            for layer, width in self.widths().items()
-        }
-        if self.embeddings:
-            embed = _null_buffer(self.embed_dim, self.device)
-            out.update({k: embed[rows] for k in ("embed_mean", "embed_token")})
-        return out
 
     def features(
         self,

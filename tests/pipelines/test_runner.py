@@ -16,8 +16,6 @@ from neuronhead import cli
 from neuronhead.cluster import engines
 from neuronhead.cluster.logs import VERBOSE
 from neuronhead.data import plan_source, resolve_source
-from neuronhead.models import HookedModel, load_model, tokenize
-from neuronhead.models.hooked import NULL_FORWARD
 from neuronhead.models.loading import bundled_model_path, portable_tokenizer
 from neuronhead.pipelines import runner
 from neuronhead.pipelines.options import Engine
@@ -121,19 +119,34 @@ def test_a_ray_worker_that_cannot_be_built_fails_the_job_with_its_own_error(tmp_
     assert "a model worker was lost" not in capfd.readouterr().err
 
 
-def test_the_null_forward_keeps_shapes_and_says_so(tiny_models, monkeypatch):
-    monkeypatch.setenv(NULL_FORWARD, "1")
-    loaded = load_model(str(tiny_models["bert"]))
-    hooked = HookedModel(loaded, [0, 1])
-    tokens = tokenize(loaded.tokenizer, ["a text", "another one here"], 32)
-    feats = hooked.features(tokens)
-    assert hooked.null_forward and set(feats) == {0, 1}
-    assert feats[0].shape == feats[1].shape == (2, 2, loaded.ffn_width)
+_NULL_CHECK = """
+import sys, numpy as np
+from neuronhead.models import HookedModel, load_model, tokenize
+loaded = load_model(sys.argv[1])
+hooked = HookedModel(loaded, [0, 1])
+feats = hooked.features(tokenize(loaded.tokenizer, ["a text", "another one here"], 32))
+np.savez(sys.argv[2], null=hooked.null_forward, f0=feats[0], f1=feats[1])
+"""
+
+
+def test_the_bench_null_forward_reaches_a_new_process_keeps_shapes_and_says_so(tiny_models, tmp_path):
+    """bench/null_forward plugs in through PYTHONPATH alone (as Ray's workers inherit it); the
+    package itself knows only the flag."""
+    root = Path(__file__).resolve().parents[2]
+
+    def run(*plug: str) -> dict:
+        path = os.pathsep.join([*plug, str(root)])
+        out = tmp_path / f"{len(plug)}.npz"
+        cmd = [sys.executable, "-c", _NULL_CHECK, str(tiny_models["bert"]), str(out)]
+        subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": path})
+        return dict(np.load(out))
+
+    null, real = run(str(root / "bench" / "null_forward")), run()
+    assert bool(null["null"]) and not bool(real["null"])
+    assert null["f0"].shape == null["f1"].shape == real["f0"].shape == (2, 2, real["f0"].shape[-1])
     # activation-like, not zeros (zeros would flatter the compressor), and not the model's features
-    assert (feats[0] != 0).mean() > 0.9 and not np.allclose(feats[0], feats[1])
-    monkeypatch.delenv(NULL_FORWARD)
-    real = HookedModel(loaded, [0, 1]).features(tokens)
-    assert not np.allclose(feats[0], real[0])
+    assert (null["f0"] != 0).mean() > 0.9 and not np.allclose(null["f0"], null["f1"])
+    assert not np.allclose(null["f0"], real["f0"])
 
 
 def _extract_stderr(out: Path, *extra: str) -> list[str]:

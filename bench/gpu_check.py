@@ -191,15 +191,15 @@ def run_extract(ctx: dict[str, Any], side: str) -> dict[str, Any]:
     stats = shard_stats(out)
     ctx[f"features_{side}"] = out
     return {
-        "rows": m["rows"],
-        "errors": m["errors"],
-        "manifest_device": m["device"],
-        "manifest_compute_dtype": m["compute_dtype"],
+        "rows": m.rows,
+        "errors": m.errors,
+        "manifest_device": m.device,
+        "manifest_compute_dtype": m.compute_dtype,
         "worker_devices": sorted({(s["device"], s["dtype"]) for s in stats}),
         "pool": {k: getattr(sizing, k) for k in ("size", "num_cpus", "num_gpus", "torch_threads")},
         "ray_start_s": ray_start,
-        "texts_per_s": m["texts_per_second"],
-        "seconds": m["seconds"],
+        "texts_per_s": m.texts_per_second,
+        "seconds": m.seconds,
         "wall_s": round(wall, 1),
         "in_worker_texts_per_s": round(in_worker_rate(stats), 1),
     }
@@ -266,7 +266,7 @@ def part_compare_features(ctx: dict[str, Any]) -> dict[str, Any]:
     common, ia, ib = np.intersect1d(a["row"], b["row"], return_indices=True)
     xa, xb = a["X"][ia], b["X"][ib]  # (rows, layers, 2, width) float32 from float16 storage
     layers = {}
-    for pos, layer in enumerate(a["manifest"]["layers"]):
+    for pos, layer in enumerate(a["manifest"].layers):
         err = np.abs(xa[:, pos] - xb[:, pos])
         scale = float(np.abs(xb[:, pos]).max())
         layers[int(layer)] = {

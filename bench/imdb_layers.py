@@ -62,7 +62,7 @@ def main() -> None:
     y = (data["label"].astype(float) >= 7).astype(np.int64)
     order = np.random.default_rng(args.seed).permutation(len(y))
     va, tr = order[: args.val], order[args.val :]
-    layers = list(manifest["layers"])
+    layers = list(manifest.layers)
     load_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -84,7 +84,7 @@ def main() -> None:
     cut = np.array([truncated[r] for r in data["row"][va]])
     result = {
         "features": str(args.features),
-        "max_length": manifest["max_length"],
+        "max_length": manifest.max_length,
         "train_rows": int(len(tr)),
         "val_rows": int(len(va)),
         "head_accuracy": float((pred == yv).mean() * 100),

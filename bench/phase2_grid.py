@@ -31,7 +31,7 @@ from neuronhead.store import load_features, read_manifest
 
 def splits(features: Path, score_on: str) -> tuple[tuple, tuple, str, list[str]]:
     manifest = read_manifest(features / "train")
-    metric, names = metric_of(manifest, "classification"), manifest["label_names"]
+    metric, names = metric_of(manifest, "classification"), manifest.label_names
     tr = load_features(features / "train", dtype=np.float16)
     X, y, rows = tr["X"], tr["label"].astype(np.int64), np.asarray(tr["row"])
     if score_on == "val":

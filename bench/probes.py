@@ -61,7 +61,7 @@ def main() -> None:
 
     tr = load_features(args.train, dtype=np.float16)
     va = load_features(args.val, dtype=np.float16)
-    names = tr["manifest"]["label_names"]
+    names = tr["manifest"].label_names
     y, yv = tr["label"].astype(int), va["label"].astype(int)
     positions = comma_list(args.layers, int) if args.layers else list(range(tr["X"].shape[1]))
     result: dict = {"rows": len(y), "machine": machine(), "layers": {}}

@@ -73,13 +73,13 @@ def main() -> None:
     args = parser.parse_args()
 
     heads = HeadSet.load(args.head)
-    blobs = {b["name"]: b for b in heads.blobs}
+    blobs = {b.name: b for b in heads.blobs}
     model_path, extraction = heads.model_path, heads.extraction
     plan = plan_source(
         resolve_source(args.data, split=args.split, columns=Columns(label=NO_LABEL)), on_bad_row="skip"
     )
     shard = plan_shards(plan, args.n)[0]
-    max_length = int(extraction.get("max_length") or 128)
+    max_length = int(extraction.max_length or 128)
     tokenizer = portable_tokenizer(str(model_path), max_length)
     tok = tokenize_shards(read_shard(plan, shard), tokenizer=tokenizer)
     packed = unpack(tok)[0]

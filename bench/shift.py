@@ -52,6 +52,7 @@ from neuronhead.fitting.select import Problem, candidates, fit_and_decide
 from neuronhead.fitting.storeset import StoreSet
 from neuronhead.heads.baselines import LinearBaseline, as_probe_input
 from neuronhead.heads.probes import split_of
+from neuronhead.store import read_manifest
 
 TASKS = ["emoji", "emotion", "hate", "irony", "offensive", "sentiment", "stance"]
 FOLDERS = [t for t in TASKS if t != "stance"] + STANCE
@@ -109,7 +110,7 @@ def problem_of(store: StoreSet, task_folder: str) -> Problem:
     """What ``fit`` would fit on these features with its defaults (its ``_problem``)."""
     metric = official_metric(task_folder)
     base = {"probe_params": {"select": metric}, "seed": 0}
-    return Problem("classification", metric, store.layers, store.manifest["label_names"], base)
+    return Problem("classification", metric, store.layers, store.manifest.label_names, base)
 
 
 def capped(store: StoreSet, max_rows: int | None) -> StoreSet:
@@ -179,7 +180,7 @@ def run_pair(features: Path, pair: str, max_rows: int | None) -> dict:
 def other_labels(folder: Path, rows: np.ndarray, field: str, names: list[str]):
     """The task's class id of each featured row of another collection (its ``data.jsonl``), and which
     rows have one."""
-    src = json.loads((folder / "manifest.json").read_text())["source"]["files"][0]
+    src = read_manifest(folder).source.files[0]
     records = [json.loads(line) for line in Path(src).read_text(encoding="utf-8").splitlines()]
     labels = [records[int(r)].get(field) for r in rows]
     keep = np.array([lab is not None for lab in labels])
@@ -290,7 +291,7 @@ def pair_table(features: Path, work: Path, max_rows, options) -> dict:
 
 
 def _names(features: Path, folder: str) -> list[str]:
-    return json.loads((features / folder / "train" / "manifest.json").read_text())["label_names"]
+    return read_manifest(features / folder / "train").label_names
 
 
 def _all(tasks: dict, reps: dict[str, list[np.ndarray]], options: BootstrapOptions) -> dict:

@@ -60,7 +60,7 @@ def val_predictions(head_folder: Path, default: Path) -> tuple[np.ndarray, np.nd
     r = report(default)
     head, info = load_head(head_folder)
     val = load_features(r["val_source"], layers=r["layers"], dtype=np.float16)
-    return val["label"].astype(np.int64), head.predict(val["X"], r["layers"]), info["label_names"]
+    return val["label"].astype(np.int64), head.predict(val["X"], r["layers"]), info.label_names
 
 
 def pooled_stance(heads: list[Path], defaults: list[Path]) -> float | None:
@@ -79,7 +79,7 @@ def extraction_seconds(folder: Path) -> float | None:
     for path in (info.get("train_features"), report(folder).get("val_source")):
         if not path or not Path(path, "manifest.json").exists():
             return None
-        total += read_manifest(path).get("seconds", {}).get("extract", 0.0)
+        total += (read_manifest(path).seconds or {}).get("extract", 0.0)
     return total
 
 

@@ -35,7 +35,7 @@ VARIANTS = {
 def task_variance(folder: Path, seeds: list[int], folds: int) -> dict:
     manifest = read_manifest(folder)
     metric = metric_of(manifest, "classification")
-    names = manifest["label_names"]
+    names = manifest.label_names
     tr = load_features(folder, dtype=np.float16)
     X, y, rows = tr["X"], tr["label"].astype(np.int64), np.asarray(tr["row"])
     base = {"probe_params": {"select": metric}}

@@ -77,7 +77,7 @@ def _planted_store(root: Path, spec: PlantedStore) -> dict:
     """Write the store under ``root/train``, or reuse a complete one written there with this spec."""
     planted = spec.planted_neurons()
     try:
-        written = dict(read_manifest(root / "train").get("synthetic", {}))
+        written = dict(read_manifest(root / "train").synthetic or {})
     except (OSError, ValueError):
         written = {}
     same = {k: v for k, v in vars(spec).items() if k != "planted"}

@@ -107,7 +107,8 @@ def _extract(args: argparse.Namespace) -> int:
         output=Output(shard_rows=args.shard_rows),
     )
     summary = {
-        k: manifest.get(k) for k in ("rows_in", "rows", "bad_rows", "errors", "truncated", "texts_per_second")
+        k: getattr(manifest, k)
+        for k in ("rows_in", "rows", "bad_rows", "errors", "truncated", "texts_per_second")
     }
     print(f"features: {args.out} " + json.dumps(summary))
     return 0

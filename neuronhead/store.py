@@ -22,9 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from neuronhead.manifests import FeatureManifest, ScoreManifest, manifest_from_json
+
 MANIFEST = "manifest.json"
 SHARDS = "shards"  # shards live apart from the JSON files, so pq.read_table("OUT/shards") just works
-FORMAT_VERSION = 1
 _SHARD = re.compile(r"^shard-\d{5,}\.parquet$")
 FP16_MAX = float(np.finfo(np.float16).max)
 
@@ -112,27 +113,39 @@ def write_json(obj: Any, path: Path) -> None:
     write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n"))
 
 
-def read_manifest(folder: str | os.PathLike) -> dict:
+def read_manifest(folder: str | os.PathLike) -> FeatureManifest | ScoreManifest:
+    """A job folder's typed record (a feature store's or a score folder's), its shard names checked."""
     path = Path(folder) / MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"{folder}: no {MANIFEST}; is this a neuronhead feature folder?")
     try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise ValueError(f"{path}: not a neuronhead manifest")
-    version = manifest.get("format_version", FORMAT_VERSION)
-    if not isinstance(version, int) or version < 1:
-        raise ValueError(f"{path}: format_version {version!r} is not one neuronhead wrote")
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path}: feature store format {version} is newer than this neuronhead reads "
-            f"({FORMAT_VERSION}); upgrade neuronhead"
-        )
-    for entry in manifest.get("shards", []):
-        inside(folder, entry.get("file", ""), path)
+    manifest = manifest_from_json(raw, path)
+    for entry in manifest.shards:
+        inside(folder, entry.file, path)
     return manifest
+
+
+def read_features_manifest(folder: str | os.PathLike) -> FeatureManifest:
+    """A feature store's record; a score folder (or anything else) is refused, naming the folder."""
+    manifest = read_manifest(folder)
+    if not isinstance(manifest, FeatureManifest):
+        raise ValueError(f"{folder}: a folder of scores, not of features")
+    return manifest
+
+
+def read_scores_manifest(folder: str | os.PathLike) -> ScoreManifest:
+    """A score folder's record; a feature store is refused, naming the folder."""
+    manifest = read_manifest(folder)
+    if not isinstance(manifest, ScoreManifest):
+        raise ValueError(f"{folder}: not a folder of scores (its manifest kind is None)")
+    return manifest
+
+
+def write_manifest(manifest: FeatureManifest | ScoreManifest, folder: str | os.PathLike) -> None:
+    write_json(manifest.to_json(), Path(folder) / MANIFEST)
 
 
 def inside(folder: str | os.PathLike, name: str, source: object) -> Path:
@@ -160,12 +173,10 @@ def load_features(
     Rows with an ``error`` (e.g. empty text) have no features and are left out. For small and medium
     sets (heads, tests); large sets stream shard by shard.
     """
-    manifest = read_manifest(folder)
-    layers = manifest["layers"] if layers is None else layers
-    columns = (
-        ["row", "id", "error"] + (["label"] if manifest.get("label_kind") else []) + feature_columns(layers)
-    )
-    embeds = [c for c in EMBED_COLUMNS if manifest.get("embeddings")]
+    manifest = read_features_manifest(folder)
+    layers = manifest.layers if layers is None else layers
+    columns = ["row", "id", "error"] + (["label"] if manifest.label_kind else []) + feature_columns(layers)
+    embeds = [c for c in EMBED_COLUMNS if manifest.embeddings]
     columns += embeds
     table = pq.read_table(shard_files(folder), columns=columns).sort_by("row")
     table = table.filter(pc.is_null(table["error"]))
@@ -208,9 +219,9 @@ def iter_feature_shards(
     folder: str | os.PathLike, layers: list[int] | None = None, dtype: Any = np.float16
 ) -> Iterator[dict[str, Any]]:
     """Shard by shard: ``X``, ``row`` and ``label`` of featured rows, so large sets never load at once."""
-    manifest = read_manifest(folder)
-    layers = manifest["layers"] if layers is None else layers
-    columns = ["row", "error"] + (["label"] if manifest.get("label_kind") else []) + feature_columns(layers)
+    manifest = read_features_manifest(folder)
+    layers = manifest.layers if layers is None else layers
+    columns = ["row", "error"] + (["label"] if manifest.label_kind else []) + feature_columns(layers)
     for path in shard_files(folder):
         table = pq.read_table(path, columns=columns)
         table = table.filter(pc.is_null(table["error"]))
@@ -226,7 +237,7 @@ def check_shards(folder: str | os.PathLike) -> list[Path]:
     A truncated or corrupt file, or one whose layer columns or widths differ from the manifest's, is
     refused with its name: a streamed fit would otherwise fail (or mix widths) hours in.
     """
-    manifest = read_manifest(folder)
+    manifest = read_features_manifest(folder)
     files = shard_files(folder)
     if not files:
         raise FileNotFoundError(f"{folder}: no finished shards under {SHARDS}/")
@@ -241,7 +252,7 @@ def check_shards(folder: str | os.PathLike) -> list[Path]:
             for name in schema.names
             if name.startswith("layer_") and pa.types.is_fixed_size_list(schema.field(name).type)
         }
-        missing = [c for c in feature_columns(list(manifest["layers"])) if c not in widths]
+        missing = [c for c in feature_columns(list(manifest.layers)) if c not in widths]
         if missing:
             raise ValueError(f"{path}: lacks the manifest's feature columns {missing[:4]}")
         if want is None:

@@ -15,16 +15,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from neuronhead.manifests import FeatureManifest, ModelRecord, ShardEntry
 from neuronhead.models.tokens import MAX_LENGTH
-from neuronhead.store import (
-    FORMAT_VERSION,
-    MANIFEST,
-    feature_schema,
-    fixed_size_float16,
-    shard_name,
-    write_json,
-    write_table,
-)
+from neuronhead.store import feature_schema, fixed_size_float16, shard_name, write_manifest, write_table
 
 
 @dataclass(frozen=True)
@@ -78,21 +71,17 @@ def write_planted_store(folder: str | os.PathLike, spec: PlantedStore) -> dict[i
         columns["truncated"] = pa.array(np.zeros(n, bool))
         columns["error"] = pa.array([None] * n, pa.string())
         write_table(pa.table(columns, schema=schema), folder / shard_name(k))
-        entries.append({"file": shard_name(k), "rows": n, "first_row": start})
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "status": "complete",
-        "model": {"name": "synthetic", "weights_sha256": f"planted-{spec.seed}"},
-        "layers": list(range(spec.layers)),
-        "pooling": ["mean", "max"],
-        "pool_special_tokens": False,
-        "max_length": MAX_LENGTH,
-        "storage_dtype": "float16",
-        "label_kind": "class",
-        "label_names": names,
-        "rows": spec.rows,
-        "shards": entries,
-        "synthetic": {**vars(spec), "planted": {int(k): v.tolist() for k, v in planted.items()}},
-    }
-    write_json(manifest, folder / MANIFEST)
+        entries.append(ShardEntry(shard_name(k), n, start))
+    manifest = FeatureManifest(
+        status="complete",
+        model=ModelRecord(name="synthetic", weights_sha256=f"planted-{spec.seed}"),
+        layers=list(range(spec.layers)),
+        max_length=MAX_LENGTH,
+        label_kind="class",
+        label_names=names,
+        rows=spec.rows,
+        shards=entries,
+        synthetic={**vars(spec), "planted": {int(k): v.tolist() for k, v in planted.items()}},
+    )
+    write_manifest(manifest, folder)
     return planted

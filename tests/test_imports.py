@@ -20,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neuronhead"
 FLOORS = {
     "version": 0,
     "lazy": 0,
+    "manifests": 0,  # the typed records of a job folder (manifest.json)
     "spine": 0,  # options declared once: dataclass fields → flags, config keys, docs/cli.md
     "models": 1,
     "store": 1,

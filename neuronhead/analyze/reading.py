@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,9 +25,10 @@ from neuronhead.analyze.counts import (
     totals_table,
 )
 from neuronhead.analyze.options import AnalyzeOptions
+from neuronhead.manifests import ScoreManifest
 from neuronhead.pipelines.options import Engine
 from neuronhead.pipelines.runner import resolve_engine
-from neuronhead.store import MANIFEST, read_manifest
+from neuronhead.store import MANIFEST, read_scores_manifest
 from neuronhead.tweets.columns import META_NAMES
 
 KINDS = ("counts", "hashtags", "totals")
@@ -41,14 +41,14 @@ class ScoreFolder:
     """A finished ``neuronhead score`` folder: its manifest, heads and shard files."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: ScoreManifest
     heads: list[HeadColumns]
     label_names: dict[str, list[str]]
     files: list[str]
 
     @property
     def rows(self) -> int:
-        return self.manifest["summary"]["rows_out"]
+        return self.manifest.rows_out
 
     def columns(self, options: AnalyzeOptions) -> list[str]:
         """The columns to read; refuses buckets or groups whose tweet metadata the scores lack."""
@@ -73,19 +73,17 @@ def open_scores(scores: Path) -> ScoreFolder:
         raise FileNotFoundError(
             f"{scores}: no {MANIFEST}; point --scores at a `neuronhead score` --out folder"
         )
-    manifest = read_manifest(scores)
-    if manifest.get("kind") != "scores":
-        raise ValueError(f"{scores}: not a folder of scores (its manifest kind is {manifest.get('kind')!r})")
-    if manifest.get("status") != "complete":
+    manifest = read_scores_manifest(scores)
+    if not manifest.complete:
         raise ValueError(
             f"{scores}: the scoring job has not finished; rerun `neuronhead score` to complete it"
         )
     return ScoreFolder(
         path=scores,
         manifest=manifest,
-        heads=[HeadColumns(name, h["task"]) for name, h in manifest["heads"].items()],
-        label_names={name: h.get("label_names") or [] for name, h in manifest["heads"].items()},
-        files=[str(scores / s["file"]) for s in manifest["shards"]],
+        heads=[HeadColumns(name, h.task) for name, h in manifest.heads.items()],
+        label_names={name: h.label_names or [] for name, h in manifest.heads.items()},
+        files=[str(scores / s.file) for s in manifest.shards],
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from neuronhead.fitting.stream import StoreRows, StreamOptions, layer_width
-from neuronhead.store import read_manifest, write_atomic, write_json
+from neuronhead.store import read_features_manifest, write_atomic, write_json
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def decode_store(
     order = np.arange(len(rows)) if order is None else np.asarray(order)
     if len(order) != len(rows) or len(np.unique(order)) != len(rows):
         raise ValueError(f"order must list every one of the {len(rows)} rows once")
-    layers = list(read_manifest(source.folder)["layers"])
+    layers = list(read_features_manifest(source.folder).layers)
     shape = (len(order), len(layers), 2, layer_width(source.folder, layers[0]))
     path = Path(path)
     key = {"store": str(Path(source.folder).resolve()), "shape": list(shape), "rows": _digest(rows[order])}

@@ -42,7 +42,7 @@ from neuronhead.heads.options import ProbeSettings
 from neuronhead.heads.phase1 import LayerProbes, grid_scores
 from neuronhead.heads.probes import ProbeResult, ProbeTrainer, split_of
 from neuronhead.heads.standardize import Standardizer
-from neuronhead.store import read_manifest
+from neuronhead.store import read_features_manifest
 
 
 @dataclass(frozen=True)
@@ -156,8 +156,8 @@ def fit_probes_ray(
 
     from neuronhead.cluster.connect import ensure_ray
 
-    manifest = read_manifest(features)
-    layers = list(manifest["layers"])
+    manifest = read_features_manifest(features)
+    layers = list(manifest.layers)
     source = StoreRows(features, rows)
     row_ids, labels = source.targets()
     groups = layer_groups(layers, options.num_workers)
@@ -185,7 +185,7 @@ def fit_probes_ray(
             f"Ray Train run {storage / options.name} ended without a checkpoint: {result.error}"
         )
     with result.checkpoint.as_directory() as d:
-        joined_result, std = _joined_ranks(config, d, manifest.get("label_names"))
+        joined_result, std = _joined_ranks(config, d, manifest.label_names)
     probes.set_result(joined_result, split_of(row_ids, probes.settings().n_splits), std)
     # resumed_from None: never restarted
     return probes.note_workers(config["groups"], (result.metrics or {}).get("resumed_from"))
@@ -194,7 +194,7 @@ def fit_probes_ray(
 def _config(probes, manifest, source: StoreRows, rows, labels, groups, stream: StreamOptions) -> dict:
     """What every worker needs, JSON-able: settings, targets' scale or class weights, its layers.
     The targets are prepared by the estimator, as its in-memory fit prepares them."""
-    _, cw = probes.fit_targets(labels, len(manifest.get("label_names") or []) or None)
+    _, cw = probes.fit_targets(labels, len(manifest.label_names or []) or None)
     target = probes.target_standardization()
     return {
         "settings": asdict(probes.settings()),

@@ -33,7 +33,7 @@ from neuronhead.fitting.stream import (
 from neuronhead.heads.ensemble import EnsembleHead
 from neuronhead.heads.head import NeuronHead, Phase2Options
 from neuronhead.heads.phase1 import Gathered, LayerProbes
-from neuronhead.store import read_manifest
+from neuronhead.store import read_features_manifest
 
 
 class StoreSet:
@@ -47,8 +47,8 @@ class StoreSet:
     ) -> None:
         self.folder = Path(folder)
         self.options = options or StreamOptions()
-        self.manifest = read_manifest(folder)
-        self.layers = list(self.manifest["layers"])
+        self.manifest = read_features_manifest(folder)
+        self.layers = list(self.manifest.layers)
         self.rows, labels = StoreRows(folder).targets()
         self.y = labels.astype(np.float64 if task == "regression" else np.int64)
         self.width = layer_width(folder, self.layers[0])

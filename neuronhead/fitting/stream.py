@@ -36,7 +36,7 @@ from neuronhead.store import (
     feature_columns,
     iter_columns,
     list_values,
-    read_manifest,
+    read_features_manifest,
     table_features,
 )
 
@@ -242,11 +242,11 @@ def fit_probes_streamed(
     progress: bool = False,
 ) -> LayerProbes:
     """Fit an unfitted :class:`LayerProbes` on a feature folder without loading it; returns it fitted."""
-    manifest = read_manifest(source.folder)
-    layers = list(manifest["layers"])
+    manifest = read_features_manifest(source.folder)
+    layers = list(manifest.layers)
     s = probes.settings()
     rows, labels = source.targets()
-    label_names = label_names or manifest.get("label_names")
+    label_names = label_names or manifest.label_names
     _, cw = probes.fit_targets(labels, len(label_names or []) or None)
     target, n_out, n = probes.target_standardization(), probes.n_outputs_, len(rows)
     width = layer_width(source.folder, layers[0])
@@ -418,7 +418,7 @@ def gather(
     ``source``, chunk by chunk, picked column by column: memory is ``rows × Σ ids`` plus one chunk of
     the wanted columns (``rows_for`` rows), never a whole shard of them. Positions in the returned
     :class:`Gathered` are the store's layer positions."""
-    layers = list(read_manifest(source.folder)["layers"])
+    layers = list(read_features_manifest(source.folder).layers)
     pos = {layer: p for p, layer in enumerate(layers)}
     wanted = sorted(neurons)
     ids = {layer: np.asarray(neurons[layer]) for layer in wanted}
@@ -458,9 +458,9 @@ def fit_flat_probe(
     best state): ≈ 90 MB × outputs at GPT2-XL's 614,400 features, never rows × features. ``params``
     are :meth:`NeuronHead.linear_params`; the result's standardization is the identity.
     """
-    manifest = read_manifest(source.folder)
-    layers = list(manifest["layers"]) if layers is None else list(layers)
-    pos = [list(manifest["layers"]).index(layer) for layer in layers]
+    manifest = read_features_manifest(source.folder)
+    layers = list(manifest.layers) if layers is None else list(layers)
+    pos = [list(manifest.layers).index(layer) for layer in layers]
     names = params.get("label_names")
     probe = LayerProbes(phase1.task, folds=1, **{k: v for k, v in params.items() if k != "label_names"})
     s = probe.settings()
@@ -493,7 +493,7 @@ def stream_layer_decisions(
     source: StoreRows, probes: LayerProbes, options: StreamOptions = StreamOptions()
 ) -> np.ndarray:
     """Every layer's (fold-averaged) probe outputs ``(rows, layers, outputs)``, in store order."""
-    layers = list(read_manifest(source.folder)["layers"])
+    layers = list(read_features_manifest(source.folder).layers)
     chunked = options.spanning(len(layers), probes.width_)
     out = [probes.decision(X) for shard in source.shards(layers, chunked) for _, _, X in shard]
     if not out:

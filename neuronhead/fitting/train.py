@@ -32,17 +32,18 @@ from neuronhead.fitting.select import (
 )
 from neuronhead.fitting.storeset import StoreSet, reads_whole_layers
 from neuronhead.heads import plots
-from neuronhead.heads.artifact import extraction_info, load_head, save_head
+from neuronhead.heads.artifact import load_head, save_head
 from neuronhead.heads.baselines import LinearBaseline
 from neuronhead.heads.ensemble import make_head
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.options import HeadOptions
 from neuronhead.heads.probes import split_of
-from neuronhead.store import read_manifest, shard_files, write_atomic, write_json
+from neuronhead.manifests import FeatureManifest
+from neuronhead.store import read_features_manifest, shard_files, write_atomic, write_json
 
 
-def task_of(manifest: dict, task: str | None = None) -> str:
-    kind = manifest.get("label_kind")
+def task_of(manifest: FeatureManifest, task: str | None = None) -> str:
+    kind = manifest.label_kind
     if not kind:
         raise ValueError("the features have no labels; a head needs labelled training data")
     inferred = "regression" if kind == "value" else "classification"
@@ -51,27 +52,28 @@ def task_of(manifest: dict, task: str | None = None) -> str:
     return task or inferred
 
 
-def metric_of(manifest: dict, task: str, metric: str | None = None) -> str:
+def metric_of(manifest: FeatureManifest, task: str, metric: str | None = None) -> str:
     """The headline metric: given, else the TweetEval one for TweetEval folders, else macro-F1/Pearson."""
     if metric:
         return metric
     if task == "regression":
         return "pearson"
-    source = manifest.get("source", {})
-    if source.get("kind") == "tweeteval" and source.get("files"):
-        return official_metric(Path(source["files"][0]).parent.name)
+    source = manifest.source
+    if source.kind == "tweeteval" and source.files:
+        return official_metric(Path(source.files[0]).parent.name)
     return "macro_f1"
 
 
-def check_same_extraction(train: dict, other: dict, what: str) -> None:
-    a, b = train["model"].get("weights_sha256"), other["model"].get("weights_sha256")
+def check_same_extraction(train: FeatureManifest, val_features: str | os.PathLike) -> None:
+    """Validation features must come from the same model, read the same way, with the same labels."""
+    other, what = read_features_manifest(val_features), f"validation features {val_features}"
+    a, b = train.model.weights_sha256, other.model.weights_sha256
     if a != b:
         raise ValueError(f"{what} were extracted with a different model (weights {b} vs {a})")
     for key in ("pool_special_tokens", "max_length", "label_names"):
-        if train.get(key) != other.get(key):
-            raise ValueError(
-                f"{what} differ from the training features in {key}: {other.get(key)} vs {train.get(key)}"
-            )
+        mine, theirs = getattr(train, key), getattr(other, key)
+        if mine != theirs:
+            raise ValueError(f"{what} differ from the training features in {key}: {theirs} vs {mine}")
 
 
 TRAIN_MEMORY_GB = 64.0  # `auto` trains on Ray Train workers above this store size (float16 features)
@@ -129,7 +131,7 @@ def fit_head(
     ``val_fraction`` of the training rows (a stable hash of the row number) is held out for it.
     """
     out = Path(out)
-    manifest = read_manifest(features)
+    manifest = read_features_manifest(features)
     problem = _problem(manifest, task, metric, params)
     t0 = time.perf_counter()
     tr, val = _train_and_val(features, manifest, problem.task, val_features, val_fraction)
@@ -184,20 +186,20 @@ def fit_head(
     return report
 
 
-def _problem(manifest: dict, task: str | None, metric: str | None, params) -> Problem:
+def _problem(manifest: FeatureManifest, task: str | None, metric: str | None, params) -> Problem:
     """The task, its headline metric, the layers and labels, and the head parameters asked for (the
     estimator's names: where the head's options become them)."""
     task = task_of(manifest, task)
     metric = metric_of(manifest, task, metric)
-    label_names = manifest.get("label_names") if task == "classification" else None
+    label_names = manifest.label_names if task == "classification" else None
     params = params.head_params() if isinstance(params, HeadOptions) else dict(params or {})
     if task == "classification":  # each layer's L2 strength is picked by the headline metric
         params["probe_params"] = {"select": metric, **params.get("probe_params", {})}
-    return Problem(task, metric, list(manifest["layers"]), label_names, params)
+    return Problem(task, metric, list(manifest.layers), label_names, params)
 
 
 def _train_and_val(
-    features, manifest: dict, task: str, val_features, val_fraction: float
+    features, manifest: FeatureManifest, task: str, val_features, val_fraction: float
 ) -> tuple[StoreSet, StoreSet | None]:
     """The training rows (labels now; features streamed from the store when needed) and the
     validation rows: another folder, a held-out fraction of train, or none."""
@@ -205,7 +207,7 @@ def _train_and_val(
     if val_features is None and val_fraction > 0:
         return _hold_out(tr, val_fraction)
     if val_features is not None:
-        check_same_extraction(manifest, read_manifest(val_features), f"validation features {val_features}")
+        check_same_extraction(manifest, val_features)
         return tr, StoreSet(val_features, task)
     return tr, None
 
@@ -226,13 +228,13 @@ def _fit_shipped(
 
 
 def _write_outputs(
-    out: Path, head: NeuronHead, report: dict, manifest: dict, features, options: FitOptions
+    out: Path, head: NeuronHead, report: dict, manifest: FeatureManifest, features, options: FitOptions
 ) -> None:
     """The head folder (the head and its provenance) and the neuron ranking."""
     selection = report["selection"]
     meta = {
-        "model": manifest["model"],
-        "extraction": extraction_info(manifest),
+        "model": manifest.model.to_json(),
+        "extraction": manifest.extraction().to_json(),
         "train_features": str(Path(features).resolve()),
         "metric": report["metric"],
         "val_metrics": report.get("val"),
@@ -370,7 +372,7 @@ def _baselines(head, tr: StoreSet, val: StoreSet, params, report) -> dict[str, A
     preds["random_neurons"] = val.predict(rand)
     out["random_neurons"] = task_metrics(task, yv, preds["random_neurons"], label_names)
     out["random_neurons"]["n_neurons"] = rand.n_neurons_
-    embeds = tr.manifest.get("embeddings") and val.manifest.get("embeddings")
+    embeds = tr.manifest.embeddings and val.manifest.embeddings
     for name in ("embed_mean", "embed_token") if embeds else ():
         b = LinearBaseline(task, label_names, _baseline_params(head))
         b.fit(tr.column(name), tr.y, tr.rows, n_outputs=n_out)
@@ -439,18 +441,18 @@ def _plots(head, report, pred, yv, label_names, folder: Path) -> list[str]:
 def evaluate_head(head_folder: str | os.PathLike, features: str | os.PathLike) -> dict[str, Any]:
     """Metrics of a saved head on a labelled feature folder (checked to come from the same model)."""
     head, info = load_head(head_folder)
-    manifest = read_manifest(features)
-    want = info.get("model", {}).get("weights_sha256")
-    if want and manifest["model"].get("weights_sha256") != want:
+    manifest = read_features_manifest(features)
+    want = info.model.weights_sha256
+    if want and manifest.model.weights_sha256 != want:
         raise ValueError(f"{features}: extracted with a different model than the head {head_folder}")
-    missing = [layer for layer in head.layers_ if layer not in manifest["layers"]]
+    missing = [layer for layer in head.layers_ if layer not in manifest.layers]
     if missing:
         raise ValueError(f"{features}: lacks layers {missing} that the head needs")
-    if not manifest.get("label_kind"):
+    if not manifest.label_kind:
         raise ValueError(f"{features}: has no labels to evaluate against")
     data = StoreSet(features, head.task)  # streamed: only the head's neurons, chunk by chunk
     y, pred = data.y, data.predict(head)
-    metric = info.get("metric") or ("pearson" if head.task == "regression" else "macro_f1")
+    metric = info.metric or ("pearson" if head.task == "regression" else "macro_f1")
     return {
         "rows": len(y),
         "metric": metric,

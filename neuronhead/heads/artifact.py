@@ -6,8 +6,10 @@ shape, and names the file and the problem when something is off.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from safetensors.numpy import load_file, save_file
 from neuronhead.heads.ensemble import EnsembleHead
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.params import StateError
+from neuronhead.manifests import ExtractionRecord, ModelRecord
 from neuronhead.store import write_json
 from neuronhead.version import __version__
 
@@ -29,10 +32,51 @@ class HeadError(ValueError):
     """A head folder that cannot be used, with the reason."""
 
 
-def extraction_info(manifest: dict[str, Any]) -> dict[str, Any]:
-    """What a head keeps of its features' extraction: scoring must read texts the same way."""
-    info = {k: manifest.get(k) for k in ("pool_special_tokens", "max_length", "pooling")}
-    return info | {"normalize": manifest.get("normalize") or "none"}
+@dataclass(frozen=True)
+class HeadRecord:
+    """``head.json`` as the rest of neuronhead reads it: what the head predicts, from which layers,
+    on which model, from features read which way. ``state`` is the whole record; only the estimator
+    (``_from_state``) and the head's own reports look inside it."""
+
+    task: str
+    deepest_layer: int
+    label_names: list[str] | None
+    model: ModelRecord
+    extraction: ExtractionRecord
+    metric: str | None
+    state: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any], where: object) -> HeadRecord:
+        if raw.get("format") != FORMAT:
+            raise HeadError(f"{where}: format {raw.get('format')!r}, this neuronhead reads {FORMAT!r}")
+        try:
+            return cls(
+                task=str(raw["task"]),
+                deepest_layer=int(raw["deepest_layer"]),
+                label_names=raw.get("label_names"),
+                model=ModelRecord(**ModelRecord._kwargs(raw.get("model") or {})),
+                extraction=ExtractionRecord.from_json(raw.get("extraction")),
+                metric=raw.get("metric"),
+                state=raw,
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise HeadError(f"{where}: a head record without a valid {e}") from None
+
+
+@dataclass(frozen=True)
+class HeadBlob:
+    """A head as its record and raw safetensors bytes, under the name it is scored by: what a
+    scoring job ships to workers on other nodes."""
+
+    name: str
+    where: str
+    weights: bytes
+    record: HeadRecord
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.weights).hexdigest()
 
 
 def save_head(head: NeuronHead, folder: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
@@ -51,7 +95,7 @@ def save_head(head: NeuronHead, folder: str | os.PathLike, meta: dict[str, Any] 
     return folder
 
 
-def read_head_info(folder: str | os.PathLike) -> dict[str, Any]:
+def read_head_info(folder: str | os.PathLike) -> HeadRecord:
     path = Path(folder) / META
     if not path.is_file():
         raise HeadError(f"{folder}: not a head folder ({META} missing)")
@@ -59,12 +103,12 @@ def read_head_info(folder: str | os.PathLike) -> dict[str, Any]:
         info = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise HeadError(f"{path}: not valid JSON ({e})") from None
-    if info.get("format") != FORMAT:
-        raise HeadError(f"{path}: format {info.get('format')!r}, this neuronhead reads {FORMAT!r}")
-    return info
+    if not isinstance(info, dict):
+        raise HeadError(f"{path}: not a neuronhead head record")
+    return HeadRecord.from_json(info, path)
 
 
-def load_head(folder: str | os.PathLike) -> tuple[NeuronHead, dict[str, Any]]:
+def load_head(folder: str | os.PathLike) -> tuple[NeuronHead, HeadRecord]:
     """The head and its JSON record; raises :class:`HeadError` naming what is wrong."""
     folder = Path(folder)
     info = read_head_info(folder)
@@ -76,32 +120,35 @@ def load_head(folder: str | os.PathLike) -> tuple[NeuronHead, dict[str, Any]]:
     return build_head(info, arrays, path)
 
 
-def head_bytes(folder: str | os.PathLike) -> dict[str, Any]:
-    """A head as JSON + raw safetensors bytes: what a scoring job ships to workers on other nodes."""
+def head_bytes(folder: str | os.PathLike, name: str) -> HeadBlob:
+    """The head in ``folder`` as its record and raw bytes, named ``name``."""
     folder = Path(folder)
-    info = read_head_info(folder)
+    record = read_head_info(folder)
     try:
         weights = (folder / WEIGHTS).read_bytes()
     except OSError as e:
         raise HeadError(f"{folder / WEIGHTS}: cannot read weights ({e})") from None
-    return {"info": info, "weights": weights, "where": str(folder)}
+    return HeadBlob(name, str(folder), weights, record)
 
 
-def head_from_bytes(blob: dict[str, Any]) -> tuple[NeuronHead, dict[str, Any]]:
+def head_from_bytes(blob: HeadBlob) -> tuple[NeuronHead, HeadRecord]:
     from safetensors.numpy import load
 
-    where = Path(blob["where"]) / WEIGHTS
+    where = Path(blob.where) / WEIGHTS
     try:
-        arrays = load(blob["weights"])
+        arrays = load(blob.weights)
     except (SafetensorError, OSError) as e:
         raise HeadError(f"{where}: cannot read weights ({e})") from None
-    return build_head(blob["info"], arrays, where)
+    return build_head(blob.record, arrays, where)
 
 
-def build_head(info: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> tuple[NeuronHead, dict]:
-    """A :class:`NeuronHead` from its JSON record and arrays, every shape checked against the record."""
-    cls = EnsembleHead if (info.get("params") or {}).get("variant") == "ensemble" else NeuronHead
+def build_head(
+    record: HeadRecord, arrays: dict[str, np.ndarray], path: Path
+) -> tuple[NeuronHead, HeadRecord]:
+    """A :class:`NeuronHead` from its record and arrays, every shape checked against the record."""
+    state = record.state
+    cls = EnsembleHead if (state.get("params") or {}).get("variant") == "ensemble" else NeuronHead
     try:
-        return cls._from_state(info, arrays), info
+        return cls._from_state(state, arrays), record
     except StateError as e:
         raise HeadError(f"{path}: {e}") from None

@@ -97,7 +97,7 @@ def export_bundle(heads: Any, out: str | os.PathLike) -> BundleRecord:
         raise FileExistsError(f"{out} exists and is not empty; export into a new folder")
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    depth = max(int(b["info"]["deepest_layer"]) for b in heads.blobs) + 1
+    depth = max(b.record.deepest_layer for b in heads.blobs) + 1
     loaded = load_model(heads.model_path, depth=depth)
     hf_logging.disable_progress_bar()  # one shard of a few blocks: no bar
     try:
@@ -106,14 +106,14 @@ def export_bundle(heads: Any, out: str | os.PathLike) -> BundleRecord:
         hf_logging.enable_progress_bar()
     loaded.tokenizer.save_pretrained(tmp / "model")
     for blob in heads.blobs:
-        (tmp / "heads" / blob["name"]).mkdir(parents=True)
+        (tmp / "heads" / blob.name).mkdir(parents=True)
         for name in HEAD_FILES:
-            shutil.copyfile(Path(blob["where"]) / name, tmp / "heads" / blob["name"] / name)
+            shutil.copyfile(Path(blob.where) / name, tmp / "heads" / blob.name / name)
     record = BundleRecord(
         heads=heads.names,
         depth=depth,
         source=str(heads.model_path),
-        source_weights_sha256=heads.blobs[0]["info"]["model"].get("weights_sha256"),
+        source_weights_sha256=heads.blobs[0].record.model.weights_sha256,
         weights_sha256=weights_hash(tmp / "model"),
         files=_hashes(tmp),
     )

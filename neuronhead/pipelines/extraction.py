@@ -25,6 +25,7 @@ from neuronhead.data import (
     resolve_source,
     write_bad_rows,
 )
+from neuronhead.manifests import FORMAT_VERSION, FeatureManifest, ModelRecord, ShardEntry, SourceRecord
 from neuronhead.models.loading import DEFAULT_MODEL, load_config, resolve_model_path, weights_hash
 from neuronhead.models.registry import spec_for
 from neuronhead.pipelines.extraction_worker import ExtractorSettings, ShardExtractor
@@ -33,7 +34,7 @@ from neuronhead.pipelines.lifecycle import run_missing
 from neuronhead.pipelines.options import Capture, Compute, Engine, Output, Reading
 from neuronhead.pipelines.runner import resolve_engine
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
-from neuronhead.store import FORMAT_VERSION, MANIFEST, SHARDS, shard_name, write_json
+from neuronhead.store import SHARDS, shard_name, write_manifest
 from neuronhead.version import __version__
 
 
@@ -67,7 +68,7 @@ def extract(
     compute: Compute = Compute(),
     engine: Engine = Engine(),
     output: Output = Output(),
-) -> dict:
+) -> FeatureManifest:
     """Extract pooled FFN features of ``data`` into the folder ``out``; return the manifest.
 
     Re-running with the same arguments skips the shards already written; different arguments on a
@@ -89,9 +90,9 @@ def extract(
     keyed = key_folder(out, key, source.files, "an extraction")
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
     old = keyed.previous
-    if old and old.get("status") == "complete" and all((out / s["file"]).exists() for s in old["shards"]):
+    if old and old.complete and all((out / s.file).exists() for s in old.shards):
         if output.progress:
-            print(f"{out}: already complete ({old['rows']} rows), nothing to do")
+            print(f"{out}: already complete ({old.rows} rows), nothing to do")
         return old
 
     t0 = time.perf_counter()
@@ -99,27 +100,27 @@ def extract(
     t_plan = time.perf_counter() - t0
     _warn(plan, out)
     shards = plan_shards(plan, shard_rows)
-    manifest = _manifest(model, model_path, config, capture, compute, source) | _rows(
-        reading, source, plan, shards
+    manifest = FeatureManifest(
+        neuronhead_version=__version__,
+        fingerprint=keyed.fingerprint,
+        file_stamps=[st.record() for st in keyed.stamps],
+        model=_model(model, model_path, config, key["model_sha256"]),
+        normalize=normalize,
+        **_capture(config, capture, compute, source),
+        **_rows(reading, source, plan, shards),
     )
-    manifest["normalize"] = normalize
-    manifest.update(fingerprint=keyed.fingerprint, file_stamps=[st.record() for st in keyed.stamps])
-    manifest["model"]["weights_sha256"] = key["model_sha256"]
-    write_json(manifest, out / MANIFEST)
+    write_manifest(manifest, out)
 
     settings = ExtractorSettings(str(model_path), str(out.resolve()), plan.label_kind, capture, compute)
     ran = run_missing(
         out, plan, shards, ShardExtractor, settings, engine=engine, desc="extract", progress=output.progress
     )
     done = [ran.stats[str(s.shard_id)] for s in shards if str(s.shard_id) in ran.stats]
-    if done:  # what the workers resolved "auto" to
-        last = done[-1]
-        manifest.update(
-            device=last.get("device", compute.device), compute_dtype=last.get("dtype", compute.dtype)
-        )
-        if any(d.get("null_forward") for d in done):  # a benchmark's stand-in values, not features
-            manifest["null_forward"] = True
-    manifest.update(
+    last = done[-1] if done else {}  # what the workers resolved "auto" to
+    manifest = manifest.replace(
+        device=last.get("device", compute.device),
+        compute_dtype=last.get("dtype", compute.dtype),
+        null_forward=any(d.get("null_forward") for d in done),  # a benchmark's stand-in values
         status="complete",
         errors=sum(d["errors"] for d in done),
         truncated=sum(d["truncated"] for d in done),
@@ -133,7 +134,7 @@ def extract(
         },
         texts_per_second=round(ran.rows / ran.seconds, 1) if ran.rows and ran.seconds > 0 else None,
     )
-    write_json(manifest, out / MANIFEST)
+    write_manifest(manifest, out)
     return manifest
 
 
@@ -196,10 +197,21 @@ def _warn(plan: SourcePlan, out: Path) -> None:
         print(f"warning: {warning}")
 
 
-def _manifest(
-    model: str | None, model_path: Path, config: Any, capture: Capture, compute: Compute, source: Source
-) -> dict:
-    """The folder's manifest before any shard runs (``status: running``), up to its rows."""
+def _model(model: str | None, model_path: Path, config: Any, weights_sha256: str) -> ModelRecord:
+    spec = spec_for(config)
+    return ModelRecord(
+        name=DEFAULT_MODEL if model is None else str(model),
+        path=str(model_path),
+        weights_sha256=weights_sha256,
+        model_type=config.model_type,
+        architecture=spec.name,
+        n_layers=spec.n_layers(config),
+        ffn_width=spec.ffn_width(config),
+    )
+
+
+def _capture(config: Any, capture: Capture, compute: Compute, source: Source) -> dict[str, Any]:
+    """The manifest's account of what was captured and how, before any shard runs."""
     spec = spec_for(config)
     embeddings = {
         "embed_mean": "final hidden state, mean over all real tokens (special tokens included)",
@@ -208,46 +220,29 @@ def _manifest(
         + " token",
     }
     return {
-        "format_version": FORMAT_VERSION,
-        "neuronhead_version": __version__,
-        "fingerprint": None,
-        "file_stamps": None,
-        "status": "running",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {
-            "name": DEFAULT_MODEL if model is None else str(model),
-            "path": str(model_path),
-            "weights_sha256": None,
-            "model_type": config.model_type,
-            "architecture": spec.name,
-            "n_layers": spec.n_layers(config),
-            "ffn_width": spec.ffn_width(config),
-        },
         "layers": capture.layers,
         "depth": spec.n_layers(config) if capture.embeddings else max(capture.layers) + 1,
         "embeddings": embeddings if capture.embeddings else None,
-        "pooling": ["mean", "max"],
         "pool_special_tokens": capture.pool_special_tokens,
         "max_length": capture.max_length,
-        "normalize": None,  # what was recorded, set by the caller
         "tweets": source.tweets.to_json() if source.tweets else None,
         "compute_dtype": compute.dtype,
         "device": compute.device,
-        "storage_dtype": "float16",
     }
 
 
-def _rows(reading: Reading, source: Source, plan: SourcePlan, shards: list) -> dict:
+def _rows(reading: Reading, source: Source, plan: SourcePlan, shards: list) -> dict[str, Any]:
     """The manifest's account of the input: where it came from, its labels, rows and shards."""
     return {
-        "source": {
-            "kind": source.kind,
-            "split": source.split,
-            "files": [os.path.abspath(f) if os.path.exists(f) else f for f in source.files],
-            "text_column": reading.text_column,
-            "id_column": reading.id_column,
-            "label_column": reading.label_column,
-        },
+        "source": SourceRecord(
+            kind=source.kind,
+            split=source.split,
+            files=[os.path.abspath(f) if os.path.exists(f) else f for f in source.files],
+            text_column=reading.text_column,
+            id_column=reading.id_column,
+            label_column=reading.label_column,
+        ),
         "label_kind": plan.label_kind,
         "label_names": plan.label_names,
         "rows_in": plan.n_rows + len(plan.bad_rows),
@@ -256,7 +251,5 @@ def _rows(reading: Reading, source: Source, plan: SourcePlan, shards: list) -> d
         "filtered": plan.filtered,
         "empty_files": plan.empty_files,
         "rows": plan.n_rows,
-        "shards": [
-            {"file": shard_name(s.shard_id), "rows": s.count, "first_row": s.first_row} for s in shards
-        ],
+        "shards": [ShardEntry(shard_name(s.shard_id), s.count, s.first_row) for s in shards],
     }

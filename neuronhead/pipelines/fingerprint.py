@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from neuronhead.manifests import FeatureManifest, ScoreManifest
 from neuronhead.store import MANIFEST, read_manifest
 
 _CHUNK = 1 << 22
@@ -78,7 +79,7 @@ class StaleFolder(FileExistsError):
 class KeyedFolder:
     fingerprint: str
     stamps: list[FileStamp]
-    previous: dict | None  # the folder's manifest, when it has one
+    previous: FeatureManifest | ScoreManifest | None  # the folder's manifest, when it has one
 
 
 def key_folder(out: Path, settings_key: dict[str, Any], files: list[str], what: str) -> KeyedFolder:
@@ -87,15 +88,15 @@ def key_folder(out: Path, settings_key: dict[str, Any], files: list[str], what: 
     A folder written before content hashing is accepted when its path/size/mtime key matches.
     """
     old = read_manifest(out) if (out / MANIFEST).exists() else None
-    stamps = file_stamps(files, old and old.get("file_stamps"))
+    stamps = file_stamps(files, old.file_stamps if old else None)
 
     def keyed(files_key: list[list]) -> str:
         return fingerprint({**settings_key, "source": {**settings_key["source"], "files": files_key}})
 
     new = keyed(content_key(stamps))
-    if old and old.get("fingerprint") not in (new, keyed(mtime_key(stamps))):
+    if old and old.fingerprint not in (new, keyed(mtime_key(stamps))):
         raise StaleFolder(
             f"{out} holds {what} made with other settings or data (fingerprint "
-            f"{old.get('fingerprint')} vs {new}); choose another --out or delete it"
+            f"{old.fingerprint} vs {new}); choose another --out or delete it"
         )
     return KeyedFolder(new, stamps, old)

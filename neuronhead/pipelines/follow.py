@@ -43,7 +43,7 @@ from neuronhead.pipelines.headset import HeadSet
 from neuronhead.pipelines.runner import resolve_engine
 from neuronhead.pipelines.scoring import ScoreOptions, score_with
 from neuronhead.pipelines.scoring_worker import KeptScorer, ShardScorer
-from neuronhead.store import MANIFEST, write_json
+from neuronhead.store import MANIFEST, read_manifest, write_json
 
 READY = ("rename", "marker")
 MARKER = ".done"
@@ -130,7 +130,7 @@ class Ledger:
 def settings_key(heads: HeadSet, options: ScoreOptions) -> str:
     """What makes two followers' outputs alike: the heads and how rows are read and written."""
     key = {
-        "heads": [[b["name"], hashlib.sha256(b["weights"]).hexdigest()] for b in heads.blobs],
+        "heads": [[b.name, b.sha256] for b in heads.blobs],
         "reading": asdict(options.reading),
         "shard_rows": options.output.shard_rows,
         "keep_text": options.keep_text,
@@ -256,9 +256,9 @@ class Follower:
     def _check_unchanged(self, path: Path, dest: Path) -> None:
         """Compare the file with the version its scores came from (the stamp in their manifest); a
         changed file is not rescored: warn once and mark it ``changed``."""
-        manifest = json.loads((dest / MANIFEST).read_text())
-        scored = manifest["file_stamps"][0]  # [path, size, mtime_ns, sha256] when the file was read
-        now = file_stamps([str(path)], manifest["file_stamps"])[0]
+        stamps = read_manifest(dest).file_stamps or []
+        scored = stamps[0]  # [path, size, mtime_ns, sha256] when the file was read
+        now = file_stamps([str(path)], stamps)[0]
         entry = self.ledger.entry(path.name)
         if now.sha256 == scored[3]:
             if entry.get("status") != "done":  # scored, but killed before the ledger said so

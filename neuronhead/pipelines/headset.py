@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from neuronhead.heads.artifact import HeadError, head_bytes, head_from_bytes
+from neuronhead.heads.artifact import HeadBlob, HeadError, head_bytes, head_from_bytes
+from neuronhead.manifests import ExtractionRecord, ModelRecord
 from neuronhead.models.loading import resolve_model_path, weights_hash
 from neuronhead.pipelines.bundle import is_bundle, read_bundle
 
@@ -35,20 +36,14 @@ def parse_head_specs(specs: Sequence[str]) -> list[tuple[str, Path]]:
     return out
 
 
-def extraction_of(info: dict, ignore: frozenset[str] | set[str] = frozenset()) -> dict:
-    """How a head's features were made; heads from before ``normalize`` was recorded read ``none``."""
-    made = {"normalize": "none", **(info.get("extraction") or {})}
-    return {k: v for k, v in made.items() if k not in ignore}
-
-
 @dataclass(frozen=True)
 class HeadSet:
-    """Named heads as bytes (``name``, ``info``, ``weights``, ``where``: what workers on other nodes
-    receive), the model folder they run on, and how their features were extracted."""
+    """Named heads as bytes (what workers on other nodes receive), the model folder they run on, and
+    how their features were extracted."""
 
-    blobs: list[dict[str, Any]]
+    blobs: list[HeadBlob]
     model_path: Path
-    extraction: dict
+    extraction: ExtractionRecord
 
     @classmethod
     def load(
@@ -66,57 +61,58 @@ class HeadSet:
         named = parse_head_specs(specs)
         if not named:
             raise ValueError("give at least one --head")
-        blobs = [head_bytes(path) | {"name": name} for name, path in named]
+        blobs = [head_bytes(path, name) for name, path in named]
         _check_same(blobs, set() if normalize == "auto" else {"normalize"})
-        model_path = _model_folder(blobs[0]["info"], model)
-        expected = blobs[0]["info"]["model"].get("weights_sha256")
+        model_path = _model_folder(blobs[0].record.model, model)
+        expected = blobs[0].record.model.weights_sha256
         actual = weights_hash(model_path)
         if actual != expected and not force:
             raise HeadError(
                 f"the model at {model_path} (weights {actual}) is not the one the heads were trained on "
                 f"({expected}); pass --force to score anyway"
             )
-        return cls(blobs, model_path, extraction_of(blobs[0]["info"]))
+        return cls(blobs, model_path, blobs[0].record.extraction)
 
     @classmethod
     def from_bundle(cls, folder: str | Path) -> HeadSet:
         """The heads of an exported bundle (``neuronhead export``), on the blocks it carries."""
         record = read_bundle(folder)
         folder = Path(folder)
-        blobs = [head_bytes(folder / "heads" / name) | {"name": name} for name in record.heads]
+        blobs = [head_bytes(folder / "heads" / name, name) for name in record.heads]
         _check_same(blobs, set())
-        if blobs[0]["info"]["model"].get("weights_sha256") != record.source_weights_sha256:
+        if blobs[0].record.model.weights_sha256 != record.source_weights_sha256:
             raise HeadError(f"{folder}: its heads were trained on another model than the one it carries")
-        return cls(blobs, folder / "model", extraction_of(blobs[0]["info"]))
+        return cls(blobs, folder / "model", blobs[0].record.extraction)
 
     @property
     def names(self) -> list[str]:
-        return [b["name"] for b in self.blobs]
+        return [b.name for b in self.blobs]
 
     def build(self) -> dict[str, Any]:
         """``{name: fitted head}``."""
-        return {b["name"]: head_from_bytes(b)[0] for b in self.blobs}
+        return {b.name: head_from_bytes(b)[0] for b in self.blobs}
 
 
-def _check_same(blobs: list[dict[str, Any]], ignore: set[str]) -> None:
+def _check_same(blobs: list[HeadBlob], ignore: set[str]) -> None:
     first = blobs[0]
     for b in blobs[1:]:
-        if b["info"]["model"].get("weights_sha256") != first["info"]["model"].get("weights_sha256"):
+        if b.record.model.weights_sha256 != first.record.model.weights_sha256:
             raise HeadError(
-                f"heads {first['where']} and {b['where']} were trained on different models; "
+                f"heads {first.where} and {b.where} were trained on different models; "
                 "score them in separate jobs"
             )
-        if extraction_of(b["info"], ignore) != extraction_of(first["info"], ignore):
+        mine, theirs = first.record.extraction, b.record.extraction
+        if {**mine.to_json(), **dict.fromkeys(ignore)} != {**theirs.to_json(), **dict.fromkeys(ignore)}:
             raise HeadError(
-                f"heads {first['where']} and {b['where']} were trained on features extracted "
-                f"differently ({b['info'].get('extraction')} vs {first['info'].get('extraction')})"
+                f"heads {first.where} and {b.where} were trained on features extracted "
+                f"differently ({theirs.to_json()} vs {mine.to_json()})"
             )
 
 
-def _model_folder(info: dict, model: str | None) -> Path:
+def _model_folder(recorded: ModelRecord, model: str | None) -> Path:
     """``model`` when given, else the folder the head recorded, else its name resolved (bundled, hub)."""
     if model is not None:
         return resolve_model_path(model)
-    candidates = [info["model"].get("path"), info["model"].get("name")]
+    candidates = [recorded.path, recorded.name]
     found = next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
-    return found if found is not None else resolve_model_path(info["model"].get("name"))
+    return found if found is not None else resolve_model_path(recorded.name)

@@ -49,8 +49,8 @@ class Predictor:
         self.heads = heads
         extraction = heads.extraction
         self.capture = Capture(
-            max_length=int(extraction.get("max_length") or MAX_LENGTH),
-            pool_special_tokens=bool(extraction.get("pool_special_tokens")),
+            max_length=int(extraction.max_length or MAX_LENGTH),
+            pool_special_tokens=extraction.pool_special_tokens,
         )
         settings = ScorerSettings(
             str(heads.model_path), heads.blobs, out="", capture=self.capture, compute=compute
@@ -60,7 +60,7 @@ class Predictor:
         self.tokenize = PortableTokenizer.of(  # as the scoring pipeline's workers tokenize
             self.tokenizer, self.capture.max_length, str(heads.model_path), compute.trust_remote_code
         )
-        self.normalize = extraction.get("normalize") == "tweeteval"
+        self.normalize = extraction.normalize == "tweeteval"
 
     @classmethod
     def load(

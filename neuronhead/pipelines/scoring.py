@@ -9,7 +9,6 @@ errors, filtered — and rows in always equals scored + errors + filtered.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
 import time
@@ -21,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from neuronhead.data import Columns, input_warnings, plan_source, resolve_source
+from neuronhead.manifests import HeadEntry, ModelRecord, ScoreManifest, ShardEntry, SourceRecord
 from neuronhead.models.loading import weights_hash
 from neuronhead.models.tokens import MAX_LENGTH
 from neuronhead.pipelines.fingerprint import key_folder
@@ -29,7 +29,7 @@ from neuronhead.pipelines.lifecycle import run_missing
 from neuronhead.pipelines.options import Capture, Compute, Engine, Output, Reading
 from neuronhead.pipelines.scoring_worker import ScorerSettings, ShardScorer, score_schema
 from neuronhead.pipelines.shards import auto_shard_rows, plan_shards
-from neuronhead.store import MANIFEST, SHARDS, shard_name, write_json, write_table
+from neuronhead.store import SHARDS, shard_name, write_json, write_manifest, write_table
 from neuronhead.tweets.options import FILTERED
 from neuronhead.version import __version__
 
@@ -87,7 +87,7 @@ def score_with(
     built = heads.build()
     normalize = reading.normalize
     if normalize == "auto":
-        normalize = heads.extraction.get("normalize") or "none"
+        normalize = heads.extraction.normalize
     source = resolve_source(
         data,
         split=reading.split,
@@ -103,25 +103,26 @@ def score_with(
     plan = plan_source(source, on_bad_row="skip")  # before any folder: input refused whole leaves none
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
     shards = plan_shards(plan, shard_rows)
-    manifest = _manifest(heads, key, source, plan, shards) | {
-        "fingerprint": keyed.fingerprint,
-        "file_stamps": [st.record() for st in keyed.stamps],
-        "deepest_layer": max(h.deepest_layer_ for h in built.values()),
-        "normalize": normalize,
-    }
+    manifest = _manifest(heads, key, source, plan, shards).replace(
+        fingerprint=keyed.fingerprint,
+        file_stamps=[st.record() for st in keyed.stamps],
+        deepest_layer=max(h.deepest_layer_ for h in built.values()),
+        normalize=normalize,
+    )
     for warning in input_warnings(plan):
         print(f"warning: {warning}")
     if plan.bad_rows:
-        _bad_rows_shard(out, manifest, plan, score_schema(built, keep_text, source.kind == "tweets"))
-    write_json(manifest, out / MANIFEST)
+        schema = score_schema(built, keep_text, source.kind == "tweets")
+        manifest = _bad_rows_shard(out, manifest, plan, schema)
+    write_manifest(manifest, out)
 
     settings = ScorerSettings(
         model_path=str(heads.model_path),
         heads=heads.blobs,
         out=str(out.resolve()),
         capture=Capture(
-            max_length=int(heads.extraction.get("max_length") or MAX_LENGTH),
-            pool_special_tokens=bool(heads.extraction.get("pool_special_tokens")),
+            max_length=int(heads.extraction.max_length or MAX_LENGTH),
+            pool_special_tokens=heads.extraction.pool_special_tokens,
         ),
         compute=compute,
         keep_text=keep_text,
@@ -133,8 +134,7 @@ def score_with(
     result = _summary(out, manifest, plan, ran, t_start)
     if result["rows_out"] != result["rows_in"]:
         raise RuntimeError(f"{out}: {result['rows_in']} rows in, {result['rows_out']} out; rerun to repair")
-    manifest.update(status="complete", summary=result)
-    write_json(manifest, out / MANIFEST)
+    write_manifest(manifest.replace(status="complete", summary=result), out)
     write_json(result, out / "summary.json")
     return result
 
@@ -142,7 +142,7 @@ def score_with(
 def _key(heads: HeadSet, source, reading: Reading, shard_rows: int, keep_text: bool, normalize: str) -> dict:
     """What the folder's fingerprint covers; ``reading`` only when it matters, so older jobs keep theirs."""
     key = {
-        "heads": [[b["name"], hashlib.sha256(b["weights"]).hexdigest()] for b in heads.blobs],
+        "heads": [[b.name, b.sha256] for b in heads.blobs],
         "model_sha256": weights_hash(heads.model_path),
         "source": {
             "kind": source.kind,
@@ -158,38 +158,36 @@ def _key(heads: HeadSet, source, reading: Reading, shard_rows: int, keep_text: b
     return key
 
 
-def _manifest(heads: HeadSet, key: dict, source, plan, shards) -> dict[str, Any]:
+def _manifest(heads: HeadSet, key: dict, source, plan, shards) -> ScoreManifest:
     """The job's manifest before any shard runs (``status: running``)."""
-    return {
-        "kind": "scores",
-        "neuronhead_version": __version__,
-        "status": "running",
-        "heads": {
-            b["name"]: {
-                "folder": b["where"],
-                "task": b["info"]["task"],
-                "label_names": b["info"].get("label_names"),
-                "deepest_layer": b["info"]["deepest_layer"],
-            }
+    return ScoreManifest(
+        neuronhead_version=__version__,
+        heads={
+            b.name: HeadEntry(
+                folder=b.where,
+                task=b.record.task,
+                label_names=b.record.label_names,
+                deepest_layer=b.record.deepest_layer,
+            )
             for b in heads.blobs
         },
-        "model": {"path": str(heads.model_path), "weights_sha256": key["model_sha256"]},
-        "source": {"kind": source.kind, "split": source.split, "files": source.files},
-        "tweets": source.tweets.to_json() if source.tweets else None,
-        "rows_in": plan.n_rows + len(plan.bad_rows),
-        "filtered": plan.filtered,
-        "duplicate_ids": plan.duplicate_ids,
-        "empty_files": plan.empty_files,
-        "shards": [{"file": shard_name(s.shard_id), "rows": s.count} for s in shards],
-    }
+        model=ModelRecord(path=str(heads.model_path), weights_sha256=key["model_sha256"]),
+        source=SourceRecord(kind=source.kind, split=source.split, files=source.files),
+        tweets=source.tweets.to_json() if source.tweets else None,
+        rows_in=plan.n_rows + len(plan.bad_rows),
+        filtered=plan.filtered,
+        duplicate_ids=plan.duplicate_ids,
+        empty_files=plan.empty_files,
+        shards=[ShardEntry(shard_name(s.shard_id), s.count) for s in shards],
+    )
 
 
-def _summary(out: Path, manifest: dict, plan, ran, t_start: float) -> dict[str, Any]:
+def _summary(out: Path, manifest: ScoreManifest, plan, ran, t_start: float) -> dict[str, Any]:
     """Rows in and out (counted from the shards), throughput and memory: ``summary.json``."""
     stats = ran.stats
     counts = _count(out, manifest)
     result = {
-        "rows_in": manifest["rows_in"],
+        "rows_in": manifest.rows_in,
         "rows_out": counts["rows"],
         "scored": counts["rows"] - counts["errors"] - counts["filtered"],
         "errors": counts["errors"],
@@ -198,8 +196,8 @@ def _summary(out: Path, manifest: dict, plan, ran, t_start: float) -> dict[str, 
         "bad_input_rows": len(plan.bad_rows),
         "duplicate_ids": plan.duplicate_ids,
         "empty_files": plan.empty_files,
-        "heads": list(manifest["heads"]),
-        "deepest_layer": manifest["deepest_layer"],
+        "heads": list(manifest.heads),
+        "deepest_layer": manifest.deepest_layer,
         "seconds": {"score": round(ran.seconds, 2), "total": round(time.perf_counter() - t_start, 2)},
         "texts_per_second": round(ran.rows / ran.seconds, 1) if ran.rows and ran.seconds > 0 else None,
         "peak_rss_mb": {
@@ -213,29 +211,30 @@ def _summary(out: Path, manifest: dict, plan, ran, t_start: float) -> dict[str, 
     return result
 
 
-def _bad_rows_shard(out: Path, manifest: dict, plan, schema: pa.Schema) -> None:
+def _bad_rows_shard(out: Path, manifest: ScoreManifest, plan, schema: pa.Schema) -> ScoreManifest:
     """Rows the reader rejected, as one last shard of output rows with their reason (row numbers
-    after the good rows), listed in the manifest."""
+    after the good rows): the manifest with that shard listed."""
     bad, first_row = plan.bad_rows, plan.n_rows
-    name = shard_name(len(manifest["shards"]))
-    manifest["shards"].append({"file": name, "rows": len(bad), "bad_rows": True})
+    name = shard_name(len(manifest.shards))
+    manifest = manifest.replace(shards=[*manifest.shards, ShardEntry(name, len(bad), bad_rows=True)])
     path = out / name
     if path.exists():
-        return
+        return manifest
     columns: dict[str, list] = {f.name: [None] * len(bad) for f in schema}
     columns["row"] = list(range(first_row, first_row + len(bad)))
     columns["error"] = [f"unreadable input: {b}" for b in bad]
     write_table(pa.Table.from_pydict(columns, schema=schema), path)
+    return manifest
 
 
-def _count(out: Path, manifest: dict) -> dict[str, int]:
+def _count(out: Path, manifest: ScoreManifest) -> dict[str, int]:
     """Rows, errors and filtered rows over the shards of this job, read from the error column."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     rows = errors = filtered = 0
-    for s in manifest["shards"]:
-        error = pq.read_table(out / s["file"], columns=["error"])["error"]
+    for s in manifest.shards:
+        error = pq.read_table(out / s.file, columns=["error"])["error"]
         rows += len(error)
         errors += int(pc.sum(pc.is_valid(error)).as_py() or 0)
         filtered += int(pc.sum(pc.starts_with(error, FILTERED)).as_py() or 0)

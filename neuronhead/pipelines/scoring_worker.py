@@ -71,7 +71,7 @@ class ShardScorer(ShardWorker):
 
     def __init__(self, settings: ScorerSettings) -> None:
         self.settings = settings
-        self.heads = {h["name"]: head_from_bytes(h)[0] for h in settings.heads}
+        self.heads = {h.name: head_from_bytes(h)[0] for h in settings.heads}
         self.neurons = union_neurons(self.heads)
         # Where each head's neurons sit inside the union, per layer.
         self.positions = {

@@ -21,7 +21,7 @@ from neuronhead.models.tokens import MAX_LENGTH
 from neuronhead.pipelines.extraction import extract
 from neuronhead.pipelines.fingerprint import StaleFolder
 from neuronhead.pipelines.options import grouped
-from neuronhead.store import read_manifest
+from neuronhead.store import read_features_manifest
 
 
 def cached_extraction(
@@ -76,23 +76,23 @@ def features_from_data(data: TrainingData) -> tuple[Path, Path | None]:
         if data.train is None:
             raise ValueError("give --train (data) or --features (an extraction of it)")
         features = cached_extraction(data.train, data.cache, model=model, split=data.train_split, **opts)
-    manifest = read_manifest(features)
-    if model is not None and weights_hash(resolve_model_path(model)) != manifest["model"]["weights_sha256"]:
+    manifest = read_features_manifest(features)
+    if model is not None and weights_hash(resolve_model_path(model)) != manifest.model.weights_sha256:
         raise ValueError(f"{features} was extracted with another model than --model {model}")
     if val_features is None and data.val is not None:
         val_opts = {k: v for k, v in opts.items() if k != "layers"}  # the training features' layers
-        if manifest.get("label_kind"):
-            val_opts["label_kind"] = manifest["label_kind"]
-        if manifest.get("label_names"):
-            val_opts["label_names"] = manifest["label_names"]
+        if manifest.label_kind:
+            val_opts["label_kind"] = manifest.label_kind
+        if manifest.label_names:
+            val_opts["label_names"] = manifest.label_names
         val_features = cached_extraction(
             data.val,
             data.cache,
-            model=manifest["model"]["path"],
+            model=manifest.model.path,
             split=data.val_split,
-            layers=manifest["layers"],
-            max_length=manifest["max_length"],
-            pool_special_tokens=manifest["pool_special_tokens"],
+            layers=manifest.layers,
+            max_length=manifest.max_length,
+            pool_special_tokens=manifest.pool_special_tokens,
             **val_opts,
         )
     return Path(features), None if val_features is None else Path(val_features)
@@ -137,19 +137,19 @@ def evaluate_from_data(
             raise ValueError("give --data or --features")
         info = read_head_info(head_folder)
         opts = {k: v for k, v in (extract_options or {}).items() if v not in (None, False)}
-        ext = info.get("extraction", {})
-        if info.get("label_names"):
-            opts["label_names"] = info["label_names"]
-        if info["task"] == "regression":
+        ext = info.extraction
+        if info.label_names:
+            opts["label_names"] = info.label_names
+        if info.task == "regression":
             opts["label_kind"] = "value"
         features = cached_extraction(
             data,
             cache,
-            model=info["model"]["path"],
+            model=info.model.path,
             split=split,
-            layers=list(range(info["deepest_layer"] + 1)),
-            max_length=ext.get("max_length", MAX_LENGTH),
-            pool_special_tokens=ext.get("pool_special_tokens", False),
-            **({"normalize": ext.get("normalize", "none")} | opts),
+            layers=list(range(info.deepest_layer + 1)),
+            max_length=ext.max_length or MAX_LENGTH,
+            pool_special_tokens=ext.pool_special_tokens,
+            **({"normalize": ext.normalize} | opts),
         )
     return evaluate_head(head_folder, features)

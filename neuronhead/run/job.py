@@ -32,7 +32,7 @@ from neuronhead.run.config import RunConfig
 from neuronhead.run.explanations import EXPLANATIONS, explain_examples
 from neuronhead.run.report import write_report
 from neuronhead.run.stages import StageLog, stage_key
-from neuronhead.store import load_features, read_manifest, write_json
+from neuronhead.store import load_features, read_features_manifest, write_json
 from neuronhead.tweets.options import TweetOptions
 
 HEAD_NAME = "head"  # scored columns are head_label, head_label_id, head_scores
@@ -62,7 +62,7 @@ def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     log.set(config=config.to_dict(), started=datetime.now(UTC).isoformat(timespec="seconds"))
 
     features = _extract_splits(config, splits, log, progress)
-    fp = {name: read_manifest(f)["fingerprint"] for name, f in features.items()}
+    fp = {name: read_features_manifest(f).fingerprint for name, f in features.items()}
     chosen = _fit_default_head(config, features, fp, log, progress)
     if config.tune:
         chosen = _tune(config, features, fp, log, progress)
@@ -118,19 +118,19 @@ def _extract_splits(
                 output=Output(progress=progress),
             )
             rec.update(
-                key=manifest["fingerprint"],
+                key=manifest.fingerprint,
                 reused=before,
-                rows=manifest["rows"],
-                errors=manifest.get("errors", 0),
-                truncated=manifest.get("truncated", 0),
-                texts_per_second=manifest.get("texts_per_second"),
-                extract_seconds=manifest.get("seconds", {}).get("total"),
+                rows=manifest.rows,
+                errors=manifest.errors or 0,
+                truncated=manifest.truncated or 0,
+                texts_per_second=manifest.texts_per_second,
+                extract_seconds=manifest.total_seconds,
             )
         features[name] = folder
         if name == "train":  # validation and test labels are read with the training mapping
-            label_options = {"label_kind": manifest["label_kind"]}
-            if manifest.get("label_names"):
-                label_options["label_names"] = manifest["label_names"]
+            label_options = {"label_kind": manifest.label_kind}
+            if manifest.label_names:
+                label_options["label_names"] = manifest.label_names
     return features
 
 
@@ -203,7 +203,7 @@ def _tune(
 def _explain(config: RunConfig, chosen: Path, val: Path, log: StageLog) -> None:
     """``OUT/explanations.json``: a few validation texts per class, explained (for the report)."""
     out = Path(config.out) / EXPLANATIONS
-    key = stage_key(_head_hash(chosen), read_manifest(val)["fingerprint"], config.explain_texts)
+    key = stage_key(_head_hash(chosen), read_features_manifest(val).fingerprint, config.explain_texts)
     with log.stage("explain", key, f"explain {config.explain_texts} validation texts per class") as rec:
         if not rec["reused"] or not out.exists():
             write_json(explain_examples(chosen, val, config.explain_texts), out)
@@ -247,7 +247,7 @@ def _score(config: RunConfig, chosen: Path, log: StageLog, progress: bool) -> di
 
 def _complete(folder: Path) -> bool:
     try:
-        return read_manifest(folder).get("status") == "complete"
+        return read_features_manifest(folder).complete
     except FileNotFoundError:
         return False
 
@@ -266,7 +266,7 @@ def evaluate(head_folder: Path, features: Path, plots: Path, name: str) -> dict[
     seconds = time.perf_counter() - t0
     result: dict[str, Any] = {
         "rows": len(y),
-        "metric": info.get("metric"),
+        "metric": info.metric,
         "metrics": task_metrics(head.task, y, pred, head.label_names_),
         "head_seconds": round(seconds, 3),
     }

@@ -111,13 +111,10 @@ def describe(predictor: Any, limits: Limits) -> dict[str, Any]:
             "labels": None if regression else predictor.labels(name),
             "deepest_layer": int(head.deepest_layer_),
         }
-    info = predictor.heads.blobs[0]["info"]
+    model = predictor.heads.blobs[0].record.model
     return {
         "heads": heads,
-        "model": {
-            "weights_sha256": info["model"].get("weights_sha256"),
-            "name": info["model"].get("name"),
-        },
+        "model": {"weights_sha256": model.weights_sha256, "name": model.name},
         "depth": max(h["deepest_layer"] for h in heads.values()),
         "max_length": predictor.capture.max_length,
         "limits": {"max_texts": limits.max_texts, "max_body_bytes": limits.max_body_bytes},

@@ -22,7 +22,7 @@ from neuronhead.fitting.storeset import StoreSet
 from neuronhead.fitting.train import check_same_extraction, metric_of, task_of
 from neuronhead.heads.head import NeuronHead
 from neuronhead.heads.phase1 import LayerProbes
-from neuronhead.store import read_manifest
+from neuronhead.store import read_features_manifest
 from neuronhead.tune.options import TuneOptions
 from neuronhead.tune.trial import TrialData
 
@@ -52,7 +52,7 @@ class SearchInputs:
 
     @property
     def layers(self) -> list[int]:
-        return list(self.manifest["layers"])
+        return list(self.manifest.layers)
 
     def trial_data(self, select_on: str, threads: int) -> TrialData:
         """What a trial reads: the search rows to train on, scored on dev (or on val)."""
@@ -97,11 +97,11 @@ def prepare_inputs(
     progress: bool,
 ) -> SearchInputs:
     """Check the two extractions match, decode both, and fit (or reuse) the shared Phase 1."""
-    manifest = read_manifest(features)
+    manifest = read_features_manifest(features)
     task = task_of(manifest, options.task)
     metric = metric_of(manifest, task, options.metric)
-    check_same_extraction(manifest, read_manifest(val_features), f"validation features {val_features}")
-    label_names = manifest.get("label_names") if task == "classification" else None
+    check_same_extraction(manifest, val_features)
+    label_names = manifest.label_names if task == "classification" else None
     t0 = time.perf_counter()
     tr, va = StoreSet(features, task), StoreSet(val_features, task)
     dev = _dev_rows(tr, options)

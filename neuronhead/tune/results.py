@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from neuronhead.heads.artifact import extraction_info, save_head
+from neuronhead.heads.artifact import save_head
 from neuronhead.store import write_atomic, write_json
 from neuronhead.tune.inputs import SearchInputs
 from neuronhead.tune.leaderboard import markdown, row_score, write_csv
@@ -42,8 +42,8 @@ def refit_heads(
     metric = inputs.metric
     by_trial = run.by_trial()
     meta_base = {
-        "model": inputs.manifest["model"],
-        "extraction": extraction_info(inputs.manifest),
+        "model": inputs.manifest.model.to_json(),
+        "extraction": inputs.manifest.extraction().to_json(),
         "train_features": str(Path(inputs.features).resolve()),
         "metric": metric,
         "tuning": {"search": str(out), "seed": seed},

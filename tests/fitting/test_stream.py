@@ -44,7 +44,7 @@ def test_cached_groups_equal_the_in_memory_fit(store):
     the in-memory ones, in one group or one group per layer (every probe trains the same epochs)."""
     folder, planted = store
     tr = load_features(folder)
-    memory = _probes().fit(tr["X"], tr["label"], tr["row"], label_names=tr["manifest"]["label_names"])
+    memory = _probes().fit(tr["X"], tr["label"], tr["row"], label_names=tr["manifest"].label_names)
     one = fit_probes_streamed(StoreRows(folder), _probes(), StreamOptions(chunk_rows=100))
     per_layer = fit_probes_streamed(
         StoreRows(folder), _probes(), StreamOptions(chunk_rows=100, layers_per_group=1)
@@ -110,7 +110,7 @@ def test_spilled_probes_are_close_to_the_in_memory_fit(store, tmp_path):
         StoreRows(folder), _probes(), StreamOptions(chunk_rows=100, cache_gb=0, spill_dir=str(tmp_path))
     )
     tr = load_features(folder)
-    memory = _probes().fit(tr["X"], tr["label"], tr["row"], label_names=tr["manifest"]["label_names"])
+    memory = _probes().fit(tr["X"], tr["label"], tr["row"], label_names=tr["manifest"].label_names)
     a, b = spilled.decision(tr["X"]), memory.decision(tr["X"])
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.95  # 4 epochs: order still shows
     assert (a.argmax(-1) == b.argmax(-1)).mean() > 0.9
@@ -159,7 +159,7 @@ def test_a_head_on_gathered_neurons_equals_the_head_on_every_column(store, varia
 
     folder, _ = store
     tr = load_features(folder)
-    layers, names = tr["manifest"]["layers"], tr["manifest"]["label_names"]
+    layers, names = tr["manifest"].layers, tr["manifest"].label_names
     params = {"variant": variant, "salient_fraction": 0.1, "max_layer": 1}
     params |= {"width": 0} if variant == "values" else {}
     full = NeuronHead(**params).fit(tr["X"], tr["label"], tr["row"], layers=layers, label_names=names)
@@ -181,7 +181,7 @@ def test_store_set_fits_every_candidate_kind_like_the_in_memory_head(store):
     folder, _ = store
     data = StoreSet(folder, options=StreamOptions(chunk_rows=100))
     tr = load_features(folder)
-    layers, names = tr["manifest"]["layers"], tr["manifest"]["label_names"]
+    layers, names = tr["manifest"].layers, tr["manifest"].label_names
     probes = data.fit_probes(_probes(), label_names=names)
     kinds = {
         "head": {"variant": "logits+values", "salient_fraction": 0.1},
@@ -244,7 +244,7 @@ def test_dense_inputs_made_per_batch_past_the_budget_give_the_same_head(store, v
 
     folder, _ = store
     tr = load_features(folder)
-    layers, names = tr["manifest"]["layers"], tr["manifest"]["label_names"]
+    layers, names = tr["manifest"].layers, tr["manifest"].label_names
     params = {"variant": variant, "salient_fraction": 0.2}
     probes = fit_probes_streamed(StoreRows(folder), _probes())
     top = NeuronHead(**params).planned_neurons(probes, layers)
@@ -276,7 +276,7 @@ def test_past_the_budget_a_mapped_store_is_read_per_batch_and_gives_the_same_hea
     tr = load_features(folder)
     mapped = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float16, tr["X"].shape)
     mapped[:] = tr["X"]
-    layers, names = tr["manifest"]["layers"], tr["manifest"]["label_names"]
+    layers, names = tr["manifest"].layers, tr["manifest"].label_names
     params = {"variant": "logits+values", "salient_fraction": 0.3}
     fit = {
         "layers": layers,

@@ -61,12 +61,12 @@ def test_fit_writes_head_report_ranking_and_plots(demo_features, tmp_path):
         "confusion.png",
     }
     head, info = load_head(out)
-    assert info["model"]["name"] == "bundled:all-MiniLM-L6-v2" and info["label_names"][0] == "negative"
+    assert info.model.name == "bundled:all-MiniLM-L6-v2" and info.label_names[0] == "negative"
     ranking = (out / "ranking.csv").read_text().splitlines()
     assert len(ranking) == 1 + 6 * 1536 and ranking[0] == "layer,neuron,importance,rank,salient"
 
     # Scoring needs only the salient neurons: extracting just those reproduces the stored features.
-    loaded = load_model(info["model"]["path"], depth=head.deepest_layer_ + 1)
+    loaded = load_model(info.model.path, depth=head.deepest_layer_ + 1)
     texts = ["what a great day", "this is awful", "the bus leaves at 5"]
     tokens = tokenize(loaded.tokenizer, texts, 128)
     salient = HookedModel(loaded, head.layers_, neurons=head.neurons_).features(tokens)

@@ -79,7 +79,7 @@ def test_it_saves_and_loads_as_itself(ensemble, data, tmp_path):
     X = data[0][300:]
     save_head(ensemble, tmp_path / "e", {})
     loaded, info = load_head(tmp_path / "e")
-    assert isinstance(loaded, EnsembleHead) and info["params"]["variant"] == "ensemble"
+    assert isinstance(loaded, EnsembleHead) and info.state["params"]["variant"] == "ensemble"
     np.testing.assert_array_equal(loaded.decision(X, [0, 1, 2]), ensemble.decision(X, [0, 1, 2]))
     save_head(loaded, tmp_path / "again", {})
     assert (tmp_path / "again" / "head.safetensors").read_bytes() == (

@@ -67,7 +67,7 @@ def test_save_load_round_trip_and_bad_folders(fitted, tmp_path):
     save_head(head, tmp_path / "h", {"model": {"weights_sha256": "abc"}})
     loaded, info = load_head(tmp_path / "h")
     np.testing.assert_array_equal(loaded.decision(X[:50], [0, 1, 2]), head.decision(X[:50], [0, 1, 2]))
-    assert info["deepest_layer"] == 2 and info["label_names"] == ["a", "b", "c"]
+    assert info.deepest_layer == 2 and info.label_names == ["a", "b", "c"]
     assert not list((tmp_path / "h").glob(".*tmp*"))
 
     with pytest.raises(HeadError, match="head.json missing"):

@@ -40,7 +40,7 @@ def ensemble(tmp_path_factory):
 
 def test_score_and_load_equal_the_ensemble_recomputed_from_the_model(ensemble, tmp_path):
     head, info = load_head(ensemble / "ens")
-    assert isinstance(head, EnsembleHead) and info["selection"]["chosen"] == "ensemble@0..1"
+    assert isinstance(head, EnsembleHead) and info.state["selection"]["chosen"] == "ensemble@0..1"
     assert head.deepest_layer_ == 1
     result = score([str(ensemble / "ens")], DEMO / "val.csv", tmp_path / "s", engine=Engine("local"),
                    output=Output(progress=False))  # fmt: skip

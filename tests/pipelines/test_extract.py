@@ -55,9 +55,9 @@ def test_output_schema_counts_and_values(tiny_models, texts_file, tmp_path):
         engine=Engine("local"),
         output=Output(shard_rows=4, progress=False),
     )
-    assert (m["rows"], m["errors"], m["truncated"], m["status"]) == (10, 1, 1, "complete")
-    assert m["label_names"] == ["neg", "neu", "pos"] and m["pool_special_tokens"] is False
-    assert m["model"]["weights_sha256"] and m["layers"] == [0, 1, 2, 3] and len(m["shards"]) == 3
+    assert (m.rows, m.errors, m.truncated, m.status) == (10, 1, 1, "complete")
+    assert m.label_names == ["neg", "neu", "pos"] and m.pool_special_tokens is False
+    assert m.model.weights_sha256 and m.layers == [0, 1, 2, 3] and len(m.shards) == 3
 
     table = pq.read_table(out / "shards")  # plain pyarrow, no Ray extension types
     assert table.schema.field("layer_3_max").type == pa.list_(pa.float16(), 48)
@@ -83,7 +83,7 @@ def test_embeddings_columns_for_baselines(tiny_models, texts_file, tmp_path):
         engine=Engine("local"),
         output=Output(progress=False),
     )
-    assert m["depth"] == 4 and "last real" in m["embeddings"]["embed_token"]
+    assert m.depth == 4 and "last real" in m.embeddings["embed_token"]
     got = load_features(tmp_path / "e")
     loaded = load_model(tiny_models["gpt2"])
     ok = [t.strip() for t in TEXTS if t.strip()]
@@ -109,7 +109,7 @@ def test_rerun_skips_finished_shards_and_refuses_other_settings(tiny_models, tex
     assert after[files[0].name][0] == before[files[0].name][0]  # untouched
     assert after[files[2].name][0] == before[files[2].name][0]
     assert after[files[1].name][1] == before[files[1].name][1]  # recomputed identically
-    assert read_manifest(out)["status"] == "complete"
+    assert read_manifest(out).status == "complete"
     with pytest.raises(FileExistsError, match="other settings"):
         extract(texts_file, out, **grouped(**{**kw, "layers": "0-1"}))
 
@@ -153,7 +153,7 @@ def test_bad_rows_are_reported_not_lost(tiny_models, tmp_path):
         reading=Reading(on_bad_row="skip"),
         output=Output(progress=False),
     )
-    assert (m["rows_in"], m["rows"], m["bad_rows"]) == (3, 2, 1)
+    assert (m.rows_in, m.rows, m.bad_rows) == (3, 2, 1)
     bad = [json.loads(x) for x in (tmp_path / "b" / "bad_rows.jsonl").read_text().splitlines()]
     assert bad == [{"file": str(path), "line": 2, "problem": bad[0]["problem"]}]
     assert bad[0]["problem"].startswith("broken JSON")
@@ -168,7 +168,7 @@ def test_gpt2_layers_subset_stops_early_and_records_depth(tiny_models, texts_fil
         engine=Engine("local"),
         output=Output(progress=False),
     )
-    assert m["layers"] == [0, 1] and m["depth"] == 2 and m["model"]["architecture"] == "gpt2"
+    assert m.layers == [0, 1] and m.depth == 2 and m.model.architecture == "gpt2"
     assert pq.read_table(tmp_path / "g" / "shards").schema.names.count("layer_2_mean") == 0
 
 
@@ -203,7 +203,7 @@ def test_cli_ray_engine_on_bundled_minilm_equals_in_process(tmp_path):
     assert ray_feats["id"] == local_feats["id"] and len(ray_feats["id"]) == 120
     np.testing.assert_allclose(ray_feats["X"], local_feats["X"], rtol=1e-3, atol=1e-3)
     m = read_manifest(tmp_path / "ray")
-    assert m["engine"] == "ray" and m["model"]["name"] == "bundled:all-MiniLM-L6-v2"
+    assert m.engine == "ray" and m.model.name == "bundled:all-MiniLM-L6-v2"
 
 
 def test_cli_errors_are_one_clear_line(tmp_path):

@@ -70,7 +70,7 @@ def test_scores_equal_the_heads_on_extracted_features(heads, tmp_path):
         d = torch.from_numpy(head.decision_values({k: feats[k] for k in head.layers_}))
         np.testing.assert_allclose(got, torch.softmax(d, 1).numpy(), atol=1e-5)
         # and close to the head on the stored (float16) training-time features
-        proba = head.predict_proba(val["X"], val["manifest"]["layers"])
+        proba = head.predict_proba(val["X"], val["manifest"].layers)
         np.testing.assert_allclose(got, proba, atol=2e-3)
         assert (df[f"{name}_label_id"].to_numpy() == got.argmax(1)).all()
         names = head.label_names_

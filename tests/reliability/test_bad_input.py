@@ -164,7 +164,7 @@ def test_training_labels(name, content, part, tmp_path, record):
         output=Output(progress=False),
     )
     listed = [json.loads(x) for x in (tmp_path / "g" / "bad_rows.jsonl").read_text().splitlines()]
-    assert m["rows_in"] == 3 and m["rows"] == 2 and m["bad_rows"] == len(listed) == 1
+    assert m.rows_in == 3 and m.rows == 2 and m.bad_rows == len(listed) == 1
     record(
         "bad input",
         f"training data: {name}",

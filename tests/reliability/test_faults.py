@@ -204,7 +204,7 @@ def test_driver_killed_mid_extraction_resumes_to_the_same_features(tmp_path, rec
     )
     a = pq.read_table(shard_files(out)).sort_by("row")
     b = pq.read_table(shard_files(tmp_path / "whole")).sort_by("row")
-    assert m["rows_in"] == m["rows"] == a.num_rows == 600
+    assert m.rows_in == m.rows == a.num_rows == 600
     assert a.equals(b)  # every column, features included, bit for bit
     record(
         "fault",

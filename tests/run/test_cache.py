@@ -35,16 +35,16 @@ def test_a_rewritten_identical_file_is_reused_and_a_changed_one_replaces_the_ent
     written = shard.stat().st_mtime_ns
 
     _write(data, ROWS)  # the same content written again: a new mtime
-    os.utime(data, ns=(first["file_stamps"][0][2] + 10**9,) * 2)
+    os.utime(data, ns=(first.file_stamps[0][2] + 10**9,) * 2)
     assert _entry(tiny_models, data, cache) == entry
-    assert read_manifest(entry)["fingerprint"] == first["fingerprint"]
+    assert read_manifest(entry).fingerprint == first.fingerprint
     assert shard.stat().st_mtime_ns == written  # nothing extracted again
 
     _write(data, [*ROWS, ("d", "a new tweet arrived", "neg")])  # changed content: same entry, rebuilt
     assert _entry(tiny_models, data, cache) == entry
     again = read_manifest(entry)
-    assert again["rows"] == 4 and again["fingerprint"] != first["fingerprint"]
-    assert again["status"] == "complete"
+    assert again.rows == 4 and again.fingerprint != first.fingerprint
+    assert again.status == "complete"
 
 
 def test_a_named_folder_is_still_refused_when_the_input_changed(tiny_models, tmp_path):
@@ -68,7 +68,7 @@ def test_a_folder_keyed_on_mtime_before_content_hashing_is_still_accepted(tmp_pa
     )
     (out / "manifest.json").write_text(json.dumps({"fingerprint": legacy, "shards": []}))
     keyed = key_folder(out, settings, [str(data)], "an extraction")
-    assert keyed.previous["fingerprint"] == legacy and keyed.fingerprint != legacy  # accepted, re-keyed
+    assert keyed.previous.fingerprint == legacy and keyed.fingerprint != legacy  # accepted, re-keyed
     assert keyed.stamps[0].sha256 == hashlib.sha256(data.read_bytes()).hexdigest()
     (out / "manifest.json").write_text(json.dumps({"fingerprint": "0" * 16, "shards": []}))
     with pytest.raises(StaleFolder, match="an extraction made with other settings or data"):

@@ -73,7 +73,7 @@ def test_health_and_heads(url, predictor):
         "deepest_layer": 0,
     }
     assert body["heads"]["k2"]["deepest_layer"] == 1 and body["depth"] == 1
-    sha = predictor.heads.blobs[0]["info"]["model"]["weights_sha256"]
+    sha = predictor.heads.blobs[0].record.model.weights_sha256
     assert body["model"]["weights_sha256"] == sha and len(sha) == 64
     assert body["max_length"] == predictor.capture.max_length
     assert body["limits"] == {"max_texts": 16, "max_body_bytes": 600_000}

@@ -55,12 +55,12 @@ def test_search_writes_leaderboard_refits_and_resumes(demo, tmp_path):
     info = json.loads((out / "best-head" / "head.json").read_text())
     assert info["tuning"]["trial"] == int(rows[0]["trial"])
     val = load_features(demo / "val")
-    pred = head.predict(val["X"], val["manifest"]["layers"])
+    pred = head.predict(val["X"], val["manifest"].layers)
     refit_val = classification_metrics(val["label"].astype(int), pred, info["label_names"])["macro_f1"]
     assert info["val_metrics"]["macro_f1"] == pytest.approx(refit_val, abs=1e-6)
     assert summary["refits"]["best-head"]["macro_f1"] == pytest.approx(refit_val, abs=1e-3)
     assert head.deepest_layer_ == int(rows[0]["deepest_layer"])
-    assert head.predict(val["X"], val["manifest"]["layers"]).shape == (len(val["label"]),)
+    assert head.predict(val["X"], val["manifest"].layers).shape == (len(val["label"]),)
 
     # Pareto table: one row per deepest layer tried, the best of that depth; front heads are saved.
     with open(out / "pareto.csv") as fh:

@@ -141,8 +141,8 @@ def test_scores_carry_the_metadata_and_every_row(heads, tmp_path, engine):
 
 
 def test_the_head_records_normalisation_and_scoring_applies_it(heads, tmp_path):
-    assert read_head_info(heads["tweeteval"])["extraction"]["normalize"] == "tweeteval"
-    assert read_head_info(heads["none"])["extraction"]["normalize"] == "none"
+    assert read_head_info(heads["tweeteval"]).extraction.normalize == "tweeteval"
+    assert read_head_info(heads["none"]).extraction.normalize == "none"
     texts = tmp_path / "t.csv"
     texts.write_text("id,text\n1,@somebody look at https://t.co/abc now\n")
     got = {}
@@ -179,7 +179,7 @@ def test_a_tweeteval_folder_is_recorded_as_normalised(tmp_path):
         engine=Engine("local"),
         output=Output(progress=False),
     )
-    assert manifest["normalize"] == "tweeteval"
+    assert manifest.normalize == "tweeteval"
     plain = tmp_path / "p.csv"
     plain.write_text("text,label\n@bob hi,0\nyo,1\n")
     assert (
@@ -189,7 +189,7 @@ def test_a_tweeteval_folder_is_recorded_as_normalised(tmp_path):
             capture=Capture(layers="0"),
             engine=Engine("local"),
             output=Output(progress=False),
-        )["normalize"]
+        ).normalize
         == "none"
     )
 

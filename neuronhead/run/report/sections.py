@@ -20,11 +20,12 @@ import pyarrow.parquet as pq
 from neuronhead.evaluation.metrics import headline
 from neuronhead.heads.artifact import load_head
 from neuronhead.heads.neurons import neuron_examples
+from neuronhead.manifests import ModelRecord
 from neuronhead.run.config import RunConfig
 from neuronhead.run.explanations import EXPLANATIONS
 from neuronhead.run.report.document import Document, Figure, Section, Table, to_html, to_markdown
 from neuronhead.run.report.plots import plot_label_shares, plot_lengths
-from neuronhead.store import read_manifest, shard_files, write_atomic
+from neuronhead.store import read_features_manifest, shard_files, write_atomic
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Outcome:
     chosen: Path
     evaluations: dict[str, dict[str, Any]]
     metric: str
-    model: dict[str, Any]
+    model: ModelRecord
     tuned: bool
 
 
@@ -57,13 +58,13 @@ def write_report(
     fit = json.loads((out / "head" / "report.json").read_text())
     head, info = load_head(chosen)
     metric = fit["metric"]
-    manifests = {name: read_manifest(f) for name, f in features.items()}
-    model = manifests["train"]["model"]
+    manifests = {name: read_features_manifest(f) for name, f in features.items()}
+    model = manifests["train"].model
     tuned = (out / "tune" / "summary.json").exists() and chosen.parent.name == "tune"
 
     data = Path(config.train)
     doc = Document(
-        f"neuronhead report: {data.name if data.is_dir() else data.parent.name} on {model['name']}"
+        f"neuronhead report: {data.name if data.is_dir() else data.parent.name} on {model.name}"
     )
     outcome = Outcome(out, fit, head, chosen, evaluations, metric, model, tuned)
     _summary(doc.section("Summary"), outcome)
@@ -109,8 +110,8 @@ def _summary(sec: Section, o: Outcome) -> None:
         f"**{which}** (`{o.chosen.relative_to(o.out)}`) scores **{metric} {_fmt(val[metric])}** on validation"
         + (f" and **{_fmt(test[metric])}** on test" if test else "")
         + f", reading {head.n_neurons_:,} of {len(head.layers_) * head.ffn_width_:,} FFN neurons "
-        f"({100 * head.neuron_fraction_:.1f}%) from layers 0..{head.deepest_layer_} of `{model['name']}` "
-        f"({model['architecture']}, {model['n_layers']} layers × {model['ffn_width']} neurons); scoring "
+        f"({100 * head.neuron_fraction_:.1f}%) from layers 0..{head.deepest_layer_} of `{model.name}` "
+        f"({model.architecture}, {model.n_layers} layers × {model.ffn_width} neurons); scoring "
         f"stops the model after layer {head.deepest_layer_}."
     )
     sec.add(text)
@@ -130,8 +131,8 @@ def _summary(sec: Section, o: Outcome) -> None:
 
 
 def _split_stats(folder: Path) -> dict[str, Any]:
-    m = read_manifest(folder)
-    cols = ["n_tokens", "truncated", "error"] + (["label"] if m.get("label_kind") else [])
+    m = read_features_manifest(folder)
+    cols = ["n_tokens", "truncated", "error"] + (["label"] if m.label_kind else [])
     t = pq.read_table(shard_files(folder), columns=cols)
     ok = t.filter(pc.is_null(t["error"]))
     n_tok = ok["n_tokens"].to_numpy(zero_copy_only=False)
@@ -144,16 +145,16 @@ def _data(sec: Section, features, manifests, plots: Path, config) -> dict[str, d
     rows = []
     for name, s in stats.items():
         m, n = s["manifest"], s["n_tokens"]
-        src = m["source"]
-        where = ", ".join(Path(f).name for f in src["files"][:2]) + (" …" if len(src["files"]) > 2 else "")
-        trunc = int(m.get("truncated") or 0)
+        src = m.source
+        where = ", ".join(Path(f).name for f in src.files[:2]) + (" …" if len(src.files) > 2 else "")
+        trunc = int(m.truncated or 0)
         rows.append(
             [
                 name,
-                f"{src['kind']}: {where}",
-                m["rows_in"],
+                f"{src.kind}: {where}",
+                m.rows_in,
                 len(n),
-                m.get("bad_rows", 0) + s["errors"],
+                m.bad_rows + s["errors"],
                 f"{trunc} ({100 * trunc / max(1, len(n)):.1f}%)",
                 float(np.mean(n)) if len(n) else None,
                 int(np.median(n)) if len(n) else None,
@@ -179,7 +180,7 @@ def _data(sec: Section, features, manifests, plots: Path, config) -> dict[str, d
             f"rows and token lengths (max length {config.max_length} tokens; longer texts are truncated)",
         )
     )
-    names = manifests["train"].get("label_names")
+    names = manifests["train"].label_names
     shares: dict[str, dict[str, float]] = {}
     if names:
         header, body = ["label"], [[n] for n in names]

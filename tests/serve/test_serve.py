@@ -107,6 +107,7 @@ BAD = {
     "body over --max-body-bytes": (json.dumps({"texts": ["a" * 700_000]}).encode(), 413, "--max-body-bytes"),
     "invalid UTF-8": (b'{"texts": ["caf\xe9"]}', 400, "not valid UTF-8"),
     "invalid JSON": (b'{"texts": ["a",', 400, "not valid JSON"),
+    "JSON nested 100,000 deep": (b'{"texts": ' + b"[" * 100_000, 400, "nests too deeply"),
 }
 
 

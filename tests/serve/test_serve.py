@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -120,11 +122,21 @@ def test_a_bad_request_gets_its_status_and_reason(url, case, record):
     record("bad input", f"serve: {case}", f"HTTP {got[0]}: `{got[1]['error'][:90]}`", 1, 0)
 
 
+def test_head_answers_where_get_does_without_a_body(url):
+    """Load balancers probe with HEAD: it answers as GET would, with no body."""
+    assert call(f"{url}/healthz", "HEAD") == (200, "")
+    assert call(f"{url}/heads", "HEAD") == (200, "")
+    assert call(f"{url}/predict", "HEAD")[0] == 405
+
+
 def test_wrong_paths_and_methods(url):
     status, body = call(f"{url}/nowhere")
     assert status == 404 and "paths: /predict" in body["error"]
     assert call(f"{url}/predict")[0] == 405
     assert call(f"{url}/healthz", "POST", b"{}")[0] == 405
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(f"{url}/heads", method="PUT"), timeout=60)
+    assert refused.value.headers["Allow"] == "GET, HEAD"
     assert call(f"{url}/heads", "DELETE")[0] == 405
 
 

@@ -10,8 +10,8 @@ back per request. ``build_app`` is the import path a Serve config file names.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import os
 from typing import Any
 
 from ray import serve
@@ -24,8 +24,14 @@ from neuronhead.serve.requests import BadRequest, check_length, parse_predict
 
 # HEAD wherever GET: load balancers probe /healthz with it
 ROUTES = {"/predict": ("POST",), "/heads": ("GET", "HEAD"), "/healthz": ("GET", "HEAD")}
-REPLICA_HEADER = "x-neuronhead-replica"  # which replica answered: "<replica id>/<pid>"
+REPLICA_HEADER = "x-neuronhead-replica"  # which replica answered: replica_tag, the same on all its answers
 log = logging.getLogger("ray.serve")
+
+
+def replica_tag(replica_id: str) -> str:
+    """A short hash of Serve's replica id: enough to tell replicas apart (a load test counts them),
+    while clients see no process id or Ray internals."""
+    return hashlib.sha256(replica_id.encode()).hexdigest()[:12]
 
 
 def texts_in(requests: list[list[str]]) -> int:
@@ -46,8 +52,7 @@ class HeadServer:
         self.score_batch.set_max_batch_size(batch)
         self.score_batch.set_batch_wait_timeout_s(batching.batch_wait_ms / 1000)
         self.description = describe(self.predictor, limits)
-        replica = serve.get_replica_context().replica_id.unique_id
-        self.headers = {REPLICA_HEADER: f"{replica}/{os.getpid()}"}
+        self.headers = {REPLICA_HEADER: replica_tag(serve.get_replica_context().replica_id.unique_id)}
 
     async def __call__(self, request: Request) -> JSONResponse:
         path = request.url.path.rstrip("/") or "/"

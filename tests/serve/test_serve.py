@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -127,6 +128,17 @@ def test_head_answers_where_get_does_without_a_body(url):
     assert call(f"{url}/healthz", "HEAD") == (200, "")
     assert call(f"{url}/heads", "HEAD") == (200, "")
     assert call(f"{url}/predict", "HEAD")[0] == 405
+
+
+def test_the_replica_header_is_an_opaque_tag(url):
+    """Which replica answered, for telling replicas apart, without its process id: the same short
+    hex tag on every answer of the one replica."""
+    tags = set()
+    for _ in range(3):
+        with urllib.request.urlopen(f"{url}/healthz", timeout=60) as response:
+            tags.add(response.headers["x-neuronhead-replica"])
+    (tag,) = tags
+    assert re.fullmatch(r"[0-9a-f]{12}", tag), tag
 
 
 def test_wrong_paths_and_methods(url):

@@ -43,7 +43,8 @@ class PredictError(ValueError):
 
 class Predictor:
     """One or more heads that share a model, ready for texts. With one head, ``predict`` and friends
-    return that head's arrays; with several, a dict of them by head name."""
+    return that head's arrays; with several, a dict of them by head name. No texts give the same
+    with no rows: ``predict([])`` has shape ``(0,)``, ``predict_proba([])`` ``(0, classes)``."""
 
     def __init__(self, heads: HeadSet, compute: Compute = Compute()) -> None:
         self.heads = heads
@@ -92,12 +93,14 @@ class Predictor:
             raise TypeError("give a list of texts, not one string")
         shard = self._tokenized(list(texts))
         computed = self.scorer.compute(shard)
-        outputs = (
-            {name: self.scorer.head_outputs(name, computed.outputs) for name in self.names}
-            if computed.ok
-            else {}
-        )
+        # no row ran: the heads on no rows, so outputs keep their shape and type (0 rows of them)
+        features = computed.outputs if computed.ok else self._no_rows()
+        outputs = {name: self.scorer.head_outputs(name, features) for name in self.names}
         return Scored(outputs, computed.ok, computed.errors, [bool(t) for t in shard["truncated"]])
+
+    def _no_rows(self) -> dict[int, np.ndarray]:
+        """The union features of no texts, ``{layer: (0, 2, neurons)}``."""
+        return {layer: np.zeros((0, 2, len(idx)), np.float32) for layer, idx in self.scorer.neurons.items()}
 
     def records(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """Per text: ``{"truncated", "error", "heads": {name: {"label", "probabilities"} or

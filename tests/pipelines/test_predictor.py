@@ -55,6 +55,21 @@ def test_several_heads_share_one_pass_and_answer_by_name(heads):
     assert list(labels["a"]) == list(neuronhead.load(heads / "k1").predict(texts))
 
 
+def test_no_texts_give_empty_arrays_of_the_usual_shape_and_type(heads):
+    """``predict([])`` is what ``predict`` of texts is, with no rows: an array per head (a dict of them
+    for several heads), not ``{}``."""
+    one = neuronhead.load(heads / "k1")
+    some, proba = one.predict(["a text"]), one.predict_proba(["a text"])
+    none, no_proba = one.predict([]), one.predict_proba([])
+    assert isinstance(none, np.ndarray) and none.shape == (0,) and none.dtype == some.dtype
+    assert no_proba.shape == (0, len(one.labels())) and no_proba.dtype == proba.dtype
+    both = neuronhead.load(f"a={heads / 'k1'}", f"b={heads / 'k2'}")
+    labels, probas = both.predict([]), both.predict_proba([])
+    assert set(labels) == set(probas) == {"a", "b"}
+    assert all(v.shape == (0,) and v.dtype == some.dtype for v in labels.values())
+    assert all(v.shape == (0, len(one.labels())) for v in probas.values())
+
+
 def test_bad_input_gets_the_reason_score_writes(heads):
     predictor = neuronhead.load(heads / "k1")
     with pytest.raises(PredictError, match="text 1: empty text"):

@@ -9,7 +9,7 @@ the special-token pooling rule, and the depth where the model stops — and its 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,9 +89,7 @@ class Predictor:
     def scored(self, texts: Sequence[str]) -> Scored:
         """Every head on ``texts`` in one pass, a text that cannot be scored kept with its reason
         (as ``score`` writes it) instead of raised: what a server answering many texts needs."""
-        if isinstance(texts, str):
-            raise TypeError("give a list of texts, not one string")
-        shard = self._tokenized(list(texts))
+        shard = self._tokenized(_text_list(texts))
         computed = self.scorer.compute(shard)
         # no row ran: the heads on no rows, so outputs keep their shape and type (0 rows of them)
         features = computed.outputs if computed.ok else self._no_rows()
@@ -165,6 +163,12 @@ class Predictor:
             found[name]["truncated"] = bool(shard["truncated"][0])
         return found
 
+    @property
+    def classes_(self) -> np.ndarray | dict[str, np.ndarray]:
+        """``labels()`` as scikit-learn names them: an array in ``predict_proba``'s column order, of
+        ``predict``'s type (several heads: a dict by name; a regression head has none)."""
+        return self._each(dict.fromkeys(self.names), self._classes)
+
     def labels(self, name: str | None = None) -> list[str]:
         head = self.scorer.heads[name or self.names[0]]
         return head.label_names_ or [str(k) for k in range(head.n_outputs_)]
@@ -195,7 +199,21 @@ class Predictor:
             raise TypeError(f"head {name} is a classifier: use predict or predict_proba")
         return out
 
+    def _classes(self, name: str, _: None) -> np.ndarray:
+        if self.scorer.heads[name].task == "regression":
+            raise AttributeError(f"{name!r} is a regression head: it has no classes_")
+        return np.asarray(self.labels(name), dtype=object)
+
     def _labels(self, name: str, out: np.ndarray) -> np.ndarray:
         if self.scorer.heads[name].task == "regression":
             return out
         return np.asarray(self.labels(name), dtype=object)[out.argmax(1)]
+
+
+def _text_list(texts: Iterable[str]) -> list[str]:
+    """``texts`` as a list, or a ``TypeError`` that says what was given instead of a list of strings
+    (a string is iterable too, but as characters it would score each letter)."""
+    if isinstance(texts, str) or not isinstance(texts, Iterable):
+        what = "one string (give [text])" if isinstance(texts, str) else type(texts).__name__
+        raise TypeError(f"texts must be a list of strings, not {'None' if texts is None else what}")
+    return list(texts)

@@ -70,14 +70,28 @@ def test_no_texts_give_empty_arrays_of_the_usual_shape_and_type(heads):
     assert all(v.shape == (0, len(one.labels())) for v in probas.values())
 
 
+def test_classes_are_the_labels_as_scikit_learn_names_them(heads):
+    one = neuronhead.load(heads / "k1")
+    assert isinstance(one.classes_, np.ndarray) and list(one.classes_) == one.labels()
+    assert one.predict_proba(["fine"]).shape[1] == len(one.classes_)
+    assert one.predict(["fine"])[0] in one.classes_ and one.classes_.dtype == one.predict(["fine"]).dtype
+    both = neuronhead.load(f"a={heads / 'k1'}", f"b={heads / 'k2'}")
+    assert set(both.classes_) == {"a", "b"} and list(both.classes_["b"]) == both.labels("b")
+
+
+def test_what_is_not_a_list_of_texts_is_refused_saying_so(heads):
+    predictor = neuronhead.load(heads / "k1")
+    for bad, named in [(None, "None"), (3, "int"), ("one string", "one string")]:
+        with pytest.raises(TypeError, match=f"texts must be a list of strings, not {named}"):
+            predictor.predict(bad)
+
+
 def test_bad_input_gets_the_reason_score_writes(heads):
     predictor = neuronhead.load(heads / "k1")
     with pytest.raises(PredictError, match="text 1: empty text"):
         predictor.predict(["fine", "", "also fine"])
     with pytest.raises(PredictError, match="text 0: not a string but int"):
         predictor.predict([3])
-    with pytest.raises(TypeError, match="a list of texts"):
-        predictor.predict("one string")
     with pytest.raises(TypeError, match="use predict or predict_proba"):
         predictor.predict_values(["a text"])
     with pytest.raises(TypeError, match="unknown option 'batch'"):

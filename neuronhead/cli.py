@@ -456,7 +456,7 @@ def _args_explain(p: argparse.ArgumentParser) -> None:
         "--head", action="append", required=True, help="[NAME=]head folder or bundle; repeat for several"
     )
     p.add_argument("--text", action="append", required=True, help="the text to explain; repeat for several")
-    p.add_argument("--top", type=int, default=10, help="neurons to list per head")
+    p.add_argument("--top", type=int, default=10, help="neurons to list per head (at least 1)")
     p.add_argument("--model", default=None, help="model folder (default: the one the heads recorded)")
     p.add_argument("--json", action="store_true", help="print JSON lines (one per text) instead of tables")
 
@@ -464,9 +464,10 @@ def _args_explain(p: argparse.ArgumentParser) -> None:
 def _explain(args: argparse.Namespace) -> int:
     import json
 
-    from neuronhead.heads.explain import explanation_lines
+    from neuronhead.heads.explain import check_top, explanation_lines
     from neuronhead.pipelines.predictor import Predictor
 
+    check_top(args.top)  # before the model loads
     predictor = Predictor.load(args.head, model=args.model)
     for text in args.text:
         found = predictor.explanations(text, top=args.top)

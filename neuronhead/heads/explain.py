@@ -44,7 +44,14 @@ class Attribution:
 
     def top(self, n: int) -> np.ndarray:
         """Positions of the ``n`` neurons that moved the output most, either way."""
+        check_top(n)
         return np.argsort(-np.abs(self.contribution), kind="stable")[:n]
+
+
+def check_top(top: int) -> None:
+    """``top`` counts neurons to list: a slice by a negative number would quietly list all but some."""
+    if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
+        raise ValueError(f"top must be a whole number of neurons, at least 1, not {top!r}")
 
 
 def is_linear(head) -> bool:

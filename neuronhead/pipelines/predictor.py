@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from neuronhead.heads.explain import attribute, explanation_record
+from neuronhead.heads.explain import attribute, check_top, explanation_record
 from neuronhead.models.loading import load_tokenizer
 from neuronhead.models.tokens import MAX_LENGTH, PortableTokenizer
 from neuronhead.models.trace import pool_tokens, token_activations
@@ -140,6 +140,7 @@ class Predictor:
 
     def explanations(self, text: str, top: int = 10) -> dict[str, dict[str, Any]]:
         """:meth:`explain` for every head, by name (JSON-ready)."""
+        check_top(top)  # before the forward pass
         shard = self._tokenized([text])  # refuses a non-string as predict does
         error = row_errors(shard, self.capture.pool_special_tokens)[0]
         if error:

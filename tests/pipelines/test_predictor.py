@@ -170,3 +170,13 @@ def test_explanations_answer_by_head_and_refuse_what_score_refuses(heads):
         both.explain("")
     with pytest.raises(PredictError, match="not a string"):
         both.explain(None)
+
+
+def test_explain_refuses_a_top_that_is_not_a_count_of_neurons(heads, capsys):
+    predictor = neuronhead.load(heads / "k1")
+    for top in (-1, 0):
+        with pytest.raises(ValueError, match=f"top must be a whole number of neurons, at least 1, not {top}"):
+            predictor.explain("what a day", top=top)
+    argv = ["explain", "--head", str(heads / "k1"), "--text", "what a day", "--top", "-1"]
+    assert main(argv) == 2
+    assert "neuronhead explain: error: top must be" in capsys.readouterr().err

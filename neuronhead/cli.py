@@ -603,11 +603,12 @@ COMMANDS = {
     "explain": Command(
         _args_explain,
         _explain,
-        help="which salient neurons moved a head's decision for a text, and where they fired",
+        help="which salient neurons moved a head's decision for a text, and where they were active",
         description="For each text and head: the predicted label, its logit split over the head's salient "
         "neurons L<layer>.N<index> (exact for linear heads; integrated gradients from the training mean "
-        "for dense ones, with the sum's residual), each neuron's pooled mean and max, and the tokens where "
-        "it fired most.",
+        "for dense ones, with the sum's residual), each neuron's pooled mean and max, and the tokens of its "
+        "highest activations; the other neurons' shares together, the residual and the baseline complete "
+        "the sum to the output.",
     ),
     "analyze": Command(
         _args_analyze,

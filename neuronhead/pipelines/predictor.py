@@ -133,7 +133,9 @@ class Predictor:
     def explain(self, text: str, top: int = 10) -> dict[str, Any]:
         """Why the heads said what they did for ``text``: the ``top`` salient neurons that moved each
         head's predicted-class logit (a regression head's value) most, with their pooled values and
-        the tokens where they fired most. One head: its explanation; several: a dict by name.
+        the tokens of their highest activations, and the other neurons' shares together (``other``):
+        listed + other + residual + baseline = output. One head: its explanation; several: a dict by
+        name.
         How the shares are computed, and when they are exact: :mod:`neuronhead.heads.explain`."""
         found = self.explanations(text, top)
         return found[self.names[0]] if len(found) == 1 else found
@@ -192,12 +194,12 @@ class Predictor:
 
     def _classifier(self, name: str, out: np.ndarray) -> np.ndarray:
         if self.scorer.heads[name].task == "regression":
-            raise TypeError(f"head {name} is a regression head: use predict_values")
+            raise TypeError(f"{name!r} is a regression head: use predict_values")
         return out
 
     def _regressor(self, name: str, out: np.ndarray) -> np.ndarray:
         if self.scorer.heads[name].task != "regression":
-            raise TypeError(f"head {name} is a classifier: use predict or predict_proba")
+            raise TypeError(f"{name!r} is a classification head: use predict or predict_proba")
         return out
 
     def _classes(self, name: str, _: None) -> np.ndarray:

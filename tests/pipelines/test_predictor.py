@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import pytest
 
 import neuronhead
 from neuronhead.cli import main
+from neuronhead.heads.explain import explanation_lines
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.predictor import PredictError
 from neuronhead.pipelines.scoring import score
@@ -117,7 +119,7 @@ def test_the_readme_lines_run(heads, capsys):
     args = shlex.split(line.replace("runs/emotion/head", str(heads / "k1")))
     assert args[0] == "neuronhead" and main(args[1:]) == 0
     printed = capsys.readouterr().out
-    assert f"head k1: {labels[0]} (logit of {labels[0]}" in printed and printed.count("    L0.N") == 5
+    assert f"  k1: {labels[0]} (logit of {labels[0]}" in printed and printed.count("    L0.N") == 5
 
 
 def test_records_keep_every_text_with_its_reason(heads):
@@ -180,3 +182,41 @@ def test_explain_refuses_a_top_that_is_not_a_count_of_neurons(heads, capsys):
     argv = ["explain", "--head", str(heads / "k1"), "--text", "what a day", "--top", "-1"]
     assert main(argv) == 2
     assert "neuronhead explain: error: top must be" in capsys.readouterr().err
+
+
+def test_the_explanation_table_adds_up_to_its_output_and_says_what_it_shows(heads, tmp_path):
+    """Listed shares + the other neurons' + the residual + the baseline = the output, in the record and in
+    the printed share column; the table says what ``probe`` is, does not call a negative activation
+    firing, and a head named ``head`` is not "head head" (nor in predict_values' refusal)."""
+    shutil.copytree(heads / "k1", tmp_path / "head")  # the default name: its folder's
+    predictor = neuronhead.load(tmp_path / "head")
+    n_neurons = predictor.scorer.heads["head"].n_neurons_
+    e = predictor.explain("what a day!", top=20)
+    listed = sum(n["contribution"] for n in e["neurons"])
+    assert e["other"]["neurons"] == n_neurons - 20
+    total = listed + e["other"]["contribution"] + e["residual"] + e["baseline"]
+    assert total == pytest.approx(e["output"], abs=1e-9)
+    lines = explanation_lines("head", e)
+    table = "\n".join(lines)
+    assert "head head" not in table and "fired most" not in table
+    assert "probe: " in table  # the legend says what the column is
+    rows = {line[4:24].strip(): line for line in lines if _number(line[24:32]) is not None}
+    shares = [float(line[24:32]) for label, line in rows.items() if not label.startswith("=")]
+    stated = float(rows["= output"][24:32])
+    assert len(shares) == 20 + 3  # the listed neurons, the other ones, the residual, the baseline
+    assert sum(shares) == pytest.approx(stated, abs=0.0005 * len(shares))
+    assert stated == pytest.approx(e["output"], abs=0.0005)
+    assert f"other {e['other']['neurons']} neurons" in rows
+    for n in e["neurons"]:  # a neuron below 0 at every pooled token did not fire: the row says so
+        assert ("none above 0" in rows[n["neuron"]]) == (n["max"] <= 0)
+    assert any(n["max"] <= 0 for n in e["neurons"])  # the case is there to check
+    with pytest.raises(TypeError, match="use predict or predict_proba") as refused:
+        predictor.predict_values(["a text"])
+    assert "head head" not in str(refused.value)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

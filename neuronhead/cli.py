@@ -588,7 +588,8 @@ COMMANDS = {
         help="one folder with the heads, the model blocks they need, the tokenizer and config",
         description="Writes a bundle that `neuronhead.load(DIR)` and `neuronhead score --head DIR` use "
         "without the original model folder: the heads, blocks 0..k (safetensors), the tokenizer, the config "
-        "and bundle.json with every file's sha256 (a bundle whose files do not match is refused).",
+        "and bundle.json with every file's sha256 and its own (a bundle whose files do not match is "
+        "refused). No file of it names a path of the exporting machine.",
     ),
     "serve": Command(
         _args_serve,

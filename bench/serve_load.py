@@ -6,9 +6,9 @@
    × client concurrency (1, 8, 32). Each cell sends a fixed number of requests from that many threads
    (one keep-alive connection each) and stops early at a time limit: texts/s, requests/s, p50/p99.
 3. ``neuronhead serve --replicas 2`` with the default head; a fixed number of requests in flight;
-   when a set number have been answered, one replica (the one that answered last, its pid from the
-   ``x-neuronhead-replica`` header) gets SIGKILL. Every request's outcome, what the client saw, and
-   when a new replica answered.
+   when a set number have been answered, one replica process (found below the server by the title
+   Ray gives it) gets SIGKILL. Every request's outcome, what the client saw, which replica answered
+   (the opaque ``x-neuronhead-replica`` tag), and when a new replica answered.
 
 Every request loop is bounded in count and time, and targets 127.0.0.1 only. Run inside the
 loopback-only sandbox (Ray starts):
@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 from common import ROOT, comma_list, machine, print_result, write_json
 
-HEADER = "x-neuronhead-replica"  # neuronhead.serve.app.REPLICA_HEADER
+HEADER = "x-neuronhead-replica"  # neuronhead.serve.app.REPLICA_HEADER: an opaque tag per replica
+REPLICA_TITLE = "ray::ServeReplica:neuronhead:HeadServer"  # a replica's process title (Ray sets it)
 DEMO = ROOT / "examples" / "demo"
 
 
@@ -96,6 +97,31 @@ class Server:
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=120)
+
+
+def replica_pids(server: int) -> list[int]:
+    """The replica processes below ``server`` (its Ray's raylet starts them), by their title: the
+    answers tell replicas apart but carry no process id."""
+    parent, title = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat, cmdline = (entry / "stat").read_text(), (entry / "cmdline").read_bytes()
+        except OSError:  # ended since the listing
+            continue
+        pid = int(entry.name)
+        parent[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        title[pid] = cmdline.split(b"\0")[0].decode("utf-8", "replace")
+
+    def below(pid: int) -> bool:
+        while pid > 1:
+            pid = parent.get(pid, 0)
+            if pid == server:
+                return True
+        return False
+
+    return sorted(p for p, t in title.items() if t.startswith(REPLICA_TITLE) and below(p))
 
 
 def one_request(conn: http.client.HTTPConnection, body: bytes) -> tuple[int | None, bytes, str | None]:
@@ -218,9 +244,8 @@ def kill_a_replica(work: Path, head: Path, texts: list[str], args: argparse.Name
         deadline = time.perf_counter() + 120
         while len(out) < args.kill_after and time.perf_counter() < deadline:
             time.sleep(0.005)
-        last = next(r for r in reversed(list(out)) if r["ok"])
-        pid = int(last["replica"].rsplit("/", 1)[1])
-        killed.update(time=time.perf_counter(), replica=last["replica"], answered_before=len(out))
+        pid = replica_pids(server.process.pid)[0]
+        killed.update(time=time.perf_counter(), answered_before=len(out))
         os.kill(pid, signal.SIGKILL)
 
     cell = Cell(batch=8, concurrency=16, requests=args.kill_requests, limit_s=180)
@@ -234,7 +259,10 @@ def kill_a_replica(work: Path, head: Path, texts: list[str], args: argparse.Name
     fresh = [r for r in everything if r["ok"] and r["replica"] not in before]
     in_flight = [r for r in results if r["start"] < t < r["end"]]
     lost = [r for r in everything if not r["ok"]]
+    after = {r["replica"] for r in everything if r["ok"] and r["start"] >= t}
+    gone = sorted(before - after)  # the killed one: answered before the kill, never after
     return {
+        "replica": gone[0] if len(gone) == 1 else None,
         **killed,
         "replicas_before_kill": sorted(before),
         "requests": len(results),

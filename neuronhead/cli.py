@@ -457,7 +457,7 @@ def _args_explain(p: argparse.ArgumentParser) -> None:
         "--head", action="append", required=True, help="[NAME=]head folder or bundle; repeat for several"
     )
     p.add_argument("--text", action="append", required=True, help="the text to explain; repeat for several")
-    p.add_argument("--top", type=int, default=10, help="neurons to list per head")
+    p.add_argument("--top", type=int, default=10, help="neurons to list per head (at least 1)")
     p.add_argument("--model", default=None, help="model folder (default: the one the heads recorded)")
     p.add_argument("--json", action="store_true", help="print JSON lines (one per text) instead of tables")
 
@@ -465,9 +465,10 @@ def _args_explain(p: argparse.ArgumentParser) -> None:
 def _explain(args: argparse.Namespace) -> int:
     import json
 
-    from neuronhead.heads.explain import explanation_lines
+    from neuronhead.heads.explain import check_top, explanation_lines
     from neuronhead.pipelines.predictor import Predictor
 
+    check_top(args.top)  # before the model loads
     predictor = Predictor.load(args.head, model=args.model)
     for text in args.text:
         found = predictor.explanations(text, top=args.top)
@@ -588,7 +589,8 @@ COMMANDS = {
         help="one folder with the heads, the model blocks they need, the tokenizer and config",
         description="Writes a bundle that `neuronhead.load(DIR)` and `neuronhead score --head DIR` use "
         "without the original model folder: the heads, blocks 0..k (safetensors), the tokenizer, the config "
-        "and bundle.json with every file's sha256 (a bundle whose files do not match is refused).",
+        "and bundle.json with every file's sha256 and its own (a bundle whose files do not match is "
+        "refused). No file of it names a path of the exporting machine.",
     ),
     "serve": Command(
         _args_serve,
@@ -597,16 +599,18 @@ COMMANDS = {
         description="Deploys the heads on Ray Serve and blocks until Ctrl-C. Texts of concurrent requests "
         "are batched into one forward pass for every head. Binds 127.0.0.1 unless --host says otherwise; "
         "without --address it starts a local Ray (dashboard off). Bad requests get 400 (not JSON or not "
-        "UTF-8), 413 (over --max-body-bytes or --max-texts) or 422 (wrong shape), with the reason.",
+        "UTF-8, or nested too deeply), 413 (over --max-body-bytes or --max-texts) or 422 (wrong shape), with "
+        "the reason.",
     ),
     "explain": Command(
         _args_explain,
         _explain,
-        help="which salient neurons moved a head's decision for a text, and where they fired",
+        help="which salient neurons moved a head's decision for a text, and where they were active",
         description="For each text and head: the predicted label, its logit split over the head's salient "
         "neurons L<layer>.N<index> (exact for linear heads; integrated gradients from the training mean "
-        "for dense ones, with the sum's residual), each neuron's pooled mean and max, and the tokens where "
-        "it fired most.",
+        "for dense ones, with the sum's residual), each neuron's pooled mean and max, and the tokens of its "
+        "highest activations; the other neurons' shares together, the residual and the baseline complete "
+        "the sum to the output.",
     ),
     "analyze": Command(
         _args_analyze,

@@ -44,7 +44,14 @@ class Attribution:
 
     def top(self, n: int) -> np.ndarray:
         """Positions of the ``n`` neurons that moved the output most, either way."""
+        check_top(n)
         return np.argsort(-np.abs(self.contribution), kind="stable")[:n]
+
+
+def check_top(top: int) -> None:
+    """``top`` counts neurons to list: a slice by a negative number would quietly list all but some."""
+    if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
+        raise ValueError(f"top must be a whole number of neurons, at least 1, not {top!r}")
 
 
 def is_linear(head) -> bool:
@@ -185,17 +192,20 @@ def explanation_record(
     words: tuple[list[str], list[bool]],
     top: int,
 ) -> dict:
-    """``a`` as JSON for people: the output, its baseline and method, and the ``top`` neurons, each
-    with its id ``L<layer>.N<index>``, share, pooled mean and max, and the three pooled tokens where it
-    fired most. ``values``/``tokens``: ``{layer: (2, k)}`` and ``{layer: (tokens, k)}`` of the head's
-    neurons; ``words``: the text's tokens as strings and which of them are pooled."""
+    """``a`` as JSON for people: the output, its baseline and method, the ``top`` neurons, each with
+    its id ``L<layer>.N<index>``, share, pooled mean and max, and the three pooled tokens with its
+    highest activations, and the other neurons' shares together (``other``), so that listed shares +
+    ``other`` + ``residual`` + ``baseline`` = ``output``. ``values``/``tokens``: ``{layer: (2, k)}``
+    and ``{layer: (tokens, k)}`` of the head's neurons; ``words``: the text's tokens as strings and
+    which of them are pooled."""
     names, pooled = words
     at = {}
     for layer in head.layers_:
         for j, idx in enumerate(head.neurons_[layer]):
             at[(layer, int(idx))] = j
     neurons = []
-    for i in a.top(top):
+    listed = a.top(top)
+    for i in listed:
         layer, idx = int(a.layer[i]), int(a.index[i])
         j = at[(layer, idx)]
         column = np.where(pooled, tokens[layer][:, j], -np.inf)
@@ -212,6 +222,7 @@ def explanation_record(
         )
     regression = head.task == "regression"
     labels = head.label_names_ or [str(k) for k in range(head.n_outputs_)]
+    rest = np.delete(a.contribution, listed)
     return {
         "label": a.output if regression else labels[a.target],
         "explained": "value" if regression else f"logit of {labels[a.target]}",
@@ -220,21 +231,42 @@ def explanation_record(
         "method": a.method,
         "residual": a.residual,
         "neurons": neurons,
+        "other": {"neurons": len(rest), "contribution": float(rest.sum())},
     }
 
 
 def explanation_lines(name: str, record: dict) -> list[str]:
-    """A terminal table of :func:`explanation_record`'s output."""
-    out, base = record["output"], record["baseline"]
-    head = f"  head {name}: {record['label']} ({record['explained']} = {out:.3f}"
-    parts = f"{base:+.3f} at the training mean, {out - base:+.3f} from neurons; {record['method']}"
+    """A terminal table of :func:`explanation_record`'s output whose share column adds up to the
+    output: the listed neurons, the other ones together, the residual and the baseline; then what
+    the columns are."""
+    explained, probes = record["explained"], any(n["probe"] is not None for n in record["neurons"])
+
+    def row(label: str, share: float | str, rest: str = "") -> str:
+        share = share if isinstance(share, str) else f"{share:+.3f}"
+        return f"    {label:<20}{share:>8}{rest}".rstrip()
+
     lines = [
-        f"{head}: {parts})",
-        f"    {'neuron':<12}{'share':>8}{'probe':>8}{'mean':>8}{'max':>8}  fired most at",
+        f"  {name}: {record['label']} ({explained} = {record['output']:.3f}; {record['method']})",
+        row("neuron", "share", f"{'probe':>8}{'mean':>8}{'max':>8}  highest activations (pooled tokens)"),
     ]
     for n in record["neurons"]:
         probe = "" if n["probe"] is None else f"{n['probe']:+.3f}"
         where = ", ".join(f"{tok!r} {v:.2f}" for tok, v in n["tokens"])
-        values = f"{n['contribution']:>+8.3f}{probe:>8}{n['mean']:>8.3f}{n['max']:>8.3f}"
-        lines.append(f"    {n['neuron']:<12}{values}  {where}")
+        where = where if n["max"] > 0 else f"none above 0: {where}"  # GELU's negative side: not firing
+        values = f"{probe:>8}{n['mean']:>8.3f}{n['max']:>8.3f}"
+        lines.append(row(n["neuron"], n["contribution"], f"{values}  {where}"))
+    error = "rounding" if record["method"].startswith("exact") else "the error of the integral's sum"
+    lines += [
+        row(f"other {record['other']['neurons']} neurons", record["other"]["contribution"]),
+        row("residual", record["residual"], f"  {error}"),
+        row("baseline", record["baseline"], "  the output with every neuron at its training mean"),
+        row("= output", record["output"], f"  {explained}"),
+        f"    share: how far each moves the {explained} away from the baseline; the column sums to = output.",
+        (
+            f"    probe: the neuron's exact share of its own layer probe's {explained} (not in that sum)"
+            if probes
+            else "    probe: none (an ensemble has no single layer probe per neuron)"
+        )
+        + "; mean, max: its pooled activations.",
+    ]
     return lines

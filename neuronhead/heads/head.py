@@ -10,6 +10,7 @@ it, Phase 2 would learn to trust in-sample probe outputs that are more confident
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,11 @@ from neuronhead.heads.salient import select_random, select_salient
 
 VARIANTS = ("logits", "logits+values", "values", "probe", "ensemble")  # ensemble: heads/ensemble.py
 SELECTIONS = ("salient", "random")
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """``(rows, ...)`` as ``(rows, columns)``; ``reshape(rows, -1)`` cannot infer the columns of no rows."""
+    return a.reshape(len(a), math.prod(a.shape[1:]))
 
 
 def _kept_values(X: Features, keep: dict[int, np.ndarray]) -> np.ndarray:
@@ -326,7 +332,7 @@ class NeuronHead(Params):
         return self
 
     def _assemble(self, logits: np.ndarray | None, values: Mapping[int, np.ndarray] | None) -> np.ndarray:
-        parts = [] if logits is None else [logits.reshape(len(logits), -1)]
+        parts = [] if logits is None else [_flat(logits)]
         if values is not None:
             parts += [values[k] for k in sorted(values)]
         return np.concatenate(parts, axis=1).astype(np.float32)
@@ -345,7 +351,7 @@ class NeuronHead(Params):
         logits, std = [], {}
         for layer in self.layers_:
             v = (np.asarray(values[layer], np.float32) - self.mean_[layer]) / self.scale_[layer]
-            std[layer] = v.reshape(len(v), -1)
+            std[layer] = _flat(v)
             logits.append(std[layer] @ self.probe_weight_[layer].T + self.probe_bias_[layer])
         z = self._assemble(
             np.stack(logits, 1) if self.variant != "values" else None,

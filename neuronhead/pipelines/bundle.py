@@ -1,8 +1,10 @@
 """A deployable bundle: heads, the model's first k blocks, its tokenizer and config, in one folder.
 
 ``neuronhead export`` writes it; ``neuronhead.load(DIR)`` and ``neuronhead score --head DIR`` read it
-without the original model folder. ``bundle.json`` records every file's sha256, and a bundle whose
-files do not match is refused, naming the file.
+without the original model folder. ``bundle.json`` records every file's sha256 and its own
+(``record_sha256``, over its content without that key), and a bundle whose files do not match is
+refused, naming the file. No file of it names a path of the machine that exported it: the model is
+recorded by name (a hub id, ``bundled:NAME``, or a folder's last part).
 
     DIR/bundle.json          schema, heads, depth, the weights hashes, every file's sha256 (BundleRecord)
     DIR/model/               config (k layers), model.safetensors (blocks 0..k-1), tokenizer files
@@ -21,14 +23,13 @@ from typing import Any
 
 from transformers.utils import logging as hf_logging
 
-from neuronhead.heads.artifact import HeadError
+from neuronhead.heads.artifact import META, WEIGHTS, HeadError
 from neuronhead.models.loading import load_model, weights_hash
 from neuronhead.store import write_json
 from neuronhead.version import __version__
 
 BUNDLE = "bundle.json"
-SCHEMA = 1  # bundle.json's layout; a bundle written before the field existed reads as 1
-HEAD_FILES = ("head.json", "head.safetensors")
+SCHEMA = 2  # bundle.json's layout; 2 adds record_sha256; a bundle written before the field existed reads as 1
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class BundleRecord:
 
     heads: list[str]
     depth: int
-    source: str
+    source: str  # the heads' model by name (model_name): never a path of the exporting machine
     source_weights_sha256: str | None
     weights_sha256: str
     files: dict[str, str]
@@ -46,7 +47,8 @@ class BundleRecord:
     schema: int = SCHEMA
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The record, its own sha256 (``record_sha256``) last."""
+        body = {
             "schema": self.schema,
             "neuronhead_version": self.neuronhead_version,
             "heads": self.heads,
@@ -58,17 +60,25 @@ class BundleRecord:
             },
             "files": self.files,
         }
+        return body | {"record_sha256": record_digest(body)}
 
     @classmethod
     def from_json(cls, raw: Any, where: Path) -> BundleRecord:
         """The record of ``raw`` (``where``: the file, for errors); a newer or unknown layout is refused."""
-        schema = raw.get("schema", SCHEMA) if isinstance(raw, dict) else None
+        schema = raw.get("schema", 1) if isinstance(raw, dict) else None
         if not isinstance(schema, int) or schema < 1:
             raise HeadError(f"{where}: not a neuronhead bundle record")
         if schema > SCHEMA:
             raise HeadError(
                 f"{where}: bundle schema {schema} is newer than this neuronhead reads ({SCHEMA}); "
                 "upgrade neuronhead"
+            )
+        if schema >= 2 and raw.get("record_sha256") != record_digest(raw):
+            if not isinstance(raw.get("record_sha256"), str):
+                raise HeadError(f"{where}: a bundle record without a valid 'record_sha256'")
+            raise HeadError(
+                f"{where}: does not match the sha256 it records of itself (record_sha256): changed or "
+                "damaged since export; re-export the bundle"
             )
         try:
             model = raw["model"]
@@ -84,6 +94,31 @@ class BundleRecord:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise HeadError(f"{where}: a bundle record without a valid {e}") from None
+
+
+def record_digest(raw: dict[str, Any]) -> str:
+    """sha256 of the record's content without ``record_sha256``: keys sorted, no spaces, UTF-8, so
+    the layout of the file does not count, every value does."""
+    body = {k: v for k, v in raw.items() if k != "record_sha256"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def model_name(name: str | None) -> str:
+    """A model's name without this machine's folders: a hub id or ``bundled:NAME`` as it is, a path
+    by its last part."""
+    name = str(name or "")
+    return Path(name).name if Path(name).is_absolute() or name.startswith((".", "~")) else name
+
+
+def portable_head_info(info: dict[str, Any]) -> dict[str, Any]:
+    """A head's record as a bundle carries it: the model by name, without the folder it was read
+    from (the bundle carries its model), and its training features by the folder's name."""
+    model = {k: v for k, v in info.get("model", {}).items() if k != "path"}
+    out = info | {"model": model | {"name": model_name(model.get("name"))}}
+    if out.get("train_features"):
+        out["train_features"] = Path(out["train_features"]).name
+    return out
 
 
 def is_bundle(folder: str | os.PathLike) -> bool:
@@ -106,13 +141,14 @@ def export_bundle(heads: Any, out: str | os.PathLike) -> BundleRecord:
         hf_logging.enable_progress_bar()
     loaded.tokenizer.save_pretrained(tmp / "model")
     for blob in heads.blobs:
-        (tmp / "heads" / blob.name).mkdir(parents=True)
-        for name in HEAD_FILES:
-            shutil.copyfile(Path(blob.where) / name, tmp / "heads" / blob.name / name)
+        dest = tmp / "heads" / blob.name
+        dest.mkdir(parents=True)
+        write_json(portable_head_info(blob.record.state), dest / META)
+        shutil.copyfile(Path(blob.where) / WEIGHTS, dest / WEIGHTS)
     record = BundleRecord(
         heads=heads.names,
         depth=depth,
-        source=str(heads.model_path),
+        source=model_name(heads.blobs[0].record.model.name),
         source_weights_sha256=heads.blobs[0].record.model.weights_sha256,
         weights_sha256=weights_hash(tmp / "model"),
         files=_hashes(tmp),

@@ -172,9 +172,8 @@ def follow(
             elif watch.until_idle is not None and time.monotonic() - idle_since >= watch.until_idle:
                 break
             time.sleep(watch.poll if watch.until_idle is None else min(watch.poll, watch.until_idle))
-    counts = follower.ledger.counts()
-    say(f"idle for {watch.until_idle:g} s; stopping. " + json.dumps(counts))
-    return counts
+    say(f"idle for {watch.until_idle:g} s; stopping")  # the counts: returned (`score` prints them once)
+    return follower.ledger.counts()
 
 
 @contextmanager

@@ -9,13 +9,13 @@ the special-token pooling rule, and the depth where the model stops — and its 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from neuronhead.heads.explain import attribute, explanation_record
+from neuronhead.heads.explain import attribute, check_top, explanation_record
 from neuronhead.models.loading import load_tokenizer
 from neuronhead.models.tokens import MAX_LENGTH, PortableTokenizer
 from neuronhead.models.trace import pool_tokens, token_activations
@@ -43,7 +43,8 @@ class PredictError(ValueError):
 
 class Predictor:
     """One or more heads that share a model, ready for texts. With one head, ``predict`` and friends
-    return that head's arrays; with several, a dict of them by head name."""
+    return that head's arrays; with several, a dict of them by head name. No texts give the same
+    with no rows: ``predict([])`` has shape ``(0,)``, ``predict_proba([])`` ``(0, classes)``."""
 
     def __init__(self, heads: HeadSet, compute: Compute = Compute()) -> None:
         self.heads = heads
@@ -88,16 +89,16 @@ class Predictor:
     def scored(self, texts: Sequence[str]) -> Scored:
         """Every head on ``texts`` in one pass, a text that cannot be scored kept with its reason
         (as ``score`` writes it) instead of raised: what a server answering many texts needs."""
-        if isinstance(texts, str):
-            raise TypeError("give a list of texts, not one string")
-        shard = self._tokenized(list(texts))
+        shard = self._tokenized(_text_list(texts))
         computed = self.scorer.compute(shard)
-        outputs = (
-            {name: self.scorer.head_outputs(name, computed.outputs) for name in self.names}
-            if computed.ok
-            else {}
-        )
+        # no row ran: the heads on no rows, so outputs keep their shape and type (0 rows of them)
+        features = computed.outputs if computed.ok else self._no_rows()
+        outputs = {name: self.scorer.head_outputs(name, features) for name in self.names}
         return Scored(outputs, computed.ok, computed.errors, [bool(t) for t in shard["truncated"]])
+
+    def _no_rows(self) -> dict[int, np.ndarray]:
+        """The union features of no texts, ``{layer: (0, 2, neurons)}``."""
+        return {layer: np.zeros((0, 2, len(idx)), np.float32) for layer, idx in self.scorer.neurons.items()}
 
     def records(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """Per text: ``{"truncated", "error", "heads": {name: {"label", "probabilities"} or
@@ -132,13 +133,16 @@ class Predictor:
     def explain(self, text: str, top: int = 10) -> dict[str, Any]:
         """Why the heads said what they did for ``text``: the ``top`` salient neurons that moved each
         head's predicted-class logit (a regression head's value) most, with their pooled values and
-        the tokens where they fired most. One head: its explanation; several: a dict by name.
+        the tokens of their highest activations, and the other neurons' shares together (``other``):
+        listed + other + residual + baseline = output. One head: its explanation; several: a dict by
+        name.
         How the shares are computed, and when they are exact: :mod:`neuronhead.heads.explain`."""
         found = self.explanations(text, top)
         return found[self.names[0]] if len(found) == 1 else found
 
     def explanations(self, text: str, top: int = 10) -> dict[str, dict[str, Any]]:
         """:meth:`explain` for every head, by name (JSON-ready)."""
+        check_top(top)  # before the forward pass
         shard = self._tokenized([text])  # refuses a non-string as predict does
         error = row_errors(shard, self.capture.pool_special_tokens)[0]
         if error:
@@ -162,6 +166,12 @@ class Predictor:
             found[name]["truncated"] = bool(shard["truncated"][0])
         return found
 
+    @property
+    def classes_(self) -> np.ndarray | dict[str, np.ndarray]:
+        """``labels()`` as scikit-learn names them: an array in ``predict_proba``'s column order, of
+        ``predict``'s type (several heads: a dict by name; a regression head has none)."""
+        return self._each(dict.fromkeys(self.names), self._classes)
+
     def labels(self, name: str | None = None) -> list[str]:
         head = self.scorer.heads[name or self.names[0]]
         return head.label_names_ or [str(k) for k in range(head.n_outputs_)]
@@ -184,15 +194,29 @@ class Predictor:
 
     def _classifier(self, name: str, out: np.ndarray) -> np.ndarray:
         if self.scorer.heads[name].task == "regression":
-            raise TypeError(f"head {name} is a regression head: use predict_values")
+            raise TypeError(f"{name!r} is a regression head: use predict_values")
         return out
 
     def _regressor(self, name: str, out: np.ndarray) -> np.ndarray:
         if self.scorer.heads[name].task != "regression":
-            raise TypeError(f"head {name} is a classifier: use predict or predict_proba")
+            raise TypeError(f"{name!r} is a classification head: use predict or predict_proba")
         return out
+
+    def _classes(self, name: str, _: None) -> np.ndarray:
+        if self.scorer.heads[name].task == "regression":
+            raise AttributeError(f"{name!r} is a regression head: it has no classes_")
+        return np.asarray(self.labels(name), dtype=object)
 
     def _labels(self, name: str, out: np.ndarray) -> np.ndarray:
         if self.scorer.heads[name].task == "regression":
             return out
         return np.asarray(self.labels(name), dtype=object)[out.argmax(1)]
+
+
+def _text_list(texts: Iterable[str]) -> list[str]:
+    """``texts`` as a list, or a ``TypeError`` that says what was given instead of a list of strings
+    (a string is iterable too, but as characters it would score each letter)."""
+    if isinstance(texts, str) or not isinstance(texts, Iterable):
+        what = "one string (give [text])" if isinstance(texts, str) else type(texts).__name__
+        raise TypeError(f"texts must be a list of strings, not {'None' if texts is None else what}")
+    return list(texts)

@@ -1,5 +1,6 @@
 """The Ray Serve application behind ``neuronhead serve``: one deployment whose replicas each hold the
-heads and their model once, and answer ``POST /predict``, ``GET /heads`` and ``GET /healthz``.
+heads and their model once, and answer ``POST /predict``, ``GET /heads`` and ``GET /healthz`` (and
+``HEAD`` where ``GET``, as load balancers probe).
 
 Texts of concurrent requests are gathered with ``@serve.batch`` (counted in texts, not requests) and
 go through ``Predictor.records`` together: one early-exited forward pass for every head, then split
@@ -9,21 +10,28 @@ back per request. ``build_app`` is the import path a Serve config file names.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import os
 from typing import Any
 
 from ray import serve
 from ray.serve import Application
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from neuronhead.serve.options import Batching, Limits, Serving
 from neuronhead.serve.requests import BadRequest, check_length, parse_predict
 
-ROUTES = {"/predict": "POST", "/heads": "GET", "/healthz": "GET"}
-REPLICA_HEADER = "x-neuronhead-replica"  # which replica answered: "<replica id>/<pid>"
+# HEAD wherever GET: load balancers probe /healthz with it
+ROUTES = {"/predict": ("POST",), "/heads": ("GET", "HEAD"), "/healthz": ("GET", "HEAD")}
+REPLICA_HEADER = "x-neuronhead-replica"  # which replica answered: replica_tag, the same on all its answers
 log = logging.getLogger("ray.serve")
+
+
+def replica_tag(replica_id: str) -> str:
+    """A short hash of Serve's replica id: enough to tell replicas apart (a load test counts them),
+    while clients see no process id or Ray internals."""
+    return hashlib.sha256(replica_id.encode()).hexdigest()[:12]
 
 
 def texts_in(requests: list[list[str]]) -> int:
@@ -44,17 +52,18 @@ class HeadServer:
         self.score_batch.set_max_batch_size(batch)
         self.score_batch.set_batch_wait_timeout_s(batching.batch_wait_ms / 1000)
         self.description = describe(self.predictor, limits)
-        replica = serve.get_replica_context().replica_id.unique_id
-        self.headers = {REPLICA_HEADER: f"{replica}/{os.getpid()}"}
+        self.headers = {REPLICA_HEADER: replica_tag(serve.get_replica_context().replica_id.unique_id)}
 
     async def __call__(self, request: Request) -> JSONResponse:
         path = request.url.path.rstrip("/") or "/"
-        method = ROUTES.get(path)
-        if method is None:
+        methods = ROUTES.get(path)
+        if methods is None:
             return self._json(404, {"error": f"no path {path}; paths: {', '.join(ROUTES)}"})
-        if request.method != method:
-            reason = f"{path} takes {method}, not {request.method}"
-            return self._json(405, {"error": reason}, Allow=method)
+        if request.method not in methods:
+            allowed = ", ".join(methods)
+            return self._json(405, {"error": f"{path} takes {allowed}, not {request.method}"}, Allow=allowed)
+        if request.method == "HEAD":  # GET's status and headers, no body
+            return Response(status_code=200, headers=self.headers)
         if path == "/healthz":
             return self._json(200, {"status": "ok"})
         if path == "/heads":

@@ -47,8 +47,8 @@ def parse_predict(body: bytes, limits: Limits) -> PredictRequest:
     """``{"texts": [str, ...], "explain": int}`` → a request, or ``BadRequest``.
 
     The body is decoded as strict UTF-8 first (``json.loads`` on bytes would also guess UTF-16 and
-    UTF-32), so bytes that are not UTF-8 are a 400 like broken JSON; a well-formed body of the wrong
-    shape is a 422.
+    UTF-32), so bytes that are not UTF-8 are a 400 like broken JSON or JSON nested too deeply to
+    decode; a well-formed body of the wrong shape is a 422.
     """
     if len(body) > limits.max_body_bytes:
         raise BadRequest(413, _too_large(len(body), limits))
@@ -60,6 +60,8 @@ def parse_predict(body: bytes, limits: Limits) -> PredictRequest:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(400, f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # the decoder recurses per [ or {: a short body can nest past the stack
+        raise BadRequest(400, "body nests too deeply (JSON arrays or objects)") from None
     if not isinstance(data, dict):
         raise BadRequest(422, f'body must be a JSON object {{"texts": [...]}}, not {_kind(data)}')
     unknown = sorted(set(data) - set(FIELDS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import signal
 import time
@@ -20,6 +21,15 @@ def local_serving(serving: Serving, cpus: int | None = None) -> Serving:
     if serving.replicas * serving.replica_cpus <= cpus:
         return serving
     return dataclasses.replace(serving, replica_cpus=cpus / serving.replicas)
+
+
+class _AppliedAlready(logging.Filter):
+    """Drops Ray's "New http_options/controller_options will not be applied" when ``serve.run`` finds
+    the Serve that ``serve.start`` has just started with our options: Ray says it on every such call,
+    and here it is false (a Serve already running on a cluster still gets it from ``serve.start``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will not be applied" not in record.getMessage()
 
 
 def start(
@@ -42,7 +52,12 @@ def start(
         serving = local_serving(serving)
     serve.start(http_options={"host": serving.host, "port": serving.port})
     app = application(list(heads), model, limits, batching, serving)
-    serve.run(app, name=APP_NAME, route_prefix="/")
+    quiet, serve_log = _AppliedAlready(), logging.getLogger("ray.serve")
+    serve_log.addFilter(quiet)
+    try:
+        serve.run(app, name=APP_NAME, route_prefix="/")
+    finally:
+        serve_log.removeFilter(quiet)
     host = f"[{serving.host}]" if ":" in serving.host else serving.host
     return f"http://{host}:{serving.port}"
 
@@ -60,8 +75,11 @@ def stop_on_signals() -> None:
 
 
 def serve_until_interrupted(url: str, heads: Sequence[str], address: str | None = None) -> None:
-    """Print where the endpoint is, keep it up until Ctrl-C, then take it down (on a cluster: only
-    this application; a local Ray goes with the process)."""
+    """Print where the endpoint is, keep it up until Ctrl-C, then take it down: the application
+    first (its replicas finish what they hold), then, unless joined to a cluster, the local Ray.
+    Not ``serve.shutdown``: its controller kills itself under the call that asked, and Ray prints
+    that call as failed ("graceful_shutdown failed ... will be retried")."""
+    import ray
     from ray import serve
 
     stop_on_signals()  # again: starting Ray put its own SIGTERM handler in
@@ -73,4 +91,6 @@ def serve_until_interrupted(url: str, heads: Sequence[str], address: str | None 
     except KeyboardInterrupt:
         print("stopping", flush=True)
     finally:
-        serve.delete(APP_NAME) if address else serve.shutdown()
+        serve.delete(APP_NAME)
+        if not address:
+            ray.shutdown()

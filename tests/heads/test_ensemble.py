@@ -37,6 +37,7 @@ def test_its_probabilities_are_the_mean_of_its_members(ensemble, data):
     X = data[0][300:]
     members = [_softmax(m.decision(X, [0, 1, 2])) for m in ensemble.members_]
     np.testing.assert_allclose(ensemble.predict_proba(X, [0, 1, 2]), np.mean(members, 0), atol=1e-6)
+    assert ensemble.predict_proba(X[:0], [0, 1, 2]).shape == (0, 3)  # no rows: no rows, not an error
     assert [m.variant for m in ensemble.members_] == ["values", "logits+values"]
     assert ensemble.members_[0].neuron_fraction_ == 1.0 and ensemble.members_[1].neuron_fraction_ == 0.25
 
@@ -73,6 +74,8 @@ def test_a_regression_ensemble_averages_its_members_outputs(data):
     np.testing.assert_allclose(head.decision(X[300:], [0, 1, 2]), np.mean(members, 0), atol=1e-6)
     pred = head.predict(X[300:], [0, 1, 2])
     assert np.corrcoef(pred, score[300:])[0, 1] > 0.6  # it learned the signal (0.73 here; noise ~0)
+    empty = head.predict(X[:0], [0, 1, 2])
+    assert empty.shape == (0,) and empty.dtype == pred.dtype
 
 
 def test_it_saves_and_loads_as_itself(ensemble, data, tmp_path):

@@ -30,6 +30,7 @@ def test_head_learns_and_keeps_few_neurons(fitted):
     assert 3 in head.neurons_[1] and 7 in head.neurons_[2]
     proba = head.predict_proba(X[1200:], [0, 1, 2])
     np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
+    assert head.predict_proba(X[:0], [0, 1, 2]).shape == (0, 3)  # no rows: no rows, not an error
 
 
 def test_random_control_is_worse(fitted):
@@ -60,6 +61,8 @@ def test_values_variant_and_regression():
     pred = h.predict(X[800:], [0, 1])
     assert np.corrcoef(pred, y[800:])[0, 1] > 0.95
     assert abs(pred.mean() - y[800:].mean()) < 0.5
+    empty = h.predict(X[:0], [0, 1])
+    assert empty.shape == (0,) and empty.dtype == pred.dtype
 
 
 def test_save_load_round_trip_and_bad_folders(fitted, tmp_path):

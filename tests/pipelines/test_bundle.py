@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import sys
+from pathlib import PurePosixPath
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -78,13 +80,55 @@ def test_the_bundle_record_is_versioned_and_an_older_layout_still_loads(exported
     shutil.copytree(exported[0] / "bundle", bundle)
     record_path = bundle / "bundle.json"
     record = json.loads(record_path.read_text())
-    assert record["schema"] == 1
-    older = {k: v for k, v in record.items() if k != "schema"}
+    assert record["schema"] == 2
+    older = {k: v for k, v in record.items() if k not in ("schema", "record_sha256")}  # as schema 1 was
     record_path.write_text(json.dumps(older))
     np.testing.assert_allclose(neuronhead.load(bundle).predict_proba(TEXTS), exported[1], atol=1e-6)
-    record_path.write_text(json.dumps(record | {"schema": 2}))
-    with pytest.raises(HeadError, match=r"bundle.json: bundle schema 2 is newer than this neuronhead reads"):
+    record_path.write_text(json.dumps(record | {"schema": 3}))
+    with pytest.raises(HeadError, match=r"bundle.json: bundle schema 3 is newer than this neuronhead reads"):
         neuronhead.load(bundle)
-    record_path.write_text(json.dumps({k: v for k, v in record.items() if k != "heads"}))
+    record_path.write_text(json.dumps({k: v for k, v in older.items() if k != "heads"}))
     with pytest.raises(HeadError, match=r"bundle.json: a bundle record without a valid 'heads'"):
         neuronhead.load(bundle)
+    record_path.write_text(json.dumps({k: v for k, v in record.items() if k != "record_sha256"}))
+    with pytest.raises(HeadError, match=r"bundle.json: a bundle record without a valid 'record_sha256'"):
+        neuronhead.load(bundle)
+
+
+@pytest.mark.parametrize(("was", "now"), [(b'"depth": 2', b'"depth": 3'), (b'"heads": [', b'"heads": [ ')])
+def test_a_changed_bundle_json_is_refused_naming_it(exported, tmp_path, was, now):
+    """bundle.json is covered too: a changed value is refused; a change of layout alone is not one."""
+    bundle = tmp_path / "b"
+    shutil.copytree(exported[0] / "bundle", bundle)
+    raw = (bundle / "bundle.json").read_bytes()
+    assert raw.count(was) == 1
+    (bundle / "bundle.json").write_bytes(raw.replace(was, now))
+    if was.startswith(b'"depth"'):
+        with pytest.raises(HeadError, match=r"bundle.json: does not match the sha256 it records of itself"):
+            neuronhead.load(bundle)
+    else:
+        np.testing.assert_allclose(neuronhead.load(bundle).predict_proba(TEXTS), exported[1], atol=1e-6)
+
+
+def test_a_bundle_records_no_path_of_the_machine_that_exported_it(exported):
+    """No JSON file of a bundle names a folder of the exporting machine (the head's model copy and
+    features were under ``root``; the bundled model under the environment)."""
+    root = exported[0]
+    found = []
+    for path in (root / "bundle").rglob("*.json"):
+        text = path.read_text(encoding="utf-8")
+        found += [f"{path.name}: {where}" for where in (str(root), sys.prefix) if where in text]
+        found += [f"{path.name}: {s}" for s in _strings(json.loads(text)) if len(PurePosixPath(s).parts) > 2
+                  and PurePosixPath(s).is_absolute()]  # fmt: skip
+    assert found == []
+    record = json.loads((root / "bundle" / "bundle.json").read_text())
+    assert record["model"]["source"] == "model"  # the heads' model was the folder root/model
+
+
+def _strings(value) -> list[str]:
+    """Every string of a JSON value, keys too."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [k, *_strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []

@@ -218,6 +218,20 @@ def test_follower_flags_need_follow_and_an_out_needs_the_same_settings(head, tmp
         follow([str(head)], dump, tmp_path / "out", other, FollowOptions(until_idle=0))
 
 
+def test_score_follow_prints_its_counts_once(head, tmp_path, capsys):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    _drop(dump, "a.csv", _demo_rows()[:20])
+    argv = ["score", "--head", str(head), "--follow", str(dump), "--out", str(tmp_path / "out"),
+            "--engine", "local", "--poll", "0.05", "--until-idle", "0.5"]  # fmt: skip
+    assert main(argv) == 0
+    said = capsys.readouterr().out
+    counts = json.loads(said.strip().splitlines()[-1])
+    assert counts["done"] == 1 and counts["scored"] == 20
+    assert said.count('"done": 1') == 1, said
+    assert "follow: idle for 0.5 s; stopping" in said
+
+
 # ---- slow: the bundled MiniLM, a real process killed with SIGKILL ----
 
 

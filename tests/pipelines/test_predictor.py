@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import pytest
 
 import neuronhead
 from neuronhead.cli import main
+from neuronhead.heads.explain import explanation_lines
 from neuronhead.pipelines.options import Engine, Output
 from neuronhead.pipelines.predictor import PredictError
 from neuronhead.pipelines.scoring import score
@@ -55,14 +57,43 @@ def test_several_heads_share_one_pass_and_answer_by_name(heads):
     assert list(labels["a"]) == list(neuronhead.load(heads / "k1").predict(texts))
 
 
+def test_no_texts_give_empty_arrays_of_the_usual_shape_and_type(heads):
+    """``predict([])`` is what ``predict`` of texts is, with no rows: an array per head (a dict of them
+    for several heads), not ``{}``."""
+    one = neuronhead.load(heads / "k1")
+    some, proba = one.predict(["a text"]), one.predict_proba(["a text"])
+    none, no_proba = one.predict([]), one.predict_proba([])
+    assert isinstance(none, np.ndarray) and none.shape == (0,) and none.dtype == some.dtype
+    assert no_proba.shape == (0, len(one.labels())) and no_proba.dtype == proba.dtype
+    both = neuronhead.load(f"a={heads / 'k1'}", f"b={heads / 'k2'}")
+    labels, probas = both.predict([]), both.predict_proba([])
+    assert set(labels) == set(probas) == {"a", "b"}
+    assert all(v.shape == (0,) and v.dtype == some.dtype for v in labels.values())
+    assert all(v.shape == (0, len(one.labels())) for v in probas.values())
+
+
+def test_classes_are_the_labels_as_scikit_learn_names_them(heads):
+    one = neuronhead.load(heads / "k1")
+    assert isinstance(one.classes_, np.ndarray) and list(one.classes_) == one.labels()
+    assert one.predict_proba(["fine"]).shape[1] == len(one.classes_)
+    assert one.predict(["fine"])[0] in one.classes_ and one.classes_.dtype == one.predict(["fine"]).dtype
+    both = neuronhead.load(f"a={heads / 'k1'}", f"b={heads / 'k2'}")
+    assert set(both.classes_) == {"a", "b"} and list(both.classes_["b"]) == both.labels("b")
+
+
+def test_what_is_not_a_list_of_texts_is_refused_saying_so(heads):
+    predictor = neuronhead.load(heads / "k1")
+    for bad, named in [(None, "None"), (3, "int"), ("one string", "one string")]:
+        with pytest.raises(TypeError, match=f"texts must be a list of strings, not {named}"):
+            predictor.predict(bad)
+
+
 def test_bad_input_gets_the_reason_score_writes(heads):
     predictor = neuronhead.load(heads / "k1")
     with pytest.raises(PredictError, match="text 1: empty text"):
         predictor.predict(["fine", "", "also fine"])
     with pytest.raises(PredictError, match="text 0: not a string but int"):
         predictor.predict([3])
-    with pytest.raises(TypeError, match="a list of texts"):
-        predictor.predict("one string")
     with pytest.raises(TypeError, match="use predict or predict_proba"):
         predictor.predict_values(["a text"])
     with pytest.raises(TypeError, match="unknown option 'batch'"):
@@ -88,7 +119,7 @@ def test_the_readme_lines_run(heads, capsys):
     args = shlex.split(line.replace("runs/emotion/head", str(heads / "k1")))
     assert args[0] == "neuronhead" and main(args[1:]) == 0
     printed = capsys.readouterr().out
-    assert f"head k1: {labels[0]} (logit of {labels[0]}" in printed and printed.count("    L0.N") == 5
+    assert f"  k1: {labels[0]} (logit of {labels[0]}" in printed and printed.count("    L0.N") == 5
 
 
 def test_records_keep_every_text_with_its_reason(heads):
@@ -141,3 +172,51 @@ def test_explanations_answer_by_head_and_refuse_what_score_refuses(heads):
         both.explain("")
     with pytest.raises(PredictError, match="not a string"):
         both.explain(None)
+
+
+def test_explain_refuses_a_top_that_is_not_a_count_of_neurons(heads, capsys):
+    predictor = neuronhead.load(heads / "k1")
+    for top in (-1, 0):
+        with pytest.raises(ValueError, match=f"top must be a whole number of neurons, at least 1, not {top}"):
+            predictor.explain("what a day", top=top)
+    argv = ["explain", "--head", str(heads / "k1"), "--text", "what a day", "--top", "-1"]
+    assert main(argv) == 2
+    assert "neuronhead explain: error: top must be" in capsys.readouterr().err
+
+
+def test_the_explanation_table_adds_up_to_its_output_and_says_what_it_shows(heads, tmp_path):
+    """Listed shares + the other neurons' + the residual + the baseline = the output, in the record and in
+    the printed share column; the table says what ``probe`` is, does not call a negative activation
+    firing, and a head named ``head`` is not "head head" (nor in predict_values' refusal)."""
+    shutil.copytree(heads / "k1", tmp_path / "head")  # the default name: its folder's
+    predictor = neuronhead.load(tmp_path / "head")
+    n_neurons = predictor.scorer.heads["head"].n_neurons_
+    e = predictor.explain("what a day!", top=20)
+    listed = sum(n["contribution"] for n in e["neurons"])
+    assert e["other"]["neurons"] == n_neurons - 20
+    total = listed + e["other"]["contribution"] + e["residual"] + e["baseline"]
+    assert total == pytest.approx(e["output"], abs=1e-9)
+    lines = explanation_lines("head", e)
+    table = "\n".join(lines)
+    assert "head head" not in table and "fired most" not in table
+    assert "probe: " in table  # the legend says what the column is
+    rows = {line[4:24].strip(): line for line in lines if _number(line[24:32]) is not None}
+    shares = [float(line[24:32]) for label, line in rows.items() if not label.startswith("=")]
+    stated = float(rows["= output"][24:32])
+    assert len(shares) == 20 + 3  # the listed neurons, the other ones, the residual, the baseline
+    assert sum(shares) == pytest.approx(stated, abs=0.0005 * len(shares))
+    assert stated == pytest.approx(e["output"], abs=0.0005)
+    assert f"other {e['other']['neurons']} neurons" in rows
+    for n in e["neurons"]:  # a neuron below 0 at every pooled token did not fire: the row says so
+        assert ("none above 0" in rows[n["neuron"]]) == (n["max"] <= 0)
+    assert any(n["max"] <= 0 for n in e["neurons"])  # the case is there to check
+    with pytest.raises(TypeError, match="use predict or predict_proba") as refused:
+        predictor.predict_values(["a text"])
+    assert "head head" not in str(refused.value)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

@@ -59,4 +59,6 @@ def test_the_readme_serve_and_curl_lines_run(tmp_path, demo_heads):
         server.wait(timeout=120)
     said = output.text()
     assert "stopping" in said and "SIGTERM" not in said, said
+    # a fresh start applies --port itself (Ray must not say it would not), and a stop leaves no task behind
+    assert "will not be applied" not in said and "graceful_shutdown" not in said, said
     assert server.returncode == 0, said

@@ -43,6 +43,16 @@ def test_a_bad_body_gets_its_status_and_reason(body, status, reason):
     assert got[0] == status and reason in got[1], got
 
 
+def test_a_body_that_nests_too_deeply_is_a_400_not_a_crash():
+    """The JSON decoder recurses per bracket: 100,000 of them would be a RecursionError (a 500)."""
+    roomy = Limits(max_body_bytes=200_000)
+    for body in (b'{"texts": ' + b"[" * 100_000, b'{"texts": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"):
+        with pytest.raises(BadRequest) as caught:
+            parse_predict(body, roomy)
+        assert caught.value.status == 400
+        assert caught.value.reason == "body nests too deeply (JSON arrays or objects)"
+
+
 def test_good_bodies_keep_every_text():
     texts = ["what a day! 🎉", "a\x00b", "שלום עולם", "مرحبا"]
     parsed = parse_predict(json.dumps({"texts": texts, "explain": 3}).encode(), LIMITS)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -107,6 +110,7 @@ BAD = {
     "body over --max-body-bytes": (json.dumps({"texts": ["a" * 700_000]}).encode(), 413, "--max-body-bytes"),
     "invalid UTF-8": (b'{"texts": ["caf\xe9"]}', 400, "not valid UTF-8"),
     "invalid JSON": (b'{"texts": ["a",', 400, "not valid JSON"),
+    "JSON nested 100,000 deep": (b'{"texts": ' + b"[" * 100_000, 400, "nests too deeply"),
 }
 
 
@@ -119,11 +123,32 @@ def test_a_bad_request_gets_its_status_and_reason(url, case, record):
     record("bad input", f"serve: {case}", f"HTTP {got[0]}: `{got[1]['error'][:90]}`", 1, 0)
 
 
+def test_head_answers_where_get_does_without_a_body(url):
+    """Load balancers probe with HEAD: it answers as GET would, with no body."""
+    assert call(f"{url}/healthz", "HEAD") == (200, "")
+    assert call(f"{url}/heads", "HEAD") == (200, "")
+    assert call(f"{url}/predict", "HEAD")[0] == 405
+
+
+def test_the_replica_header_is_an_opaque_tag(url):
+    """Which replica answered, for telling replicas apart, without its process id: the same short
+    hex tag on every answer of the one replica."""
+    tags = set()
+    for _ in range(3):
+        with urllib.request.urlopen(f"{url}/healthz", timeout=60) as response:
+            tags.add(response.headers["x-neuronhead-replica"])
+    (tag,) = tags
+    assert re.fullmatch(r"[0-9a-f]{12}", tag), tag
+
+
 def test_wrong_paths_and_methods(url):
     status, body = call(f"{url}/nowhere")
     assert status == 404 and "paths: /predict" in body["error"]
     assert call(f"{url}/predict")[0] == 405
     assert call(f"{url}/healthz", "POST", b"{}")[0] == 405
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(f"{url}/heads", method="PUT"), timeout=60)
+    assert refused.value.headers["Allow"] == "GET, HEAD"
     assert call(f"{url}/heads", "DELETE")[0] == 405
 
 

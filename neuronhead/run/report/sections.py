@@ -373,7 +373,8 @@ def _explained(sec: Section, examples: list[dict[str, Any]]) -> None:
         "A few validation texts per class (one the head gets right, one it gets wrong, where both exist), "
         "with the salient neurons that moved the explained output most: its share (how far the neuron "
         "moves the output from the head's output at the training mean of every neuron), its share in its "
-        "own layer probe's logit (exact), its pooled mean and max, and the tokens where it fired most. "
+        "own layer probe's logit (exact), its pooled mean and max, and the tokens of its highest "
+        "activations; the other neurons' shares together close each table. "
         f"Shares here: {method}"
         + (
             ", which add up to the output minus the baseline up to the residual shown."
@@ -394,7 +395,10 @@ def _explained(sec: Section, examples: list[dict[str, Any]]) -> None:
             [n["neuron"], n["contribution"], n["probe"], n["mean"], n["max"], _tokens(n["tokens"])]
             for n in e["neurons"]
         ]
-        sec.add(Table(["neuron", "share", "probe share", "mean", "max", "fired most at"], rows))
+        if "other" in e:  # a run reported before explanations carried it has none
+            other = e["other"]
+            rows.append([f"other {other['neurons']} neurons", other["contribution"], None, None, None, ""])
+        sec.add(Table(["neuron", "share", "probe share", "mean", "max", "highest activations at"], rows))
 
 
 def _tokens(tokens: list[list[Any]]) -> str:

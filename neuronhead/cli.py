@@ -421,17 +421,17 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _args_serve(p: argparse.ArgumentParser) -> None:
-    from neuronhead.serve.options import Batching, Limits, Serving
+    from neuronhead.serve.options import Batching, Ingress, Limits, Serving
 
     p.add_argument("--head", action="append", required=True, help="[NAME=]head folder or bundle; repeatable")
     p.add_argument("--model", default=None, help="model folder (default: the heads')")
     p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray on 127.0.0.1)")
-    for group in (Serving, Batching, Limits):
+    for group in (Serving, Ingress, Batching, Limits):
         add_flags(p, group)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from neuronhead.serve.options import Batching, Limits, Serving
+    from neuronhead.serve.options import Batching, Ingress, Limits, Serving
     from neuronhead.serve.server import serve_until_interrupted, start, stop_on_signals
 
     stop_on_signals()
@@ -443,6 +443,7 @@ def _serve(args: argparse.Namespace) -> int:
             limits=from_flags(Limits, args),
             batching=from_flags(Batching, args),
             serving=from_flags(Serving, args),
+            ingress=from_flags(Ingress, args),
         )
     except KeyboardInterrupt:
         print("neuronhead serve: stopped before the endpoint was up", file=sys.stderr)
@@ -596,7 +597,8 @@ COMMANDS = {
         description="Deploys the heads on Ray Serve and blocks until Ctrl-C. Texts of concurrent requests "
         "are batched into one forward pass for every head. Binds 127.0.0.1 unless --host says otherwise; "
         "without --address it starts a local Ray (dashboard off). Bad requests get 400 (not JSON or not "
-        "UTF-8), 413 (over --max-body-bytes or --max-texts) or 422 (wrong shape), with the reason.",
+        "UTF-8), 413 (over --max-body-bytes or --max-texts) or 422 (wrong shape), with the reason. A "
+        "request whose model replica dies is sent to another (--retries).",
     ),
     "explain": Command(
         _args_explain,

@@ -1,5 +1,9 @@
-"""The Ray Serve application behind ``neuronhead serve``: one deployment whose replicas each hold the
-heads and their model once, and answer ``POST /predict``, ``GET /heads`` and ``GET /healthz``.
+"""The Ray Serve application behind ``neuronhead serve``: ``HeadIngress`` answers ``POST /predict``,
+``GET /heads`` and ``GET /healthz`` (routes and limits; no model) and hands each request's texts
+through a ``DeploymentHandle`` to ``HeadServer``, whose replicas each hold the heads and their model
+once. When the model replica holding a request dies (killed, its node gone), the ingress
+sends the request again to another: a prediction is a pure function of the texts and the heads, so a
+client sees a slower answer, not an error.
 
 Texts of concurrent requests are gathered with ``@serve.batch`` (counted in texts, not requests) and
 go through ``Predictor.records`` together: one early-exited forward pass for every head, then split
@@ -11,18 +15,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ray import serve
+from ray.exceptions import RayActorError
 from ray.serve import Application
+from ray.serve.exceptions import ReplicaUnavailableError
+from ray.serve.handle import DeploymentHandle
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from neuronhead.serve.options import Batching, Limits, Serving
+from neuronhead.serve.options import Batching, Ingress, Limits, Serving
 from neuronhead.serve.requests import BadRequest, check_length, parse_predict
 
 ROUTES = {"/predict": "POST", "/heads": "GET", "/healthz": "GET"}
 REPLICA_HEADER = "x-neuronhead-replica"  # which replica answered: "<replica id>/<pid>"
+REPLICA_GONE = (RayActorError, ReplicaUnavailableError)  # the model replica died or cannot be reached
 log = logging.getLogger("ray.serve")
 
 
@@ -31,19 +40,29 @@ def texts_in(requests: list[list[str]]) -> int:
     return sum(len(texts) for texts in requests)
 
 
-@serve.deployment(name="HeadServer", max_ongoing_requests=256)
-class HeadServer:
-    """Heads on one model, behind HTTP. Every refusal is a JSON ``{"error": reason}``."""
+async def with_retries(call: Callable[[], Awaitable[Any]], retries: int) -> Any:
+    """``call()``, made again up to ``retries`` times when the model replica that held it died (after
+    0.05, 0.1, 0.2 … s, at most 1 s; Serve routes it to a live replica, or waits for a new one). Any
+    other error is raised at once: a refused request never reaches the model."""
+    for attempt in range(retries + 1):
+        try:
+            return await call()
+        except REPLICA_GONE as exc:
+            if attempt == retries:
+                raise
+            log.warning("a model replica died holding a request (%s); sending it again", type(exc).__name__)
+            await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
 
-    def __init__(self, heads: list[str], model: str | None, limits: Limits, batching: Batching) -> None:
-        from neuronhead.pipelines.predictor import Predictor  # torch: in the replica only
 
+@serve.deployment(name="HeadIngress", max_ongoing_requests=1024, ray_actor_options={"num_cpus": 0})
+class HeadIngress:
+    """HTTP in front of the model replicas. Every refusal is a JSON ``{"error": reason}``."""
+
+    def __init__(self, scorer: DeploymentHandle, limits: Limits, ingress: Ingress) -> None:
+        self.scorer = scorer
         self.limits = limits
-        batch = max(batching.max_batch_size, limits.max_texts)  # a request is never split
-        self.predictor = Predictor.load(heads, model=model, batch_size=batch)
-        self.score_batch.set_max_batch_size(batch)
-        self.score_batch.set_batch_wait_timeout_s(batching.batch_wait_ms / 1000)
-        self.description = describe(self.predictor, limits)
+        self.retries = ingress.retries
+        self.description: dict[str, Any] | None = None
         replica = serve.get_replica_context().replica_id.unique_id
         self.headers = {REPLICA_HEADER: f"{replica}/{os.getpid()}"}
 
@@ -58,16 +77,17 @@ class HeadServer:
         if path == "/healthz":
             return self._json(200, {"status": "ok"})
         if path == "/heads":
-            return self._json(200, self.description)
+            return await self._heads()
         try:
             parsed = parse_predict(await self._body(request), self.limits)
-            records = await self.score_batch(parsed.texts)
-            if parsed.explain:
-                await asyncio.to_thread(self._explain, parsed.texts, records, parsed.explain)
+            records = await self._send("predict", parsed.texts, parsed.explain)
         except BadRequest as exc:
             return self._json(exc.status, {"error": exc.reason})
+        except REPLICA_GONE as exc:
+            return self._gone(exc)
         except Exception as exc:  # a bug, not the client's fault: say so, keep the replica up
             log.exception("predict failed")
+            exc = getattr(exc, "cause", None) or exc  # the model replica's own exception
             return self._json(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
         return self._json(200, {"results": records})
 
@@ -81,6 +101,48 @@ class HeadServer:
                 raise BadRequest(413, f"body is over the limit of {self.limits.max_body_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _json(self, status: int, content: dict[str, Any], **headers: str) -> JSONResponse:
+        return JSONResponse(content, status_code=status, headers=self.headers | headers)
+
+    async def _send(self, method: str, *args: Any) -> Any:
+        call = getattr(self.scorer, method)
+        return await with_retries(lambda: call.remote(*args), self.retries)
+
+    async def _heads(self) -> JSONResponse:
+        if self.description is None:  # the same on every model replica: asked once
+            try:
+                self.description = await self._send("describe")
+            except REPLICA_GONE as exc:
+                return self._gone(exc)
+        return self._json(200, self.description)
+
+    def _gone(self, exc: Exception) -> JSONResponse:
+        reason = f"no model replica answered in {self.retries + 1} tries ({type(exc).__name__}); try again"
+        return self._json(503, {"error": reason}, **{"Retry-After": "1"})
+
+
+@serve.deployment(name="HeadServer", max_ongoing_requests=256)
+class HeadServer:
+    """The heads on one model, loaded once per replica; ``HeadIngress`` calls ``predict``."""
+
+    def __init__(self, heads: list[str], model: str | None, limits: Limits, batching: Batching) -> None:
+        from neuronhead.pipelines.predictor import Predictor  # torch: in the replica only
+
+        batch = max(batching.max_batch_size, limits.max_texts)  # a request is never split
+        self.predictor = Predictor.load(heads, model=model, batch_size=batch)
+        self.score_batch.set_max_batch_size(batch)
+        self.score_batch.set_batch_wait_timeout_s(batching.batch_wait_ms / 1000)
+        self.description = describe(self.predictor, limits)
+
+    async def predict(self, texts: list[str], explain: int = 0) -> list[dict[str, Any]]:
+        records = await self.score_batch(texts)
+        if explain:
+            await asyncio.to_thread(self._explain, texts, records, explain)
+        return records
+
+    def describe(self) -> dict[str, Any]:
+        return self.description
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.01, batch_size_fn=texts_in)
     async def score_batch(self, requests: list[list[str]]) -> list[list[dict[str, Any]]]:
@@ -96,9 +158,6 @@ class HeadServer:
     def _explain(self, texts: list[str], records: list[dict[str, Any]], top: int) -> None:
         for text, record in zip(texts, records, strict=True):
             record["explanation"] = None if record["error"] else self.predictor.explanations(text, top=top)
-
-    def _json(self, status: int, content: dict[str, Any], **headers: str) -> JSONResponse:
-        return JSONResponse(content, status_code=status, headers=self.headers | headers)
 
 
 def describe(predictor: Any, limits: Limits) -> dict[str, Any]:
@@ -130,11 +189,14 @@ def application(
     limits: Limits = Limits(),
     batching: Batching = Batching(),
     serving: Serving = Serving(),
+    ingress: Ingress = Ingress(),
 ) -> Application:
-    """The app ``serve.run`` deploys: ``serving.replicas`` replicas of ``HeadServer``."""
-    return HeadServer.options(
+    """The app ``serve.run`` deploys: ``serving.replicas`` replicas of ``HeadServer`` (the model) and as
+    many of ``HeadIngress`` (HTTP; no CPU reserved: it only parses and forwards)."""
+    scorer = HeadServer.options(
         num_replicas=serving.replicas, ray_actor_options={"num_cpus": serving.replica_cpus}
     ).bind(list(heads), model, limits, batching)
+    return HeadIngress.options(num_replicas=serving.replicas).bind(scorer, limits, ingress)
 
 
 def build_app(args: dict[str, Any]) -> Application:
@@ -142,7 +204,8 @@ def build_app(args: dict[str, Any]) -> Application:
 
     ``args``: ``heads`` (a list, or one string of comma-separated ``[NAME=]PATH``), and optionally
     ``model``, ``max_texts``, ``max_body_bytes``, ``max_batch_size``, ``batch_wait_ms``, ``replicas``,
-    ``replica_cpus``. Values may be strings (``serve run ... heads=a=/x,b=/y max_texts=32``).
+    ``replica_cpus``, ``retries``. Values may be strings (``serve run ...
+    heads=a=/x,b=/y max_texts=32``).
     """
     args = dict(args)
     heads = args.pop("heads", None)
@@ -151,10 +214,10 @@ def build_app(args: dict[str, Any]) -> Application:
     heads = [h.strip() for h in heads.split(",")] if isinstance(heads, str) else list(heads)
     model = args.pop("model", None)
     groups = {}
-    for group in (Limits, Batching, Serving):
+    for group in (Limits, Batching, Serving, Ingress):
         fields = {k: args.pop(k) for k in list(args) if k in group.__dataclass_fields__}
         types = {k: type(getattr(group(), k)) for k in fields}
         groups[group] = group(**{k: types[k](v) for k, v in fields.items()})
     if args:
         raise ValueError(f"build_app: unknown args {sorted(args)}")
-    return application(heads, model, groups[Limits], groups[Batching], groups[Serving])
+    return application(heads, model, groups[Limits], groups[Batching], groups[Serving], groups[Ingress])

@@ -49,3 +49,16 @@ class Serving:
     def __post_init__(self) -> None:
         if self.replicas < 1 or self.replica_cpus <= 0:
             raise ValueError("--replicas must be at least 1")
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """The HTTP front (``HeadIngress``) before the model replicas: how many times it sends a request
+    again when the model replica holding it died (a prediction is a pure function of the text and the
+    heads, so sending it again is always safe)."""
+
+    retries: int = opt(3, "times a request goes to another model replica when its replica died")
+
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise ValueError("--retries must be at least 0")

@@ -8,7 +8,7 @@ import signal
 import time
 from collections.abc import Sequence
 
-from neuronhead.serve.options import Batching, Limits, Serving
+from neuronhead.serve.options import Batching, Ingress, Limits, Serving
 
 APP_NAME = "neuronhead"
 
@@ -29,6 +29,7 @@ def start(
     limits: Limits = Limits(),
     batching: Batching = Batching(),
     serving: Serving = Serving(),
+    ingress: Ingress = Ingress(),
 ) -> str:
     """Deploy the heads on Ray Serve and return the URL. Without ``address``: a fresh local Ray
     (dashboard off, everything on 127.0.0.1); the HTTP proxy binds ``serving.host`` only."""
@@ -41,7 +42,7 @@ def start(
     if not address and not os.environ.get("RAY_ADDRESS"):
         serving = local_serving(serving)
     serve.start(http_options={"host": serving.host, "port": serving.port})
-    app = application(list(heads), model, limits, batching, serving)
+    app = application(list(heads), model, limits, batching, serving, ingress)
     serve.run(app, name=APP_NAME, route_prefix="/")
     host = f"[{serving.host}]" if ":" in serving.host else serving.host
     return f"http://{host}:{serving.port}"

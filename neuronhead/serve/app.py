@@ -23,6 +23,7 @@ from ray.exceptions import RayActorError
 from ray.serve import Application
 from ray.serve.exceptions import ReplicaUnavailableError
 from ray.serve.handle import DeploymentHandle
+from ray.serve.metrics import Counter, Histogram
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -32,6 +33,7 @@ from neuronhead.serve.requests import BadRequest, check_length, parse_predict
 ROUTES = {"/predict": "POST", "/heads": "GET", "/healthz": "GET"}
 REPLICA_HEADER = "x-neuronhead-replica"  # which replica answered: "<replica id>/<pid>"
 REPLICA_GONE = (RayActorError, ReplicaUnavailableError)  # the model replica died or cannot be reached
+SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]  # buckets of the size histograms, in texts
 log = logging.getLogger("ray.serve")
 
 
@@ -40,7 +42,7 @@ def texts_in(requests: list[list[str]]) -> int:
     return sum(len(texts) for texts in requests)
 
 
-async def with_retries(call: Callable[[], Awaitable[Any]], retries: int) -> Any:
+async def with_retries(call: Callable[[], Awaitable[Any]], retries: int, resent: Callable[[], None]) -> Any:
     """``call()``, made again up to ``retries`` times when the model replica that held it died (after
     0.05, 0.1, 0.2 … s, at most 1 s; Serve routes it to a live replica, or waits for a new one). Any
     other error is raised at once: a refused request never reaches the model."""
@@ -51,6 +53,7 @@ async def with_retries(call: Callable[[], Awaitable[Any]], retries: int) -> Any:
             if attempt == retries:
                 raise
             log.warning("a model replica died holding a request (%s); sending it again", type(exc).__name__)
+            resent()
             await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
 
 
@@ -63,6 +66,8 @@ class HeadIngress:
         self.limits = limits
         self.retries = ingress.retries
         self.description: dict[str, Any] | None = None
+        self.texts = Histogram("neuronhead_texts_per_request", "texts per POST /predict", SIZES)
+        self.resent = Counter("neuronhead_requests_resent", "requests sent again: their model replica died")
         replica = serve.get_replica_context().replica_id.unique_id
         self.headers = {REPLICA_HEADER: f"{replica}/{os.getpid()}"}
 
@@ -80,6 +85,7 @@ class HeadIngress:
             return await self._heads()
         try:
             parsed = parse_predict(await self._body(request), self.limits)
+            self.texts.observe(len(parsed.texts))
             records = await self._send("predict", parsed.texts, parsed.explain)
         except BadRequest as exc:
             return self._json(exc.status, {"error": exc.reason})
@@ -107,7 +113,7 @@ class HeadIngress:
 
     async def _send(self, method: str, *args: Any) -> Any:
         call = getattr(self.scorer, method)
-        return await with_retries(lambda: call.remote(*args), self.retries)
+        return await with_retries(lambda: call.remote(*args), self.retries, self.resent.inc)
 
     async def _heads(self) -> JSONResponse:
         if self.description is None:  # the same on every model replica: asked once
@@ -134,6 +140,8 @@ class HeadServer:
         self.score_batch.set_max_batch_size(batch)
         self.score_batch.set_batch_wait_timeout_s(batching.batch_wait_ms / 1000)
         self.description = describe(self.predictor, limits)
+        self.batch_texts = Histogram("neuronhead_batch_texts", "texts per forward pass (one batch)", SIZES)
+        self.batch_requests = Histogram("neuronhead_batch_requests", "requests per forward pass", SIZES)
 
     async def predict(self, texts: list[str], explain: int = 0) -> list[dict[str, Any]]:
         records = await self.score_batch(texts)
@@ -148,6 +156,8 @@ class HeadServer:
     async def score_batch(self, requests: list[list[str]]) -> list[list[dict[str, Any]]]:
         """Every request's texts in one ``records`` call (a thread: the replica keeps answering)."""
         flat = [t for texts in requests for t in texts]
+        self.batch_texts.observe(len(flat))
+        self.batch_requests.observe(len(requests))
         records = await asyncio.to_thread(self.predictor.records, flat)
         out, start = [], 0
         for texts in requests:

@@ -62,3 +62,11 @@ class Ingress:
     def __post_init__(self) -> None:
         if self.retries < 0:
             raise ValueError("--retries must be at least 0")
+
+
+@dataclass(frozen=True)
+class LocalRay:
+    """The Ray that ``neuronhead serve`` starts itself (without ``--address``): on a cluster, each
+    node's metrics port is ``ray start --metrics-export-port``."""
+
+    metrics_port: int = opt(0, "port of Ray's Prometheus metrics (/metrics, on 127.0.0.1); 0: a free one")

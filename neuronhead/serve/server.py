@@ -8,7 +8,7 @@ import signal
 import time
 from collections.abc import Sequence
 
-from neuronhead.serve.options import Batching, Ingress, Limits, Serving
+from neuronhead.serve.options import Batching, Ingress, Limits, LocalRay, Serving
 
 APP_NAME = "neuronhead"
 
@@ -30,22 +30,39 @@ def start(
     batching: Batching = Batching(),
     serving: Serving = Serving(),
     ingress: Ingress = Ingress(),
+    local: LocalRay = LocalRay(),
 ) -> str:
     """Deploy the heads on Ray Serve and return the URL. Without ``address``: a fresh local Ray
-    (dashboard off, everything on 127.0.0.1); the HTTP proxy binds ``serving.host`` only."""
+    (dashboard off, everything on 127.0.0.1, its metrics on ``local.metrics_port``); the HTTP proxy
+    binds ``serving.host`` only."""
     from ray import serve
 
     from neuronhead.cluster.connect import ensure_ray
     from neuronhead.serve.app import application
 
-    ensure_ray(address)
-    if not address and not os.environ.get("RAY_ADDRESS"):
+    joins = bool(address or os.environ.get("RAY_ADDRESS"))
+    if joins and local.metrics_port:
+        raise ValueError("--metrics-port sets the port of a Ray serve starts; on a cluster it is each "
+                         "node's `ray start --metrics-export-port`")  # fmt: skip
+    ensure_ray(address, metrics_export_port=local.metrics_port or None)
+    if not joins:
         serving = local_serving(serving)
     serve.start(http_options={"host": serving.host, "port": serving.port})
     app = application(list(heads), model, limits, batching, serving, ingress)
     serve.run(app, name=APP_NAME, route_prefix="/")
     host = f"[{serving.host}]" if ":" in serving.host else serving.host
     return f"http://{host}:{serving.port}"
+
+
+def metrics_url() -> str | None:
+    """Where this machine's Ray node serves Prometheus metrics (``/metrics`` on its export port)."""
+    import ray
+
+    here = ray.get_runtime_context().get_node_id()
+    for node in ray.nodes():
+        if node["NodeID"] == here and node.get("MetricsExportPort"):
+            return f"http://{node['NodeManagerAddress']}:{node['MetricsExportPort']}/metrics"
+    return None
 
 
 def stop_on_signals() -> None:

@@ -1,5 +1,5 @@
 """One ``neuronhead serve`` with two model replicas: a request whose model replica is killed under it
-is answered by the other."""
+is answered by the other, and Prometheus finds the counts on Ray's metrics port."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -60,3 +61,48 @@ def test_a_request_outlives_its_model_replica(url):
         time.sleep(3)
         stop.set()
     assert len(answers) > 16 and set(answers) == {200}, answers
+    resent = scrape(lambda m: m.get("ray_neuronhead_requests_resent_total", 0) >= 1)
+    assert resent["ray_neuronhead_requests_resent_total"] >= 1
+
+
+def scrape(done, seconds: float = 90) -> dict[str, float]:
+    """Ray's metrics for this node, summed over labels (``name{status_code="200"}`` kept apart too),
+    polled until ``done(metrics)``: Ray exports them every few seconds."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from neuronhead.serve.server import metrics_url
+
+    where = metrics_url()
+    assert where and where.startswith("http://127.0.0.1:")
+    deadline = time.monotonic() + seconds
+    while True:
+        metrics: dict[str, float] = {}
+        text = urllib.request.urlopen(where, timeout=30).read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                metrics[sample.name] = metrics.get(sample.name, 0) + sample.value
+                if "status_code" in sample.labels:
+                    key = f'{sample.name}{{status_code="{sample.labels["status_code"]}"}}'
+                    metrics[key] = metrics.get(key, 0) + sample.value
+        if done(metrics) or time.monotonic() > deadline:
+            return metrics
+        time.sleep(2)
+
+
+def test_prometheus_finds_requests_by_status_latency_and_batch_sizes(url):
+    for _ in range(3):
+        assert call(f"{url}/predict", "POST", BODY)[0] == 200
+    assert call(f"{url}/nowhere")[0] == 404
+    wanted = {
+        'ray_serve_num_http_requests_total{status_code="200"}': 3,
+        'ray_serve_num_http_requests_total{status_code="404"}': 1,
+        "ray_serve_http_request_latency_ms_count": 4,
+        "ray_neuronhead_texts_per_request_count": 3,
+        "ray_neuronhead_batch_texts_count": 1,
+        "ray_neuronhead_batch_requests_count": 1,
+    }
+    metrics = scrape(lambda m: all(m.get(name, 0) >= least for name, least in wanted.items()))
+    short = {name: metrics.get(name, 0) for name, least in wanted.items() if metrics.get(name, 0) < least}
+    assert short == {}
+    assert metrics["ray_neuronhead_texts_per_request_sum"] >= 2 * 3
+    assert "ray_serve_deployment_processing_latency_ms_bucket" in metrics

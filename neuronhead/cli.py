@@ -601,8 +601,9 @@ COMMANDS = {
         description="Deploys the heads on Ray Serve and blocks until Ctrl-C. Texts of concurrent requests "
         "are batched into one forward pass for every head. Binds 127.0.0.1 unless --host says otherwise; "
         "without --address it starts a local Ray (dashboard off). Bad requests get 400 (not JSON or not "
-        "UTF-8), 413 (over --max-body-bytes or --max-texts) or 422 (wrong shape), with the reason. A "
-        "request whose model replica dies is sent to another (--retries).",
+        "UTF-8), 413 (over --max-body-bytes or --max-texts) or 422 (wrong shape), with the reason; "
+        "with --api-key-file, a request without the key gets 401. A request whose model replica dies "
+        "is sent to another (--retries).",
     ),
     "explain": Command(
         _args_explain,

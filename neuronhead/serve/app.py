@@ -1,7 +1,7 @@
 """The Ray Serve application behind ``neuronhead serve``: ``HeadIngress`` answers ``POST /predict``,
-``GET /heads`` and ``GET /healthz`` (routes and limits; no model) and hands each request's texts
-through a ``DeploymentHandle`` to ``HeadServer``, whose replicas each hold the heads and their model
-once. When the model replica holding a request dies (killed, its node gone), the ingress
+``GET /heads`` and ``GET /healthz`` (routes, the API key, the limits; no model) and hands each
+request's texts through a ``DeploymentHandle`` to ``HeadServer``, whose replicas each hold the heads and
+their model once. When the model replica holding a request dies (killed, its node gone), the ingress
 sends the request again to another: a prediction is a pure function of the texts and the heads, so a
 client sees a slower answer, not an error.
 
@@ -27,6 +27,7 @@ from ray.serve.metrics import Counter, Histogram
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from neuronhead.serve.auth import authorized, read_keys, refusal
 from neuronhead.serve.options import Batching, Ingress, Limits, Serving
 from neuronhead.serve.requests import BadRequest, check_length, parse_predict
 
@@ -65,6 +66,9 @@ class HeadIngress:
         self.scorer = scorer
         self.limits = limits
         self.retries = ingress.retries
+        self.keys = read_keys(ingress.api_key_file) if ingress.api_key_file else None
+        if self.keys and self.keys.warning:
+            log.warning(self.keys.warning)
         self.description: dict[str, Any] | None = None
         self.texts = Histogram("neuronhead_texts_per_request", "texts per POST /predict", SIZES)
         self.resent = Counter("neuronhead_requests_resent", "requests sent again: their model replica died")
@@ -73,6 +77,8 @@ class HeadIngress:
 
     async def __call__(self, request: Request) -> JSONResponse:
         path = request.url.path.rstrip("/") or "/"
+        if path != "/healthz" and not self._allowed(request):
+            return self._unauthorized(request)
         method = ROUTES.get(path)
         if method is None:
             return self._json(404, {"error": f"no path {path}; paths: {', '.join(ROUTES)}"})
@@ -122,6 +128,13 @@ class HeadIngress:
             except REPLICA_GONE as exc:
                 return self._gone(exc)
         return self._json(200, self.description)
+
+    def _allowed(self, request: Request) -> bool:
+        return self.keys is None or authorized(request.headers.get("authorization"), self.keys)
+
+    def _unauthorized(self, request: Request) -> JSONResponse:
+        reason, challenge = refusal(request.headers.get("authorization"))
+        return self._json(401, {"error": reason}, **{"WWW-Authenticate": challenge})
 
     def _gone(self, exc: Exception) -> JSONResponse:
         reason = f"no model replica answered in {self.retries + 1} tries ({type(exc).__name__}); try again"
@@ -214,7 +227,7 @@ def build_app(args: dict[str, Any]) -> Application:
 
     ``args``: ``heads`` (a list, or one string of comma-separated ``[NAME=]PATH``), and optionally
     ``model``, ``max_texts``, ``max_body_bytes``, ``max_batch_size``, ``batch_wait_ms``, ``replicas``,
-    ``replica_cpus``, ``retries``. Values may be strings (``serve run ...
+    ``replica_cpus``, ``api_key_file``, ``retries``. Values may be strings (``serve run ...
     heads=a=/x,b=/y max_texts=32``).
     """
     args = dict(args)

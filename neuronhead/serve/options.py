@@ -53,10 +53,15 @@ class Serving:
 
 @dataclass(frozen=True)
 class Ingress:
-    """The HTTP front (``HeadIngress``) before the model replicas: how many times it sends a request
-    again when the model replica holding it died (a prediction is a pure function of the text and the
-    heads, so sending it again is always safe)."""
+    """The HTTP front (``HeadIngress``) before the model replicas: the API key it asks for, and how
+    many times it sends a request again when the model replica holding it died (a prediction is a
+    pure function of the text and the heads, so sending it again is always safe)."""
 
+    api_key_file: str = opt(
+        "",
+        "file holding the API key (one a line; default: none, no key asked): requests without "
+        "'Authorization: Bearer KEY' get 401; /healthz stays open",
+    )
     retries: int = opt(3, "times a request goes to another model replica when its replica died")
 
     def __post_init__(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import sys
 import time
 from collections.abc import Sequence
 
@@ -34,12 +35,13 @@ def start(
 ) -> str:
     """Deploy the heads on Ray Serve and return the URL. Without ``address``: a fresh local Ray
     (dashboard off, everything on 127.0.0.1, its metrics on ``local.metrics_port``); the HTTP proxy
-    binds ``serving.host`` only."""
+    binds ``serving.host`` only. A key file that cannot serve is refused before Ray starts."""
     from ray import serve
 
     from neuronhead.cluster.connect import ensure_ray
     from neuronhead.serve.app import application
 
+    check_key_file(ingress)
     joins = bool(address or os.environ.get("RAY_ADDRESS"))
     if joins and local.metrics_port:
         raise ValueError("--metrics-port sets the port of a Ray serve starts; on a cluster it is each "
@@ -52,6 +54,17 @@ def start(
     serve.run(app, name=APP_NAME, route_prefix="/")
     host = f"[{serving.host}]" if ":" in serving.host else serving.host
     return f"http://{host}:{serving.port}"
+
+
+def check_key_file(ingress: Ingress) -> None:
+    """Refuse a key file that is missing, unreadable or holds no key (naming the file); say on stderr
+    when every user may read it (it is served anyway)."""
+    from neuronhead.serve.auth import read_keys
+
+    if ingress.api_key_file:
+        warning = read_keys(ingress.api_key_file).warning
+        if warning:
+            print(f"neuronhead serve: warning: {warning}", file=sys.stderr, flush=True)
 
 
 def metrics_url() -> str | None:

@@ -22,7 +22,7 @@ def test_the_example_config_is_a_valid_serve_config():
     ingress = build_app(app.args)._bound_deployment
     assert ingress.name == "HeadIngress" and ingress.ray_actor_options["num_cpus"] == 0
     scorer, ingress_limits, options = ingress.init_args
-    assert options == Ingress(retries=3)
+    assert options == Ingress(api_key_file="", retries=3)
     deployment = scorer._bound_deployment
     assert deployment.name == "HeadServer"
     heads, model, limits, batching = deployment.init_args
@@ -35,9 +35,9 @@ def test_the_example_config_is_a_valid_serve_config():
 def test_build_app_reads_strings_as_serve_run_passes_them():
     from neuronhead.serve.app import build_app
 
-    args = {"heads": "a=/x, b=/y", "max_texts": "8", "replicas": "3", "retries": "1"}
+    args = {"heads": "a=/x, b=/y", "max_texts": "8", "replicas": "3", "api_key_file": "/k", "retries": "1"}
     ingress = build_app(args)._bound_deployment
-    assert ingress.init_args[2] == Ingress(retries=1) and ingress.num_replicas == 3
+    assert ingress.init_args[2] == Ingress(api_key_file="/k", retries=1) and ingress.num_replicas == 3
     deployment = ingress.init_args[0]._bound_deployment
     assert deployment.init_args[0] == ["a=/x", "b=/y"]
     assert deployment.init_args[2].max_texts == 8 and deployment.num_replicas == 3

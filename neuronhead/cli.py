@@ -422,18 +422,18 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _args_serve(p: argparse.ArgumentParser) -> None:
-    from neuronhead.serve.options import Batching, Limits, Serving
+    from neuronhead.serve.options import Batching, Ingress, Limits, LocalRay, Serving
 
     p.add_argument("--head", action="append", required=True, help="[NAME=]head folder or bundle; repeatable")
     p.add_argument("--model", default=None, help="model folder (default: the heads')")
     p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray on 127.0.0.1)")
-    for group in (Serving, Batching, Limits):
+    for group in (Serving, Ingress, Batching, Limits, LocalRay):
         add_flags(p, group)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from neuronhead.serve.options import Batching, Limits, Serving
-    from neuronhead.serve.server import serve_until_interrupted, start, stop_on_signals
+    from neuronhead.serve.options import Batching, Ingress, Limits, LocalRay, Serving
+    from neuronhead.serve.server import metrics_url, serve_until_interrupted, start, stop_on_signals
 
     stop_on_signals()
     try:
@@ -444,10 +444,15 @@ def _serve(args: argparse.Namespace) -> int:
             limits=from_flags(Limits, args),
             batching=from_flags(Batching, args),
             serving=from_flags(Serving, args),
+            ingress=from_flags(Ingress, args),
+            local=from_flags(LocalRay, args),
         )
     except KeyboardInterrupt:
         print("neuronhead serve: stopped before the endpoint was up", file=sys.stderr)
         return 130
+    metrics = metrics_url()
+    if metrics:
+        print(f"Prometheus metrics of this node at {metrics}", flush=True)
     serve_until_interrupted(url, args.head, args.address)
     return 0
 
@@ -600,7 +605,8 @@ COMMANDS = {
         "are batched into one forward pass for every head. Binds 127.0.0.1 unless --host says otherwise; "
         "without --address it starts a local Ray (dashboard off). Bad requests get 400 (not JSON or not "
         "UTF-8, or nested too deeply), 413 (over --max-body-bytes or --max-texts) or 422 (wrong shape), with "
-        "the reason.",
+        "the reason; with --api-key-file, a request without the key gets 401. A request whose model "
+        "replica dies is sent to another (--retries).",
     ),
     "explain": Command(
         _args_explain,

@@ -30,8 +30,12 @@ def ensure_ray(
     dashboard: bool = False,
     dashboard_host: str = "127.0.0.1",
     temp_dir: str | None = None,
+    metrics_export_port: int | None = None,
 ) -> None:
     """Connect once: to ``address`` when given, else a fresh in-process local instance.
+
+    ``metrics_export_port``: where a local instance serves its Prometheus metrics (Ray's own and the
+    application's, on 127.0.0.1 as the node's address is); unset, Ray picks a free port.
 
     Inside a Ray job (``ray job submit``) Ray sets ``RAY_ADDRESS``: the job then uses its cluster.
     Unless ``verbose()``, Ray logs only errors here and keeps its workers' output in the session's
@@ -59,6 +63,8 @@ def ensure_ray(
             "_node_ip_address": "127.0.0.1",
             "_temp_dir": temp_dir,
         }
+        if metrics_export_port:
+            common["_metrics_export_port"] = metrics_export_port
     log = Path(temp_dir or tempfile.gettempdir()) / f"neuronhead-ray-init-{os.getpid()}.log"
     with nullcontext() if loud else _native_stderr_to(log):
         ray.init(address=address, **common) if address else ray.init(**common)

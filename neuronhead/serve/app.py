@@ -1,6 +1,10 @@
-"""The Ray Serve application behind ``neuronhead serve``: one deployment whose replicas each hold the
-heads and their model once, and answer ``POST /predict``, ``GET /heads`` and ``GET /healthz`` (and
-``HEAD`` where ``GET``, as load balancers probe).
+"""The Ray Serve application behind ``neuronhead serve``: ``HeadIngress`` answers ``POST /predict``,
+``GET /heads`` and ``GET /healthz`` (and ``HEAD`` where ``GET``, as load balancers probe; routes, the
+API key, the limits; no model) and hands each
+request's texts through a ``DeploymentHandle`` to ``HeadServer``, whose replicas each hold the heads and
+their model once. When the model replica holding a request dies (killed, its node gone), the ingress
+sends the request again to another: a prediction is a pure function of the texts and the heads, so a
+client sees a slower answer, not an error.
 
 Texts of concurrent requests are gathered with ``@serve.batch`` (counted in texts, not requests) and
 go through ``Predictor.records`` together: one early-exited forward pass for every head, then split
@@ -12,19 +16,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ray import serve
+from ray.exceptions import RayActorError
 from ray.serve import Application
+from ray.serve.exceptions import ReplicaUnavailableError
+from ray.serve.handle import DeploymentHandle
+from ray.serve.metrics import Counter, Histogram
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from neuronhead.serve.options import Batching, Limits, Serving
+from neuronhead.serve.auth import authorized, read_keys, refusal
+from neuronhead.serve.options import Batching, Ingress, Limits, Serving
 from neuronhead.serve.requests import BadRequest, check_length, parse_predict
 
 # HEAD wherever GET: load balancers probe /healthz with it
 ROUTES = {"/predict": ("POST",), "/heads": ("GET", "HEAD"), "/healthz": ("GET", "HEAD")}
-REPLICA_HEADER = "x-neuronhead-replica"  # which replica answered: replica_tag, the same on all its answers
+REPLICA_HEADER = "x-neuronhead-replica"  # the model replica that answered (replica_tag); else the ingress
+REPLICA_GONE = (RayActorError, ReplicaUnavailableError)  # the model replica died or cannot be reached
+SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]  # buckets of the size histograms, in texts
 log = logging.getLogger("ray.serve")
 
 
@@ -39,23 +51,41 @@ def texts_in(requests: list[list[str]]) -> int:
     return sum(len(texts) for texts in requests)
 
 
-@serve.deployment(name="HeadServer", max_ongoing_requests=256)
-class HeadServer:
-    """Heads on one model, behind HTTP. Every refusal is a JSON ``{"error": reason}``."""
+async def with_retries(call: Callable[[], Awaitable[Any]], retries: int, resent: Callable[[], None]) -> Any:
+    """``call()``, made again up to ``retries`` times when the model replica that held it died (after
+    0.05, 0.1, 0.2 … s, at most 1 s; Serve routes it to a live replica, or waits for a new one). Any
+    other error is raised at once: a refused request never reaches the model."""
+    for attempt in range(retries + 1):
+        try:
+            return await call()
+        except REPLICA_GONE as exc:
+            if attempt == retries:
+                raise
+            log.warning("a model replica died holding a request (%s); sending it again", type(exc).__name__)
+            resent()
+            await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
 
-    def __init__(self, heads: list[str], model: str | None, limits: Limits, batching: Batching) -> None:
-        from neuronhead.pipelines.predictor import Predictor  # torch: in the replica only
 
+@serve.deployment(name="HeadIngress", max_ongoing_requests=1024, ray_actor_options={"num_cpus": 0})
+class HeadIngress:
+    """HTTP in front of the model replicas. Every refusal is a JSON ``{"error": reason}``."""
+
+    def __init__(self, scorer: DeploymentHandle, limits: Limits, ingress: Ingress) -> None:
+        self.scorer = scorer
         self.limits = limits
-        batch = max(batching.max_batch_size, limits.max_texts)  # a request is never split
-        self.predictor = Predictor.load(heads, model=model, batch_size=batch)
-        self.score_batch.set_max_batch_size(batch)
-        self.score_batch.set_batch_wait_timeout_s(batching.batch_wait_ms / 1000)
-        self.description = describe(self.predictor, limits)
+        self.retries = ingress.retries
+        self.keys = read_keys(ingress.api_key_file) if ingress.api_key_file else None
+        if self.keys and self.keys.warning:
+            log.warning(self.keys.warning)
+        self.description: dict[str, Any] | None = None
+        self.texts = Histogram("neuronhead_texts_per_request", "texts per POST /predict", SIZES)
+        self.resent = Counter("neuronhead_requests_resent", "requests sent again: their model replica died")
         self.headers = {REPLICA_HEADER: replica_tag(serve.get_replica_context().replica_id.unique_id)}
 
     async def __call__(self, request: Request) -> JSONResponse:
         path = request.url.path.rstrip("/") or "/"
+        if path != "/healthz" and not self._allowed(request):
+            return self._unauthorized(request)
         methods = ROUTES.get(path)
         if methods is None:
             return self._json(404, {"error": f"no path {path}; paths: {', '.join(ROUTES)}"})
@@ -67,18 +97,20 @@ class HeadServer:
         if path == "/healthz":
             return self._json(200, {"status": "ok"})
         if path == "/heads":
-            return self._json(200, self.description)
+            return await self._heads()
         try:
             parsed = parse_predict(await self._body(request), self.limits)
-            records = await self.score_batch(parsed.texts)
-            if parsed.explain:
-                await asyncio.to_thread(self._explain, parsed.texts, records, parsed.explain)
+            self.texts.observe(len(parsed.texts))
+            tag, records = await self._send("predict", parsed.texts, parsed.explain)
         except BadRequest as exc:
             return self._json(exc.status, {"error": exc.reason})
+        except REPLICA_GONE as exc:
+            return self._gone(exc)
         except Exception as exc:  # a bug, not the client's fault: say so, keep the replica up
             log.exception("predict failed")
+            exc = getattr(exc, "cause", None) or exc  # the model replica's own exception
             return self._json(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
-        return self._json(200, {"results": records})
+        return self._json(200, {"results": records}, **{REPLICA_HEADER: tag})
 
     async def _body(self, request: Request) -> bytes:
         """The body, read no further than the limit (a declared length over it is refused unread)."""
@@ -91,10 +123,65 @@ class HeadServer:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _json(self, status: int, content: dict[str, Any], **headers: str) -> JSONResponse:
+        return JSONResponse(content, status_code=status, headers=self.headers | headers)
+
+    async def _send(self, method: str, *args: Any) -> Any:
+        call = getattr(self.scorer, method)
+        return await with_retries(lambda: call.remote(*args), self.retries, self.resent.inc)
+
+    async def _heads(self) -> JSONResponse:
+        if self.description is None:  # the same on every model replica: asked once
+            try:
+                self.description = await self._send("describe")
+            except REPLICA_GONE as exc:
+                return self._gone(exc)
+        return self._json(200, self.description)
+
+    def _allowed(self, request: Request) -> bool:
+        return self.keys is None or authorized(request.headers.get("authorization"), self.keys)
+
+    def _unauthorized(self, request: Request) -> JSONResponse:
+        reason, challenge = refusal(request.headers.get("authorization"))
+        return self._json(401, {"error": reason}, **{"WWW-Authenticate": challenge})
+
+    def _gone(self, exc: Exception) -> JSONResponse:
+        reason = f"no model replica answered in {self.retries + 1} tries ({type(exc).__name__}); try again"
+        return self._json(503, {"error": reason}, **{"Retry-After": "1"})
+
+
+@serve.deployment(name="HeadServer", max_ongoing_requests=256)
+class HeadServer:
+    """The heads on one model, loaded once per replica; ``HeadIngress`` calls ``predict``."""
+
+    def __init__(self, heads: list[str], model: str | None, limits: Limits, batching: Batching) -> None:
+        from neuronhead.pipelines.predictor import Predictor  # torch: in the replica only
+
+        batch = max(batching.max_batch_size, limits.max_texts)  # a request is never split
+        self.predictor = Predictor.load(heads, model=model, batch_size=batch)
+        self.score_batch.set_max_batch_size(batch)
+        self.score_batch.set_batch_wait_timeout_s(batching.batch_wait_ms / 1000)
+        self.description = describe(self.predictor, limits)
+        self.batch_texts = Histogram("neuronhead_batch_texts", "texts per forward pass (one batch)", SIZES)
+        self.batch_requests = Histogram("neuronhead_batch_requests", "requests per forward pass", SIZES)
+        self.tag = replica_tag(serve.get_replica_context().replica_id.unique_id)
+
+    async def predict(self, texts: list[str], explain: int = 0) -> tuple[str, list[dict[str, Any]]]:
+        """This replica's tag (the answer's header) and a record per text."""
+        records = await self.score_batch(texts)
+        if explain:
+            await asyncio.to_thread(self._explain, texts, records, explain)
+        return self.tag, records
+
+    def describe(self) -> dict[str, Any]:
+        return self.description
+
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.01, batch_size_fn=texts_in)
     async def score_batch(self, requests: list[list[str]]) -> list[list[dict[str, Any]]]:
         """Every request's texts in one ``records`` call (a thread: the replica keeps answering)."""
         flat = [t for texts in requests for t in texts]
+        self.batch_texts.observe(len(flat))
+        self.batch_requests.observe(len(requests))
         records = await asyncio.to_thread(self.predictor.records, flat)
         out, start = [], 0
         for texts in requests:
@@ -105,9 +192,6 @@ class HeadServer:
     def _explain(self, texts: list[str], records: list[dict[str, Any]], top: int) -> None:
         for text, record in zip(texts, records, strict=True):
             record["explanation"] = None if record["error"] else self.predictor.explanations(text, top=top)
-
-    def _json(self, status: int, content: dict[str, Any], **headers: str) -> JSONResponse:
-        return JSONResponse(content, status_code=status, headers=self.headers | headers)
 
 
 def describe(predictor: Any, limits: Limits) -> dict[str, Any]:
@@ -136,11 +220,14 @@ def application(
     limits: Limits = Limits(),
     batching: Batching = Batching(),
     serving: Serving = Serving(),
+    ingress: Ingress = Ingress(),
 ) -> Application:
-    """The app ``serve.run`` deploys: ``serving.replicas`` replicas of ``HeadServer``."""
-    return HeadServer.options(
+    """The app ``serve.run`` deploys: ``serving.replicas`` replicas of ``HeadServer`` (the model) and as
+    many of ``HeadIngress`` (HTTP; no CPU reserved: it only parses and forwards)."""
+    scorer = HeadServer.options(
         num_replicas=serving.replicas, ray_actor_options={"num_cpus": serving.replica_cpus}
     ).bind(list(heads), model, limits, batching)
+    return HeadIngress.options(num_replicas=serving.replicas).bind(scorer, limits, ingress)
 
 
 def build_app(args: dict[str, Any]) -> Application:
@@ -148,7 +235,8 @@ def build_app(args: dict[str, Any]) -> Application:
 
     ``args``: ``heads`` (a list, or one string of comma-separated ``[NAME=]PATH``), and optionally
     ``model``, ``max_texts``, ``max_body_bytes``, ``max_batch_size``, ``batch_wait_ms``, ``replicas``,
-    ``replica_cpus``. Values may be strings (``serve run ... heads=a=/x,b=/y max_texts=32``).
+    ``replica_cpus``, ``api_key_file``, ``retries``. Values may be strings (``serve run ...
+    heads=a=/x,b=/y max_texts=32``).
     """
     args = dict(args)
     heads = args.pop("heads", None)
@@ -157,10 +245,10 @@ def build_app(args: dict[str, Any]) -> Application:
     heads = [h.strip() for h in heads.split(",")] if isinstance(heads, str) else list(heads)
     model = args.pop("model", None)
     groups = {}
-    for group in (Limits, Batching, Serving):
+    for group in (Limits, Batching, Serving, Ingress):
         fields = {k: args.pop(k) for k in list(args) if k in group.__dataclass_fields__}
         types = {k: type(getattr(group(), k)) for k in fields}
         groups[group] = group(**{k: types[k](v) for k, v in fields.items()})
     if args:
         raise ValueError(f"build_app: unknown args {sorted(args)}")
-    return application(heads, model, groups[Limits], groups[Batching], groups[Serving])
+    return application(heads, model, groups[Limits], groups[Batching], groups[Serving], groups[Ingress])

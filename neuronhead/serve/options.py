@@ -49,3 +49,29 @@ class Serving:
     def __post_init__(self) -> None:
         if self.replicas < 1 or self.replica_cpus <= 0:
             raise ValueError("--replicas must be at least 1")
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """The HTTP front (``HeadIngress``) before the model replicas: the API key it asks for, and how
+    many times it sends a request again when the model replica holding it died (a prediction is a
+    pure function of the text and the heads, so sending it again is always safe)."""
+
+    api_key_file: str = opt(
+        "",
+        "file holding the API key (one a line; default: none, no key asked): requests without "
+        "'Authorization: Bearer KEY' get 401; /healthz stays open",
+    )
+    retries: int = opt(3, "times a request goes to another model replica when its replica died")
+
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise ValueError("--retries must be at least 0")
+
+
+@dataclass(frozen=True)
+class LocalRay:
+    """The Ray that ``neuronhead serve`` starts itself (without ``--address``): on a cluster, each
+    node's metrics port is ``ray start --metrics-export-port``."""
+
+    metrics_port: int = opt(0, "port of Ray's Prometheus metrics (/metrics, on 127.0.0.1); 0: a free one")

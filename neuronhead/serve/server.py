@@ -6,10 +6,11 @@ import dataclasses
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Sequence
 
-from neuronhead.serve.options import Batching, Limits, Serving
+from neuronhead.serve.options import Batching, Ingress, Limits, LocalRay, Serving
 
 APP_NAME = "neuronhead"
 
@@ -39,19 +40,27 @@ def start(
     limits: Limits = Limits(),
     batching: Batching = Batching(),
     serving: Serving = Serving(),
+    ingress: Ingress = Ingress(),
+    local: LocalRay = LocalRay(),
 ) -> str:
     """Deploy the heads on Ray Serve and return the URL. Without ``address``: a fresh local Ray
-    (dashboard off, everything on 127.0.0.1); the HTTP proxy binds ``serving.host`` only."""
+    (dashboard off, everything on 127.0.0.1, its metrics on ``local.metrics_port``); the HTTP proxy
+    binds ``serving.host`` only. A key file that cannot serve is refused before Ray starts."""
     from ray import serve
 
     from neuronhead.cluster.connect import ensure_ray
     from neuronhead.serve.app import application
 
-    ensure_ray(address)
-    if not address and not os.environ.get("RAY_ADDRESS"):
+    check_key_file(ingress)
+    joins = bool(address or os.environ.get("RAY_ADDRESS"))
+    if joins and local.metrics_port:
+        raise ValueError("--metrics-port sets the port of a Ray serve starts; on a cluster it is each "
+                         "node's `ray start --metrics-export-port`")  # fmt: skip
+    ensure_ray(address, metrics_export_port=local.metrics_port or None)
+    if not joins:
         serving = local_serving(serving)
     serve.start(http_options={"host": serving.host, "port": serving.port})
-    app = application(list(heads), model, limits, batching, serving)
+    app = application(list(heads), model, limits, batching, serving, ingress)
     quiet, serve_log = _AppliedAlready(), logging.getLogger("ray.serve")
     serve_log.addFilter(quiet)
     try:
@@ -60,6 +69,28 @@ def start(
         serve_log.removeFilter(quiet)
     host = f"[{serving.host}]" if ":" in serving.host else serving.host
     return f"http://{host}:{serving.port}"
+
+
+def check_key_file(ingress: Ingress) -> None:
+    """Refuse a key file that is missing, unreadable or holds no key (naming the file); say on stderr
+    when every user may read it (it is served anyway)."""
+    from neuronhead.serve.auth import read_keys
+
+    if ingress.api_key_file:
+        warning = read_keys(ingress.api_key_file).warning
+        if warning:
+            print(f"neuronhead serve: warning: {warning}", file=sys.stderr, flush=True)
+
+
+def metrics_url() -> str | None:
+    """Where this machine's Ray node serves Prometheus metrics (``/metrics`` on its export port)."""
+    import ray
+
+    here = ray.get_runtime_context().get_node_id()
+    for node in ray.nodes():
+        if node["NodeID"] == here and node.get("MetricsExportPort"):
+            return f"http://{node['NodeManagerAddress']}:{node['MetricsExportPort']}/metrics"
+    return None
 
 
 def stop_on_signals() -> None:

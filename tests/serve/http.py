@@ -19,9 +19,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def call(url: str, method: str = "GET", body: bytes | None = None, timeout: float = 60) -> tuple[int, Any]:
+def call(
+    url: str, method: str = "GET", body: bytes | None = None, timeout: float = 60, headers: dict | None = None
+) -> tuple[int, Any]:
     """(status, JSON body or text) of one request; an HTTP error status is an answer, not a raise."""
-    request = urllib.request.Request(url, data=body, method=method)
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from neuronhead.serve.options import Batching, Limits
+from neuronhead.serve.options import Batching, Ingress, Limits
 from tests.paths import EXAMPLES
 
 
@@ -19,9 +19,14 @@ def test_the_example_config_is_a_valid_serve_config():
     (app,) = schema.applications
     assert app.import_path == "neuronhead.serve.app:build_app"
     assert app.deployments[0].name == "HeadServer" and app.deployments[0].num_replicas == 2
-    deployment = build_app(app.args)._bound_deployment
+    ingress = build_app(app.args)._bound_deployment
+    assert ingress.name == "HeadIngress" and ingress.ray_actor_options["num_cpus"] == 0
+    scorer, ingress_limits, options = ingress.init_args
+    assert options == Ingress(api_key_file="", retries=3)
+    deployment = scorer._bound_deployment
     assert deployment.name == "HeadServer"
     heads, model, limits, batching = deployment.init_args
+    assert ingress_limits == limits
     assert heads == ["sentiment=/shared/runs/sentiment/bundle"] and model is None
     assert limits == Limits(max_texts=64, max_body_bytes=1_048_576)
     assert batching == Batching(max_batch_size=64, batch_wait_ms=10)
@@ -30,7 +35,10 @@ def test_the_example_config_is_a_valid_serve_config():
 def test_build_app_reads_strings_as_serve_run_passes_them():
     from neuronhead.serve.app import build_app
 
-    deployment = build_app({"heads": "a=/x, b=/y", "max_texts": "8", "replicas": "3"})._bound_deployment
+    args = {"heads": "a=/x, b=/y", "max_texts": "8", "replicas": "3", "api_key_file": "/k", "retries": "1"}
+    ingress = build_app(args)._bound_deployment
+    assert ingress.init_args[2] == Ingress(api_key_file="/k", retries=1) and ingress.num_replicas == 3
+    deployment = ingress.init_args[0]._bound_deployment
     assert deployment.init_args[0] == ["a=/x", "b=/y"]
     assert deployment.init_args[2].max_texts == 8 and deployment.num_replicas == 3
     with pytest.raises(ValueError, match="unknown args \\['max_text'\\]"):

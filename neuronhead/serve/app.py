@@ -162,7 +162,7 @@ class HeadServer:
         self.score_batch.set_max_batch_size(batch)
         self.score_batch.set_batch_wait_timeout_s(batching.batch_wait_ms / 1000)
         self.description = describe(self.predictor, limits)
-        self.batch_texts = Histogram("neuronhead_batch_texts", "texts per forward pass (one batch)", SIZES)
+        # texts per batch: Serve's own ray_serve_actual_batch_size (it counts with batch_size_fn)
         self.batch_requests = Histogram("neuronhead_batch_requests", "requests per forward pass", SIZES)
         self.tag = replica_tag(serve.get_replica_context().replica_id.unique_id)
 
@@ -180,7 +180,6 @@ class HeadServer:
     async def score_batch(self, requests: list[list[str]]) -> list[list[dict[str, Any]]]:
         """Every request's texts in one ``records`` call (a thread: the replica keeps answering)."""
         flat = [t for texts in requests for t in texts]
-        self.batch_texts.observe(len(flat))
         self.batch_requests.observe(len(requests))
         records = await asyncio.to_thread(self.predictor.records, flat)
         out, start = [], 0

@@ -132,7 +132,7 @@ def test_prometheus_finds_requests_by_status_latency_and_batch_sizes(url):
         'ray_serve_num_http_requests_total{status_code="401"}': 4,
         "ray_serve_http_request_latency_ms_count": 8,
         "ray_neuronhead_texts_per_request_count": 4,
-        "ray_neuronhead_batch_texts_count": 1,
+        "ray_serve_actual_batch_size_count": 1,  # Serve's own: texts per batch
         "ray_neuronhead_batch_requests_count": 1,
     }
     metrics = scrape(lambda m: all(m.get(name, 0) >= least for name, least in wanted.items()))

@@ -210,11 +210,12 @@ def test_an_unmarked_table_of_figures_fails(tmp_path):
 def test_a_figure_whose_json_is_missing_fails(tmp_path):
     pages = _pages_copy(tmp_path)
     shutil.copytree(ROOT / "docs" / "data", tmp_path / "docs" / "data")
-    (tmp_path / "docs" / "data" / "serve_load.json").unlink()
+    (tmp_path / "docs" / "data" / "cpu-2026-12-08" / "serve_load.json").unlink()
     problems, _ = check_figures.check_pages(pages, root=tmp_path)
     serving = (tmp_path / "docs" / "benchmarks" / "serving.md").read_text(encoding="utf-8").splitlines()
-    line = next(i for i, t in enumerate(serving, 1) if "figures: docs/data/serve_load.json" in t)
-    assert problems == [f"docs/benchmarks/serving.md:{line}: docs/data/serve_load.json does not exist"]
+    raw = "docs/data/cpu-2026-12-08/serve_load.json"
+    line = next(i for i, t in enumerate(serving, 1) if f"figures: {raw}" in t)
+    assert problems == [f"docs/benchmarks/serving.md:{line}: {raw} does not exist"]
     narrowed = "<!-- figures:\n  docs/data/cpu-2026-12-07/shift.json#topic/nowhere\n-->\n\n60.13 ALL"
     assert _one_block(tmp_path, narrowed) == [
         "page.md:3: docs/data/cpu-2026-12-07/shift.json#topic/nowhere: no key 'nowhere'"

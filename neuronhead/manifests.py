@@ -52,18 +52,13 @@ class _Record:
 class ModelRecord(_Record):
     """The model features were taken from: where it was, its weights hash, and its shape."""
 
+    name: str | None = _omit()
     path: str | None = _omit()
     weights_sha256: str | None = None
-    name: str | None = _omit()
     model_type: str | None = _omit()
     architecture: str | None = _omit()
     n_layers: int | None = _omit()
     ffn_width: int | None = _omit()
-
-    def to_json(self) -> dict[str, Any]:  # the order older folders wrote: name first where present
-        order = ("name", "path", "weights_sha256", "model_type", "architecture", "n_layers", "ffn_width")
-        plain = super().to_json()
-        return {k: plain[k] for k in order if k in plain}
 
 
 @dataclass(frozen=True)

@@ -49,10 +49,11 @@ def start(
     from ray import serve
 
     from neuronhead.cluster.connect import ensure_ray
+    from neuronhead.cluster.engines import joins_cluster
     from neuronhead.serve.app import application
 
     check_key_file(ingress)
-    joins = bool(address or os.environ.get("RAY_ADDRESS"))
+    joins = joins_cluster(address)
     if joins and local.metrics_port:
         raise ValueError("--metrics-port sets the port of a Ray serve starts; on a cluster it is each "
                          "node's `ray start --metrics-export-port`")  # fmt: skip
